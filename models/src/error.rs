@@ -1,0 +1,23 @@
+use thiserror::Error;
+
+/// Everything that can go wrong in `mesh-models`. Each variant says who is at fault.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Internal or user data: a catalogue file row that cannot be read.
+    #[error("catalogue line {line}, field {field}: {reason}")]
+    CatalogueRow {
+        /// 1-based line number.
+        line: usize,
+        /// The column name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// User input or model data, from the shared layer.
+    #[error(transparent)]
+    Shared(#[from] mesh_shared::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,192 @@
+use std::collections::{BTreeMap, HashMap};
+
+use mesh_shared::{
+    CardTrait, ItemHash, ItemKey, ModelWeights, TasteVector, WeightedItem, parse_favourite_line,
+    taste_vector,
+};
+
+use crate::{Catalogue, CatalogueItem, Result};
+
+/// Most lines one typed list may hold.
+const MAX_LINES: usize = 5000;
+/// Most traits inferred for a card.
+const MAX_TRAITS: usize = 5;
+/// Weight of a typed favourite.
+const TYPED_WEIGHT: f32 = 1.0;
+
+/// One favourite after parsing and catalogue resolution. Stays on the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedFavourite {
+    /// 1-based line in the typed list.
+    pub line: usize,
+    /// The title to show: the catalogue's when resolved, else as typed.
+    pub title: String,
+    /// The canonical key.
+    pub key: ItemKey,
+    /// The keyed hash of the key under the model's salt.
+    pub hash: ItemHash,
+    /// Whether the shipped catalogue knows the item (and so its genres).
+    pub in_catalogue: bool,
+    /// Enthusiasm weight.
+    pub weight: f32,
+}
+
+/// A line that did not become a favourite, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Everything computed on the device from a typed favourites list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FavouriteProfile {
+    /// The favourites, in list order, duplicates removed.
+    pub items: Vec<ResolvedFavourite>,
+    /// Lines that were not used.
+    pub skipped: Vec<SkippedLine>,
+    /// Readable traits inferred from catalogue genres, strongest first.
+    pub traits: Vec<CardTrait>,
+    /// The taste vector under `model`.
+    pub taste_vector: TasteVector,
+}
+
+/// Parses a typed list (one favourite per line), resolves each line against the catalogue,
+/// hashes it with the model's key and computes the traits and the taste vector.
+///
+/// Unreadable lines and duplicates are reported in [`FavouriteProfile::skipped`], not fatal.
+///
+/// # Errors
+/// [`mesh_shared::Error::EmptyFavourites`] when no line holds a favourite, and
+/// [`mesh_shared::Error::FavouriteLine`] when the list has more than 5000 lines.
+pub fn resolve_favourites(
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+    text: &str,
+) -> Result<FavouriteProfile> {
+    let hasher = model.hasher();
+    let mut items: Vec<ResolvedFavourite> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut first_line_of: HashMap<ItemHash, usize> = HashMap::new();
+    let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if line > MAX_LINES {
+            return Err(mesh_shared::Error::FavouriteLine {
+                line,
+                reason: format!("the list is longer than {MAX_LINES} lines"),
+            }
+            .into());
+        }
+        let entry = match parse_favourite_line(line, raw) {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(err) => {
+                skipped.push(SkippedLine { line, reason: strip_line_prefix(&err.to_string()) });
+                continue;
+            }
+        };
+        let resolved = catalogue.resolve(&entry);
+        let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
+        let hash = hasher.hash(&key);
+        if let Some(first) = first_line_of.get(&hash) {
+            skipped.push(SkippedLine { line, reason: format!("duplicate of line {first}") });
+            continue;
+        }
+        first_line_of.insert(hash, line);
+        if let Some(item) = resolved {
+            known.push((item, TYPED_WEIGHT));
+        }
+        items.push(ResolvedFavourite {
+            line,
+            title: resolved.map_or_else(|| entry.title.clone(), CatalogueItem::display_title),
+            key,
+            hash,
+            in_catalogue: resolved.is_some(),
+            weight: TYPED_WEIGHT,
+        });
+    }
+    let weighted: Vec<WeightedItem> =
+        items.iter().map(|i| WeightedItem { hash: i.hash, weight: i.weight }).collect();
+    let taste_vector = taste_vector(model, &weighted)?;
+    Ok(FavouriteProfile { items, skipped, traits: infer_traits(&known), taste_vector })
+}
+
+/// Readable traits from catalogue items and their weights: for each trait label, the share of
+/// the total weight carried by items with that label, rounded to 0.05; the five strongest.
+pub fn infer_traits(items: &[(&CatalogueItem, f32)]) -> Vec<CardTrait> {
+    let total: f32 = items.iter().map(|(_, w)| w).sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut by_label: BTreeMap<String, f32> = BTreeMap::new();
+    for (item, weight) in items {
+        for label in item.trait_labels() {
+            *by_label.entry(label).or_default() += weight;
+        }
+    }
+    let mut traits: Vec<CardTrait> = by_label
+        .into_iter()
+        .map(|(label, weight)| CardTrait { label, strength: round_to_twentieth(weight / total) })
+        .filter(|t| t.strength > 0.0)
+        .collect();
+    traits.sort_by(|a, b| b.strength.total_cmp(&a.strength).then_with(|| a.label.cmp(&b.label)));
+    traits.truncate(MAX_TRAITS);
+    traits
+}
+
+fn round_to_twentieth(x: f32) -> f32 {
+    ((x * 20.0).round() / 20.0).clamp(0.0, 1.0)
+}
+
+fn strip_line_prefix(message: &str) -> String {
+    message.split_once(": ").map_or(message, |(_, rest)| rest).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initial_model;
+
+    #[test]
+    fn reports_skips_and_duplicates_with_line_numbers() {
+        let catalogue = Catalogue::embedded();
+        let model = initial_model(catalogue, 1);
+        let text = "Blade Runner (1982)\n\n(1999)\nblade runner\nSome Unknown Film (2003)\n";
+        let profile = resolve_favourites(catalogue, &model, text).unwrap();
+        let titles: Vec<_> = profile.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["Blade Runner (1982)", "Some Unknown Film"]);
+        assert_eq!(
+            profile.skipped,
+            vec![
+                SkippedLine { line: 3, reason: "no title: expected `Title (year) — creator`".into() },
+                SkippedLine { line: 4, reason: "duplicate of line 1".into() },
+            ]
+        );
+        assert_eq!(profile.traits[0].label, "sci-fi films");
+        assert_eq!(profile.traits[0].strength, 1.0);
+    }
+
+    #[test]
+    fn an_empty_list_is_an_error() {
+        let catalogue = Catalogue::embedded();
+        let model = initial_model(catalogue, 1);
+        let err = resolve_favourites(catalogue, &model, "\n  \n# nothing\n").unwrap_err();
+        assert_eq!(err.to_string(), "the favourites list is empty: add at least one favourite");
+    }
+
+    #[test]
+    fn similar_lists_are_closer_than_different_ones() {
+        let catalogue = Catalogue::embedded();
+        let model = initial_model(catalogue, 1);
+        let vector = |text: &str| resolve_favourites(catalogue, &model, text).unwrap().taste_vector;
+        let scifi_a = vector("Blade Runner\nThe Matrix\nAlien");
+        let scifi_b = vector("Blade Runner\nThe Terminator\nAliens");
+        let jazz = vector("Miles Davis\nJohn Coltrane\nThe Dave Brubeck Quartet");
+        let near = mesh_shared::cosine(scifi_a.as_slice(), scifi_b.as_slice());
+        let far = mesh_shared::cosine(scifi_a.as_slice(), jazz.as_slice());
+        assert!(near > far + 0.2, "near {near}, far {far}");
+    }
+}

@@ -1,0 +1,30 @@
+//! The Mesh taste model and the artefacts it loads.
+//!
+//! - [`Catalogue`]: the small catalogue of well-known films, books and artists shipped with the
+//!   project (`models/catalogue/catalogue.tsv`), used to resolve typed favourites to canonical
+//!   keys and to infer readable traits;
+//! - [`initial_model`]: the version-1 hashed-embedding model the coordinator serves;
+//! - [`resolve_favourites`]: typed favourites → weighted item hashes and traits, on the device.
+//!
+//! ```
+//! use mesh_models::{Catalogue, initial_model, resolve_favourites};
+//!
+//! let catalogue = Catalogue::embedded();
+//! let model = initial_model(catalogue, 1);
+//! let profile = resolve_favourites(catalogue, &model, "Blade Runner (1982)\nThe Matrix").unwrap();
+//! assert_eq!(profile.items.len(), 2);
+//! assert!(profile.traits.iter().any(|t| t.label == "sci-fi films"));
+//! ```
+#![warn(missing_docs)]
+
+mod catalogue;
+mod error;
+mod favourite_profile;
+mod taste_model;
+
+pub use catalogue::{Catalogue, CatalogueItem};
+pub use error::{Error, Result};
+pub use favourite_profile::{
+    FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, resolve_favourites,
+};
+pub use taste_model::{MODEL_BUCKETS, initial_model};

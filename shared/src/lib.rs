@@ -1,0 +1,42 @@
+//! Everything the Mesh client (on the device, in WebAssembly) and the coordinator must compute
+//! identically: wire types, canonical favourite keys and their keyed hashes, the taste-vector
+//! math, the served model's byte format, the explanation schema and request signatures.
+//!
+//! This crate does no I/O and builds for `wasm32-unknown-unknown` and native targets alike.
+//!
+//! ```
+//! use mesh_shared::{parse_favourite_line, TASTE_DIM};
+//!
+//! let entry = parse_favourite_line(1, "Blade Runner (1982) — Ridley Scott")
+//!     .unwrap()
+//!     .expect("a non-empty line is a favourite");
+//! assert_eq!(entry.canonical_title(), "blade runner");
+//! assert_eq!(entry.year, Some(1982));
+//! assert_eq!(TASTE_DIM, 256);
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod explain;
+mod favorites_hash;
+mod favourite_entry;
+mod model_weights;
+mod request_signature;
+mod taste_vector;
+mod wire;
+
+pub use error::{Error, Result};
+pub use explain::{
+    EXPLANATION_SCHEMA_VERSION, Explanation, ExplanationInput, ReasonChip, ReasonKind, explain,
+};
+pub use favorites_hash::{FavouriteHasher, ItemHash, ItemKey, ItemKind};
+pub use favourite_entry::{FavouriteEntry, canonical_title, parse_favourite_line};
+pub use model_weights::{MODEL_MAGIC, ModelWeights};
+pub use request_signature::{
+    AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
+};
+pub use taste_vector::{TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector};
+pub use wire::{
+    ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, DiscoveryCandidate,
+    MAX_CANDIDATES, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, RegisteredIdentity,
+};

@@ -1,0 +1,201 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ItemHash, ModelWeights, Result};
+
+/// Dimension of every taste vector.
+pub const TASTE_DIM: usize = 256;
+
+/// How far from 1 the L2 norm of a received vector may be.
+const NORM_TOLERANCE: f32 = 1e-3;
+
+/// An L2-normalised 256-d taste vector: finite components, norm 1 within `1e-3`.
+///
+/// Computed on the device; it leaves the device only when the user opts in to be discoverable.
+/// Deserialising one validates it, so a malformed vector never gets past the wire boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<f32>", into = "Vec<f32>")]
+pub struct TasteVector(Vec<f32>);
+
+impl TasteVector {
+    /// The components.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+
+    /// The exact bits of every component as lower-case hex of their little-endian bytes: two
+    /// vectors print the same only when they are bit-identical.
+    pub fn bits_hex(&self) -> String {
+        let bytes: Vec<u8> = self.0.iter().flat_map(|x| x.to_le_bytes()).collect();
+        hex::encode(bytes)
+    }
+}
+
+impl TryFrom<Vec<f32>> for TasteVector {
+    type Error = Error;
+
+    fn try_from(values: Vec<f32>) -> Result<Self> {
+        if values.len() != TASTE_DIM {
+            return Err(Error::InvalidTasteVector(format!(
+                "expected {TASTE_DIM} components, got {}",
+                values.len()
+            )));
+        }
+        if let Some(index) = values.iter().position(|x| !x.is_finite()) {
+            return Err(Error::InvalidTasteVector(format!(
+                "component {index} is not a finite number"
+            )));
+        }
+        let norm = l2_norm(&values);
+        if norm == 0.0 {
+            return Err(Error::InvalidTasteVector(
+                "all components are zero (was the favourites list empty?)".to_owned(),
+            ));
+        }
+        if (norm - 1.0).abs() > NORM_TOLERANCE {
+            return Err(Error::InvalidTasteVector(format!(
+                "not L2-normalised: norm is {norm}, expected 1"
+            )));
+        }
+        Ok(Self(values))
+    }
+}
+
+impl From<TasteVector> for Vec<f32> {
+    fn from(vector: TasteVector) -> Self {
+        vector.0
+    }
+}
+
+/// One hashed favourite with its weight (enthusiasm; 1.0 for a typed favourite).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightedItem {
+    /// The item's keyed hash.
+    pub hash: ItemHash,
+    /// A finite weight > 0.
+    pub weight: f32,
+}
+
+/// The taste vector of a set of favourites: the weighted mean of their embedding rows in
+/// `model`, L2-normalised.
+///
+/// The result does not depend on the order of `items`; an item listed twice counts once, with
+/// its largest weight. Every step is plain IEEE-754 `f32` arithmetic in a fixed order, so the
+/// native and wasm32 builds give bit-identical vectors.
+///
+/// # Errors
+/// [`Error::EmptyFavourites`] for no items; [`Error::InvalidField`] for a weight that is not a
+/// finite number > 0.
+pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<TasteVector> {
+    if items.is_empty() {
+        return Err(Error::EmptyFavourites);
+    }
+    if let Some(bad) = items.iter().find(|i| !(i.weight.is_finite() && i.weight > 0.0)) {
+        return Err(Error::field("weight", format!("{} is not a finite number > 0", bad.weight)));
+    }
+    let mut sorted = items.to_vec();
+    sorted.sort_by(|a, b| a.hash.cmp(&b.hash).then(b.weight.total_cmp(&a.weight)));
+    sorted.dedup_by_key(|item| item.hash);
+
+    let mut sum = vec![0.0f32; TASTE_DIM];
+    let mut total_weight = 0.0f32;
+    for item in &sorted {
+        let row = model.row(item.hash.bucket(model.buckets()));
+        for (acc, x) in sum.iter_mut().zip(row) {
+            *acc += item.weight * x;
+        }
+        total_weight += item.weight;
+    }
+    for acc in &mut sum {
+        *acc /= total_weight;
+    }
+    let norm = l2_norm(&sum);
+    if norm == 0.0 || !norm.is_finite() {
+        return Err(Error::InvalidTasteVector(format!("the weighted mean has norm {norm}")));
+    }
+    for acc in &mut sum {
+        *acc /= norm;
+    }
+    TasteVector::try_from(sum)
+}
+
+/// Cosine similarity of two vectors of equal length; 0 when either is zero.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norms = l2_norm(a) * l2_norm(b);
+    if norms == 0.0 { 0.0 } else { dot / norms }
+}
+
+fn l2_norm(values: &[f32]) -> f32 {
+    values.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn model() -> ModelWeights {
+        ModelWeights::seeded_for_tests(3, 64)
+    }
+
+    fn item(byte: u8, weight: f32) -> WeightedItem {
+        WeightedItem { hash: ItemHash([byte; 32]), weight }
+    }
+
+    #[test]
+    fn trivial() {
+        let model = model();
+        let v = taste_vector(&model, &[item(1, 1.0)]).unwrap();
+        let row = model.row(ItemHash([1; 32]).bucket(64));
+        let expected: Vec<f32> = row.iter().map(|x| x / l2_norm(row)).collect();
+        assert_eq!(v.as_slice(), expected.as_slice());
+    }
+
+    #[test]
+    fn rejects_empty_and_bad_weights() {
+        assert_eq!(taste_vector(&model(), &[]).unwrap_err(), Error::EmptyFavourites);
+        assert!(taste_vector(&model(), &[item(1, f32::NAN)]).is_err());
+        assert!(taste_vector(&model(), &[item(1, 0.0)]).is_err());
+    }
+
+    #[test]
+    fn validates_received_vectors() {
+        let short = TasteVector::try_from(vec![1.0]).unwrap_err();
+        assert_eq!(short.to_string(), "taste_vector: expected 256 components, got 1");
+        let mut nan = vec![0.0; TASTE_DIM];
+        nan[3] = f32::NAN;
+        assert!(TasteVector::try_from(nan).unwrap_err().to_string().contains("component 3"));
+        let zeros = TasteVector::try_from(vec![0.0; TASTE_DIM]).unwrap_err();
+        assert!(zeros.to_string().contains("all components are zero"));
+        let long = TasteVector::try_from(vec![1.0; TASTE_DIM]).unwrap_err();
+        assert!(long.to_string().contains("not L2-normalised: norm is 16"));
+    }
+
+    proptest! {
+        #[test]
+        fn order_and_duplicates_do_not_matter(
+            bytes in proptest::collection::vec(any::<u8>(), 1..20),
+            weights in proptest::collection::vec(0.1f32..10.0, 20),
+        ) {
+            let model = model();
+            let items: Vec<_> = bytes.iter().zip(&weights).map(|(b, w)| item(*b, *w)).collect();
+            let mut reversed = items.clone();
+            reversed.reverse();
+            let a = taste_vector(&model, &items).unwrap();
+            let b = taste_vector(&model, &reversed).unwrap();
+            prop_assert_eq!(a.bits_hex(), b.bits_hex());
+            let norm = l2_norm(a.as_slice());
+            prop_assert!((norm - 1.0).abs() < 1e-5);
+        }
+
+        #[test]
+        fn cosine_is_bounded_and_symmetric(
+            a in proptest::collection::vec(-1.0f32..1.0, 8),
+            b in proptest::collection::vec(-1.0f32..1.0, 8),
+        ) {
+            let ab = cosine(&a, &b);
+            prop_assert!((-1.0001..=1.0001).contains(&ab));
+            prop_assert_eq!(ab, cosine(&b, &a));
+        }
+    }
+}
