@@ -32,7 +32,9 @@ impl CatalogueItem {
 
     /// The readable trait labels of this item, e.g. `sci-fi films` or `jazz music`.
     pub fn trait_labels(&self) -> impl Iterator<Item = String> + '_ {
-        self.genres.iter().map(|genre| trait_label(self.kind, genre))
+        self.genres
+            .iter()
+            .map(|genre| trait_label(self.kind, genre))
     }
 
     /// `Title (year)` for films and books, the name for artists.
@@ -87,7 +89,10 @@ impl Catalogue {
         }
         let mut by_title: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
-            by_title.entry(canonical_title(&item.title)).or_default().push(i);
+            by_title
+                .entry(canonical_title(&item.title))
+                .or_default()
+                .push(i);
         }
         Ok(Self { items, by_title })
     }
@@ -101,13 +106,21 @@ impl Catalogue {
     /// part it gives (kind, year, creator). Ambiguous or unknown titles resolve to `None`.
     pub fn resolve(&self, entry: &FavouriteEntry) -> Option<&CatalogueItem> {
         let creator = entry.canonical_creator();
-        let mut matches = self.by_title.get(&entry.canonical_title())?.iter().map(|&i| &self.items[i]).filter(|item| {
-            entry.kind.is_none_or(|kind| kind == item.kind)
-                && entry.year.is_none_or(|year| item.year == Some(year))
-                && creator.as_ref().is_none_or(|c| {
-                    item.creator.as_deref().map(canonical_title).is_some_and(|ic| ic.contains(c.as_str()))
-                })
-        });
+        let mut matches = self
+            .by_title
+            .get(&entry.canonical_title())?
+            .iter()
+            .map(|&i| &self.items[i])
+            .filter(|item| {
+                entry.kind.is_none_or(|kind| kind == item.kind)
+                    && entry.year.is_none_or(|year| item.year == Some(year))
+                    && creator.as_ref().is_none_or(|c| {
+                        item.creator
+                            .as_deref()
+                            .map(canonical_title)
+                            .is_some_and(|ic| ic.contains(c.as_str()))
+                    })
+            });
         let first = matches.next()?;
         matches.next().is_none().then_some(first)
     }
@@ -117,9 +130,11 @@ impl Catalogue {
 fn trait_label(kind: ItemKind, genre: &str) -> String {
     match (kind, genre) {
         (ItemKind::Book, "classics") => "classic literature".to_owned(),
-        (ItemKind::Book, "literary fiction" | "non-fiction" | "poetry" | "philosophy" | "history" | "science" | "biography") => {
-            genre.to_owned()
-        }
+        (
+            ItemKind::Book,
+            "literary fiction" | "non-fiction" | "poetry" | "philosophy" | "history" | "science"
+            | "biography",
+        ) => genre.to_owned(),
         (ItemKind::Book, "young adult") => "young-adult books".to_owned(),
         (ItemKind::Book, _) => format!("{genre} books"),
         (ItemKind::Film, "documentary") => "documentaries".to_owned(),
@@ -135,33 +150,66 @@ fn trait_label(kind: ItemKind, genre: &str) -> String {
 }
 
 fn parse_row(line: usize, row: &str) -> Result<CatalogueItem> {
-    let fail = |field: &'static str, reason: String| Error::CatalogueRow { line, field, reason };
+    let fail = |field: &'static str, reason: String| Error::CatalogueRow {
+        line,
+        field,
+        reason,
+    };
     let fields: Vec<&str> = row.split('\t').collect();
     let [kind, title, year, creator, genres] = fields.as_slice() else {
-        return Err(fail("row", format!("expected 5 tab-separated fields, got {}", fields.len())));
+        return Err(fail(
+            "row",
+            format!("expected 5 tab-separated fields, got {}", fields.len()),
+        ));
     };
     let kind = match *kind {
         "film" => ItemKind::Film,
         "book" => ItemKind::Book,
         "artist" => ItemKind::Artist,
-        other => return Err(fail("kind", format!("{other:?} is not film, book or artist"))),
+        other => {
+            return Err(fail(
+                "kind",
+                format!("{other:?} is not film, book or artist"),
+            ));
+        }
     };
     if canonical_title(title).is_empty() {
         return Err(fail("title", "empty".to_owned()));
     }
     let year = match year.trim() {
         "" => None,
-        text => Some(text.parse::<u16>().map_err(|_| fail("year", format!("{text:?} is not a year")))?),
+        text => Some(
+            text.parse::<u16>()
+                .map_err(|_| fail("year", format!("{text:?} is not a year")))?,
+        ),
     };
-    let creator = Some(creator.trim()).filter(|c| !c.is_empty()).map(str::to_owned);
-    let genres: Vec<String> =
-        genres.split('|').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect();
+    let creator = Some(creator.trim())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let genres: Vec<String> = genres
+        .split('|')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
     if genres.is_empty() {
         return Err(fail("genres", "no genre".to_owned()));
     }
     let canonical_creator = creator.as_deref().map(canonical_title);
-    let key = ItemKey::new(kind, &canonical_title(title), year, canonical_creator.as_deref());
-    Ok(CatalogueItem { kind, title: (*title).to_owned(), year, creator, genres, key })
+    let key = ItemKey::new(
+        kind,
+        &canonical_title(title),
+        year,
+        canonical_creator.as_deref(),
+    );
+    Ok(CatalogueItem {
+        kind,
+        title: (*title).to_owned(),
+        year,
+        creator,
+        genres,
+        key,
+    })
 }
 
 #[cfg(test)]
@@ -172,13 +220,19 @@ mod tests {
 
     fn resolve(line: &str) -> Option<String> {
         let entry = parse_favourite_line(1, line).unwrap().unwrap();
-        Catalogue::embedded().resolve(&entry).map(CatalogueItem::display_title)
+        Catalogue::embedded()
+            .resolve(&entry)
+            .map(CatalogueItem::display_title)
     }
 
     #[test]
     fn embedded_catalogue_parses() {
         let catalogue = Catalogue::embedded();
-        assert!(catalogue.items().len() >= 300, "{}", catalogue.items().len());
+        assert!(
+            catalogue.items().len() >= 300,
+            "{}",
+            catalogue.items().len()
+        );
     }
 
     #[rstest]
@@ -199,8 +253,14 @@ mod tests {
     fn bad_rows_name_line_and_field() {
         let text = format!("{HEADER}\nfilm\tAlien\t1979\tRidley Scott\tsci-fi\nsong\tX\t\t\tpop\n");
         let err = Catalogue::parse(&text).unwrap_err();
-        assert_eq!(err.to_string(), "catalogue line 3, field kind: \"song\" is not film, book or artist");
+        assert_eq!(
+            err.to_string(),
+            "catalogue line 3, field kind: \"song\" is not film, book or artist"
+        );
         let err = Catalogue::parse("nope").unwrap_err();
-        assert!(err.to_string().starts_with("catalogue line 1, field header"));
+        assert!(
+            err.to_string()
+                .starts_with("catalogue line 1, field header")
+        );
     }
 }

@@ -1,8 +1,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mesh_shared::{
-    CardTrait, ItemHash, ItemKey, ModelWeights, TasteVector, WeightedItem, parse_favourite_line,
-    taste_vector,
+    CardTrait, FavouriteEntry, ItemHash, ItemKey, ModelWeights, TasteVector, WeightedItem,
+    parse_favourite_line, taste_vector,
 };
 
 use crate::{Catalogue, CatalogueItem, Result};
@@ -66,11 +66,8 @@ pub fn resolve_favourites(
     model: &ModelWeights,
     text: &str,
 ) -> Result<FavouriteProfile> {
-    let hasher = model.hasher();
-    let mut items: Vec<ResolvedFavourite> = Vec::new();
+    let mut entries = Vec::new();
     let mut skipped = Vec::new();
-    let mut first_line_of: HashMap<ItemHash, usize> = HashMap::new();
-    let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         if line > MAX_LINES {
@@ -80,24 +77,51 @@ pub fn resolve_favourites(
             }
             .into());
         }
-        let entry = match parse_favourite_line(line, raw) {
-            Ok(Some(entry)) => entry,
-            Ok(None) => continue,
+        match parse_favourite_line(line, raw) {
+            Ok(Some(entry)) => entries.push((line, entry, TYPED_WEIGHT)),
+            Ok(None) => {}
             Err(err) => {
-                skipped.push(SkippedLine { line, reason: strip_line_prefix(&err.to_string()) });
-                continue;
+                skipped.push(SkippedLine {
+                    line,
+                    reason: strip_line_prefix(&err.to_string()),
+                });
             }
-        };
+        }
+    }
+    profile_from_entries(catalogue, model, entries, skipped)
+}
+
+/// Builds a profile from already parsed favourites, each with its line (or row) number and
+/// enthusiasm weight; `skipped` carries lines the caller could not parse. Later duplicates of
+/// an item are added to `skipped`.
+///
+/// # Errors
+/// [`mesh_shared::Error::EmptyFavourites`] when no favourite remains, and
+/// [`mesh_shared::Error::InvalidField`] for a weight that is not a finite number > 0.
+pub fn profile_from_entries(
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+    entries: Vec<(usize, FavouriteEntry, f32)>,
+    mut skipped: Vec<SkippedLine>,
+) -> Result<FavouriteProfile> {
+    let hasher = model.hasher();
+    let mut items: Vec<ResolvedFavourite> = Vec::new();
+    let mut first_line_of: HashMap<ItemHash, usize> = HashMap::new();
+    let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
+    for (line, entry, weight) in entries {
         let resolved = catalogue.resolve(&entry);
         let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
         if let Some(first) = first_line_of.get(&hash) {
-            skipped.push(SkippedLine { line, reason: format!("duplicate of line {first}") });
+            skipped.push(SkippedLine {
+                line,
+                reason: format!("duplicate of line {first}"),
+            });
             continue;
         }
         first_line_of.insert(hash, line);
         if let Some(item) = resolved {
-            known.push((item, TYPED_WEIGHT));
+            known.push((item, weight));
         }
         items.push(ResolvedFavourite {
             line,
@@ -105,13 +129,24 @@ pub fn resolve_favourites(
             key,
             hash,
             in_catalogue: resolved.is_some(),
-            weight: TYPED_WEIGHT,
+            weight,
         });
     }
-    let weighted: Vec<WeightedItem> =
-        items.iter().map(|i| WeightedItem { hash: i.hash, weight: i.weight }).collect();
+    skipped.sort_by_key(|s| s.line);
+    let weighted: Vec<WeightedItem> = items
+        .iter()
+        .map(|i| WeightedItem {
+            hash: i.hash,
+            weight: i.weight,
+        })
+        .collect();
     let taste_vector = taste_vector(model, &weighted)?;
-    Ok(FavouriteProfile { items, skipped, traits: infer_traits(&known), taste_vector })
+    Ok(FavouriteProfile {
+        items,
+        skipped,
+        traits: infer_traits(&known),
+        taste_vector,
+    })
 }
 
 /// Readable traits from catalogue items and their weights: for each trait label, the share of
@@ -129,10 +164,17 @@ pub fn infer_traits(items: &[(&CatalogueItem, f32)]) -> Vec<CardTrait> {
     }
     let mut traits: Vec<CardTrait> = by_label
         .into_iter()
-        .map(|(label, weight)| CardTrait { label, strength: round_to_twentieth(weight / total) })
+        .map(|(label, weight)| CardTrait {
+            label,
+            strength: round_to_twentieth(weight / total),
+        })
         .filter(|t| t.strength > 0.0)
         .collect();
-    traits.sort_by(|a, b| b.strength.total_cmp(&a.strength).then_with(|| a.label.cmp(&b.label)));
+    traits.sort_by(|a, b| {
+        b.strength
+            .total_cmp(&a.strength)
+            .then_with(|| a.label.cmp(&b.label))
+    });
     traits.truncate(MAX_TRAITS);
     traits
 }
@@ -142,7 +184,10 @@ fn round_to_twentieth(x: f32) -> f32 {
 }
 
 fn strip_line_prefix(message: &str) -> String {
-    message.split_once(": ").map_or(message, |(_, rest)| rest).to_owned()
+    message
+        .split_once(": ")
+        .map_or(message, |(_, rest)| rest)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -161,8 +206,14 @@ mod tests {
         assert_eq!(
             profile.skipped,
             vec![
-                SkippedLine { line: 3, reason: "no title: expected `Title (year) — creator`".into() },
-                SkippedLine { line: 4, reason: "duplicate of line 1".into() },
+                SkippedLine {
+                    line: 3,
+                    reason: "no title: expected `Title (year) — creator`".into()
+                },
+                SkippedLine {
+                    line: 4,
+                    reason: "duplicate of line 1".into()
+                },
             ]
         );
         assert_eq!(profile.traits[0].label, "sci-fi films");
@@ -174,14 +225,21 @@ mod tests {
         let catalogue = Catalogue::embedded();
         let model = initial_model(catalogue, 1);
         let err = resolve_favourites(catalogue, &model, "\n  \n# nothing\n").unwrap_err();
-        assert_eq!(err.to_string(), "the favourites list is empty: add at least one favourite");
+        assert_eq!(
+            err.to_string(),
+            "the favourites list is empty: add at least one favourite"
+        );
     }
 
     #[test]
     fn similar_lists_are_closer_than_different_ones() {
         let catalogue = Catalogue::embedded();
         let model = initial_model(catalogue, 1);
-        let vector = |text: &str| resolve_favourites(catalogue, &model, text).unwrap().taste_vector;
+        let vector = |text: &str| {
+            resolve_favourites(catalogue, &model, text)
+                .unwrap()
+                .taste_vector
+        };
         let scifi_a = vector("Blade Runner\nThe Matrix\nAlien");
         let scifi_b = vector("Blade Runner\nThe Terminator\nAliens");
         let jazz = vector("Miles Davis\nJohn Coltrane\nThe Dave Brubeck Quartet");

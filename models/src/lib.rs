@@ -25,6 +25,7 @@ mod taste_model;
 pub use catalogue::{Catalogue, CatalogueItem};
 pub use error::{Error, Result};
 pub use favourite_profile::{
-    FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, resolve_favourites,
+    FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, profile_from_entries,
+    resolve_favourites,
 };
 pub use taste_model::{MODEL_BUCKETS, initial_model};

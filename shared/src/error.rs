@@ -39,6 +39,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidField { field: field.into(), reason: reason.into() }
+        Self::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -74,7 +74,9 @@ pub fn explain(input: ExplanationInput<'_>) -> Explanation {
     for (hash, title) in input.their_public_items {
         if input.my_items.contains(hash) {
             chips.push(ReasonChip {
-                kind: ReasonKind::SharedFavourite { title: title.clone() },
+                kind: ReasonKind::SharedFavourite {
+                    title: title.clone(),
+                },
                 text: format!("You both love {title}"),
                 weight: 1.0,
             });
@@ -83,13 +85,19 @@ pub fn explain(input: ExplanationInput<'_>) -> Explanation {
     for mine in input.my_traits {
         if let Some(theirs) = input.their_traits.iter().find(|t| t.label == mine.label) {
             chips.push(ReasonChip {
-                kind: ReasonKind::SharedTrait { label: mine.label.clone() },
+                kind: ReasonKind::SharedTrait {
+                    label: mine.label.clone(),
+                },
                 text: format!("You both enjoy {}", mine.label),
                 weight: mine.strength.min(theirs.strength),
             });
         }
     }
-    let cosine = if input.taste_cosine.is_finite() { input.taste_cosine.clamp(0.0, 1.0) } else { 0.0 };
+    let cosine = if input.taste_cosine.is_finite() {
+        input.taste_cosine.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let percent = (cosine * 100.0).round() as u8;
     chips.push(ReasonChip {
         kind: ReasonKind::SimilarTaste { percent },
@@ -98,7 +106,10 @@ pub fn explain(input: ExplanationInput<'_>) -> Explanation {
     });
     chips.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     chips.truncate(MAX_CHIPS);
-    Explanation { schema_version: EXPLANATION_SCHEMA_VERSION, chips }
+    Explanation {
+        schema_version: EXPLANATION_SCHEMA_VERSION,
+        chips,
+    }
 }
 
 #[cfg(test)]
@@ -106,7 +117,10 @@ mod tests {
     use super::*;
 
     fn trait_(label: &str, strength: f32) -> CardTrait {
-        CardTrait { label: label.into(), strength }
+        CardTrait {
+            label: label.into(),
+            strength,
+        }
     }
 
     #[test]
@@ -130,12 +144,21 @@ mod tests {
             my_traits: &[trait_("jazz", 0.2), trait_("sci-fi films", 0.6)],
             my_items: &[shared, ItemHash([2; 32])],
             their_traits: &[trait_("sci-fi films", 0.4), trait_("jazz", 0.9)],
-            their_public_items: &[(shared, "Blade Runner".into()), (ItemHash([3; 32]), "Heat".into())],
+            their_public_items: &[
+                (shared, "Blade Runner".into()),
+                (ItemHash([3; 32]), "Heat".into()),
+            ],
             taste_cosine: 0.5,
         });
         let texts: Vec<_> = explanation.chips.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, ["You both love Blade Runner", "You both enjoy sci-fi films"]);
+        assert_eq!(
+            texts,
+            ["You both love Blade Runner", "You both enjoy sci-fi films"]
+        );
         let json = serde_json::to_value(&explanation.chips[0].kind).unwrap();
-        assert_eq!(json, serde_json::json!({"type": "shared_favourite", "title": "Blade Runner"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "shared_favourite", "title": "Blade Runner"})
+        );
     }
 }

@@ -69,7 +69,12 @@ impl ItemKey {
     /// The key of an entry taken as typed, when no catalogue resolved it.
     pub fn from_entry(entry: &FavouriteEntry) -> Self {
         let kind = entry.kind.unwrap_or(ItemKind::Any);
-        Self::new(kind, &entry.canonical_title(), entry.year, entry.canonical_creator().as_deref())
+        Self::new(
+            kind,
+            &entry.canonical_title(),
+            entry.year,
+            entry.canonical_creator().as_deref(),
+        )
     }
 
     /// The item's kind.
@@ -115,7 +120,9 @@ impl std::fmt::Debug for FavouriteHasher {
 impl FavouriteHasher {
     /// A hasher for the model whose hashing salt is `salt`.
     pub fn new(salt: &[u8; 32]) -> Self {
-        Self { key: blake3::derive_key(ITEM_KEY_CONTEXT, salt) }
+        Self {
+            key: blake3::derive_key(ITEM_KEY_CONTEXT, salt),
+        }
     }
 
     /// The keyed hash of `kind tag ‖ 0x00 ‖ key`.
@@ -144,7 +151,10 @@ mod tests {
         let a = hasher.hash(&key_of("film: Blade Runner (1982)"));
         let b = hasher.hash(&key_of("FILM: blade runner (1982)"));
         assert_eq!(a, b);
-        assert_eq!(key_of("film: Blade Runner (1982)").as_str(), "blade runner|1982");
+        assert_eq!(
+            key_of("film: Blade Runner (1982)").as_str(),
+            "blade runner|1982"
+        );
     }
 
     #[test]
@@ -159,7 +169,10 @@ mod tests {
 
     #[test]
     fn books_are_keyed_by_author() {
-        assert_eq!(key_of("book: Dune — Frank Herbert").as_str(), "dune|frank herbert");
+        assert_eq!(
+            key_of("book: Dune — Frank Herbert").as_str(),
+            "dune|frank herbert"
+        );
     }
 
     proptest! {

@@ -28,7 +28,10 @@ impl FavouriteEntry {
 
     /// The creator folded like a title, if one was given.
     pub fn canonical_creator(&self) -> Option<String> {
-        self.creator.as_deref().map(canonical_title).filter(|c| !c.is_empty())
+        self.creator
+            .as_deref()
+            .map(canonical_title)
+            .filter(|c| !c.is_empty())
     }
 }
 
@@ -43,7 +46,10 @@ pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<Favouri
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
-    let fail = |reason: &str| Error::FavouriteLine { line: line_no, reason: reason.to_owned() };
+    let fail = |reason: &str| Error::FavouriteLine {
+        line: line_no,
+        reason: reason.to_owned(),
+    };
     if line.chars().count() > MAX_LINE_CHARS {
         return Err(fail(&format!("longer than {MAX_LINE_CHARS} characters")));
     }
@@ -58,7 +64,12 @@ pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<Favouri
     if canonical_title(&title).is_empty() {
         return Err(fail("no title: expected `Title (year) — creator`"));
     }
-    Ok(Some(FavouriteEntry { kind, title, year, creator }))
+    Ok(Some(FavouriteEntry {
+        kind,
+        title,
+        year,
+        creator,
+    }))
 }
 
 /// Folds a title for matching: Unicode NFKD, diacritics removed, lower case, punctuation as
@@ -100,7 +111,10 @@ fn split_creator(rest: &str) -> (&str, Option<String>) {
     for separator in [" \u{2014} ", " \u{2013} ", " -- ", "\u{2014}"] {
         if let Some((title, creator)) = rest.split_once(separator) {
             let creator = creator.trim();
-            return (title.trim(), (!creator.is_empty()).then(|| creator.to_owned()));
+            return (
+                title.trim(),
+                (!creator.is_empty()).then(|| creator.to_owned()),
+            );
         }
     }
     (rest, None)
@@ -142,7 +156,9 @@ mod tests {
 
     #[test]
     fn trivial() {
-        let entry = parse_favourite_line(1, "Blade Runner (1982)").unwrap().unwrap();
+        let entry = parse_favourite_line(1, "Blade Runner (1982)")
+            .unwrap()
+            .unwrap();
         assert_eq!(entry.title, "Blade Runner");
         assert_eq!(entry.year, Some(1982));
         assert_eq!(entry.kind, None);
@@ -151,9 +167,27 @@ mod tests {
 
     #[rstest]
     #[case("Matrix, The (1999)", "The Matrix", Some(1999), None, None)]
-    #[case("book: Dune — Frank Herbert", "Dune", None, Some("Frank Herbert"), Some(ItemKind::Book))]
-    #[case("film: Alien (1979) -- Ridley Scott", "Alien", Some(1979), Some("Ridley Scott"), Some(ItemKind::Film))]
-    #[case("Star Wars: Episode IV (1977)", "Star Wars: Episode IV", Some(1977), None, None)]
+    #[case(
+        "book: Dune — Frank Herbert",
+        "Dune",
+        None,
+        Some("Frank Herbert"),
+        Some(ItemKind::Book)
+    )]
+    #[case(
+        "film: Alien (1979) -- Ridley Scott",
+        "Alien",
+        Some(1979),
+        Some("Ridley Scott"),
+        Some(ItemKind::Film)
+    )]
+    #[case(
+        "Star Wars: Episode IV (1977)",
+        "Star Wars: Episode IV",
+        Some(1977),
+        None,
+        None
+    )]
     #[case("\u{feff}  Radiohead  ", "Radiohead", None, None, None)]
     #[case("Blade Runner 2049", "Blade Runner 2049", None, None, None)]
     fn parses_the_parts(
@@ -181,9 +215,17 @@ mod tests {
     #[test]
     fn rejects_lines_without_a_title_naming_the_line() {
         let err = parse_favourite_line(7, "(1982)").unwrap_err();
-        assert_eq!(err.to_string(), "line 7: no title: expected `Title (year) — creator`");
+        assert_eq!(
+            err.to_string(),
+            "line 7: no title: expected `Title (year) — creator`"
+        );
         let long = "x".repeat(301);
-        assert!(parse_favourite_line(2, &long).unwrap_err().to_string().starts_with("line 2:"));
+        assert!(
+            parse_favourite_line(2, &long)
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 2:")
+        );
     }
 
     #[rstest]

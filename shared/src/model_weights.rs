@@ -53,7 +53,12 @@ impl ModelWeights {
         if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
             return Err(Error::InvalidModel(format!("weight {index} is not finite")));
         }
-        Ok(Self { version, salt, buckets, weights })
+        Ok(Self {
+            version,
+            salt,
+            buckets,
+            weights,
+        })
     }
 
     /// Decodes and checks model bytes as served by `GET /v1/model`.
@@ -64,11 +69,16 @@ impl ModelWeights {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let fail = |what: String| Error::InvalidModel(what);
         if bytes.len() < HEADER_LEN + CHECKSUM_LEN {
-            return Err(fail(format!("{} bytes is shorter than the header", bytes.len())));
+            return Err(fail(format!(
+                "{} bytes is shorter than the header",
+                bytes.len()
+            )));
         }
         let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
         if blake3::hash(body).as_bytes() != checksum {
-            return Err(fail("checksum mismatch: the bytes are truncated or corrupt".to_owned()));
+            return Err(fail(
+                "checksum mismatch: the bytes are truncated or corrupt".to_owned(),
+            ));
         }
         if &body[..8] != MODEL_MAGIC {
             return Err(fail("not a Mesh model (bad magic)".to_owned()));
@@ -83,7 +93,9 @@ impl ModelWeights {
             return Err(fail(format!("dimension {dim}, expected {TASTE_DIM}")));
         }
         if buckets == 0 || buckets > MAX_BUCKETS {
-            return Err(fail(format!("{buckets} buckets, expected 1..={MAX_BUCKETS}")));
+            return Err(fail(format!(
+                "{buckets} buckets, expected 1..={MAX_BUCKETS}"
+            )));
         }
         let mut salt = [0u8; 32];
         salt.copy_from_slice(&body[20..HEADER_LEN]);
@@ -174,8 +186,18 @@ mod tests {
         let body_len = bytes.len() - CHECKSUM_LEN;
         let checksum = blake3::hash(&bytes[..body_len]);
         bytes[body_len..].copy_from_slice(checksum.as_bytes());
-        assert!(ModelWeights::decode(&bytes).unwrap_err().to_string().contains("bad magic"));
-        assert!(ModelWeights::decode(b"short").unwrap_err().to_string().contains("shorter"));
+        assert!(
+            ModelWeights::decode(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("bad magic")
+        );
+        assert!(
+            ModelWeights::decode(b"short")
+                .unwrap_err()
+                .to_string()
+                .contains("shorter")
+        );
     }
 
     proptest! {

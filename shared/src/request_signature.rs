@@ -39,7 +39,9 @@ impl TryFrom<String> for UserId {
     type Error = Error;
 
     fn try_from(id: String) -> Result<Self> {
-        let valid_chars = id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let valid_chars = id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if id.is_empty() || id.len() > MAX_USER_ID_LEN || !valid_chars {
             return Err(Error::field(
                 "user_id",
@@ -66,7 +68,11 @@ impl std::fmt::Display for UserId {
 /// timestamp and the BLAKE3 hash of the body, separated by newlines.
 pub fn signing_message(method: &str, path: &str, timestamp_ms: u64, body: &[u8]) -> Vec<u8> {
     let mut message = SIGNING_CONTEXT.to_vec();
-    for part in [method.to_ascii_uppercase().as_str(), path, &timestamp_ms.to_string()] {
+    for part in [
+        method.to_ascii_uppercase().as_str(),
+        path,
+        &timestamp_ms.to_string(),
+    ] {
         message.extend_from_slice(part.as_bytes());
         message.push(b'\n');
     }
@@ -110,7 +116,17 @@ impl RequestAuth {
             timestamp_ms,
             signature: signature.to_bytes(),
         };
-        SignedRequest { authorization: auth.to_header(), user_id: auth.user_id() }
+        SignedRequest {
+            authorization: auth.to_header(),
+            user_id: auth.user_id(),
+        }
+    }
+
+    /// The Ed25519 public key of a device secret key.
+    pub fn public_key_from_secret(secret_key: &[u8; 32]) -> [u8; 32] {
+        SigningKey::from_bytes(secret_key)
+            .verifying_key()
+            .to_bytes()
     }
 
     /// Parses a header value.
@@ -125,7 +141,10 @@ impl RequestAuth {
             .ok_or_else(|| fail(&format!("expected the `{AUTH_SCHEME}` scheme")))?;
         let (mut key, mut ts, mut sig) = (None, None, None);
         for pair in params.split(',') {
-            let (name, v) = pair.trim().split_once('=').ok_or_else(|| fail("expected name=value pairs"))?;
+            let (name, v) = pair
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| fail("expected name=value pairs"))?;
             match name {
                 "key" => key = Some(v),
                 "ts" => ts = Some(v),
@@ -143,7 +162,11 @@ impl RequestAuth {
         let mut signature = [0u8; 64];
         hex::decode_to_slice(sig.ok_or_else(|| fail("missing sig="))?, &mut signature)
             .map_err(|_| fail("sig= is not 128 hex digits"))?;
-        Ok(Self { public_key, timestamp_ms, signature })
+        Ok(Self {
+            public_key,
+            timestamp_ms,
+            signature,
+        })
     }
 
     /// The header value.
@@ -207,14 +230,22 @@ mod tests {
         assert!(auth.verify("PUT", "/v1/profiles/y", b"{}").is_err());
         assert!(auth.verify("PUT", "/v1/profiles/x", b"{ }").is_err());
         let later = signed.authorization.replace("ts=1000", "ts=1001");
-        assert!(RequestAuth::parse_header(&later).unwrap().verify("PUT", "/v1/profiles/x", b"{}").is_err());
+        assert!(
+            RequestAuth::parse_header(&later)
+                .unwrap()
+                .verify("PUT", "/v1/profiles/x", b"{}")
+                .is_err()
+        );
     }
 
     #[test]
     fn malformed_headers_say_what_is_wrong() {
         let cases = [
             ("Bearer abc", "expected the `Mesh-Ed25519` scheme"),
-            ("Mesh-Ed25519 key=zz,ts=1,sig=00", "key= is not 64 hex digits"),
+            (
+                "Mesh-Ed25519 key=zz,ts=1,sig=00",
+                "key= is not 64 hex digits",
+            ),
             ("Mesh-Ed25519 ts=1", "missing key="),
         ];
         for (header, message) in cases {

@@ -28,6 +28,16 @@ impl TasteVector {
         let bytes: Vec<u8> = self.0.iter().flat_map(|x| x.to_le_bytes()).collect();
         hex::encode(bytes)
     }
+
+    /// A short fingerprint of the exact bits: BLAKE3 of the little-endian bytes, as 64 hex
+    /// digits. Equal fingerprints mean bit-identical vectors.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        for x in &self.0 {
+            hasher.update(&x.to_le_bytes());
+        }
+        hasher.finalize().to_hex().to_string()
+    }
 }
 
 impl TryFrom<Vec<f32>> for TasteVector {
@@ -89,8 +99,14 @@ pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<Tast
     if items.is_empty() {
         return Err(Error::EmptyFavourites);
     }
-    if let Some(bad) = items.iter().find(|i| !(i.weight.is_finite() && i.weight > 0.0)) {
-        return Err(Error::field("weight", format!("{} is not a finite number > 0", bad.weight)));
+    if let Some(bad) = items
+        .iter()
+        .find(|i| !(i.weight.is_finite() && i.weight > 0.0))
+    {
+        return Err(Error::field(
+            "weight",
+            format!("{} is not a finite number > 0", bad.weight),
+        ));
     }
     let mut sorted = items.to_vec();
     sorted.sort_by(|a, b| a.hash.cmp(&b.hash).then(b.weight.total_cmp(&a.weight)));
@@ -110,7 +126,9 @@ pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<Tast
     }
     let norm = l2_norm(&sum);
     if norm == 0.0 || !norm.is_finite() {
-        return Err(Error::InvalidTasteVector(format!("the weighted mean has norm {norm}")));
+        return Err(Error::InvalidTasteVector(format!(
+            "the weighted mean has norm {norm}"
+        )));
     }
     for acc in &mut sum {
         *acc /= norm;
@@ -139,7 +157,10 @@ mod tests {
     }
 
     fn item(byte: u8, weight: f32) -> WeightedItem {
-        WeightedItem { hash: ItemHash([byte; 32]), weight }
+        WeightedItem {
+            hash: ItemHash([byte; 32]),
+            weight,
+        }
     }
 
     #[test]
@@ -153,7 +174,10 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_bad_weights() {
-        assert_eq!(taste_vector(&model(), &[]).unwrap_err(), Error::EmptyFavourites);
+        assert_eq!(
+            taste_vector(&model(), &[]).unwrap_err(),
+            Error::EmptyFavourites
+        );
         assert!(taste_vector(&model(), &[item(1, f32::NAN)]).is_err());
         assert!(taste_vector(&model(), &[item(1, 0.0)]).is_err());
     }
@@ -161,10 +185,18 @@ mod tests {
     #[test]
     fn validates_received_vectors() {
         let short = TasteVector::try_from(vec![1.0]).unwrap_err();
-        assert_eq!(short.to_string(), "taste_vector: expected 256 components, got 1");
+        assert_eq!(
+            short.to_string(),
+            "taste_vector: expected 256 components, got 1"
+        );
         let mut nan = vec![0.0; TASTE_DIM];
         nan[3] = f32::NAN;
-        assert!(TasteVector::try_from(nan).unwrap_err().to_string().contains("component 3"));
+        assert!(
+            TasteVector::try_from(nan)
+                .unwrap_err()
+                .to_string()
+                .contains("component 3")
+        );
         let zeros = TasteVector::try_from(vec![0.0; TASTE_DIM]).unwrap_err();
         assert!(zeros.to_string().contains("all components are zero"));
         let long = TasteVector::try_from(vec![1.0; TASTE_DIM]).unwrap_err();

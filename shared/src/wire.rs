@@ -39,7 +39,10 @@ impl ProfileUpload {
         if self.schema_version != PROFILE_SCHEMA_VERSION {
             return Err(Error::field(
                 "schema_version",
-                format!("{} is not supported, expected {PROFILE_SCHEMA_VERSION}", self.schema_version),
+                format!(
+                    "{} is not supported, expected {PROFILE_SCHEMA_VERSION}",
+                    self.schema_version
+                ),
             ));
         }
         self.card.validate()
@@ -66,12 +69,23 @@ impl PublicCard {
     /// # Errors
     /// [`Error::InvalidField`] naming the field, e.g. `card.traits[2].strength`.
     pub fn validate(&self) -> Result<()> {
-        check_text("card.display_name", self.display_name.trim(), MAX_DISPLAY_NAME_CHARS)?;
+        check_text(
+            "card.display_name",
+            self.display_name.trim(),
+            MAX_DISPLAY_NAME_CHARS,
+        )?;
         if self.traits.len() > MAX_TRAITS {
-            return Err(Error::field("card.traits", format!("more than {MAX_TRAITS} traits")));
+            return Err(Error::field(
+                "card.traits",
+                format!("more than {MAX_TRAITS} traits"),
+            ));
         }
         for (i, t) in self.traits.iter().enumerate() {
-            check_text(&format!("card.traits[{i}].label"), &t.label, MAX_TRAIT_LABEL_CHARS)?;
+            check_text(
+                &format!("card.traits[{i}].label"),
+                &t.label,
+                MAX_TRAIT_LABEL_CHARS,
+            )?;
             if !(0.0..=1.0).contains(&t.strength) {
                 return Err(Error::field(
                     format!("card.traits[{i}].strength"),
@@ -86,7 +100,11 @@ impl PublicCard {
             ));
         }
         for (i, title) in self.public_favourites.iter().enumerate() {
-            check_text(&format!("card.public_favourites[{i}]"), title, MAX_PUBLIC_FAVOURITE_CHARS)?;
+            check_text(
+                &format!("card.public_favourites[{i}]"),
+                title,
+                MAX_PUBLIC_FAVOURITE_CHARS,
+            )?;
         }
         Ok(())
     }
@@ -124,7 +142,10 @@ impl CandidatesRequest {
     /// [`Error::InvalidField`] for `k` outside 1..=[`MAX_CANDIDATES`].
     pub fn validate(&self) -> Result<()> {
         if self.k == 0 || self.k > MAX_CANDIDATES {
-            return Err(Error::field("k", format!("{} is not within 1..={MAX_CANDIDATES}", self.k)));
+            return Err(Error::field(
+                "k",
+                format!("{} is not within 1..={MAX_CANDIDATES}", self.k),
+            ));
         }
         Ok(())
     }
@@ -172,7 +193,10 @@ pub struct ApiErrorBody {
 fn check_text(field: &str, text: &str, max_chars: usize) -> Result<()> {
     let chars = text.chars().count();
     if chars == 0 || chars > max_chars {
-        return Err(Error::field(field, format!("must be 1-{max_chars} characters, got {chars}")));
+        return Err(Error::field(
+            field,
+            format!("must be 1-{max_chars} characters, got {chars}"),
+        ));
     }
     if text.chars().any(char::is_control) {
         return Err(Error::field(field, "contains a control character"));
@@ -188,7 +212,10 @@ mod tests {
     fn card() -> PublicCard {
         PublicCard {
             display_name: "Ada".into(),
-            traits: vec![CardTrait { label: "sci-fi films".into(), strength: 0.5 }],
+            traits: vec![CardTrait {
+                label: "sci-fi films".into(),
+                strength: 0.5,
+            }],
             public_favourites: vec!["Blade Runner (1982)".into()],
         }
     }
@@ -209,29 +236,52 @@ mod tests {
         };
         upload.validate().unwrap();
         let json = serde_json::to_string(&upload).unwrap();
-        assert_eq!(serde_json::from_str::<ProfileUpload>(&json).unwrap(), upload);
+        assert_eq!(
+            serde_json::from_str::<ProfileUpload>(&json).unwrap(),
+            upload
+        );
     }
 
     #[test]
     fn card_errors_name_the_field() {
         let mut bad = card();
         bad.traits[0].strength = 2.0;
-        assert_eq!(bad.validate().unwrap_err().to_string(), "card.traits[0].strength: 2 is not within 0..=1");
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "card.traits[0].strength: 2 is not within 0..=1"
+        );
         let mut empty_name = card();
         empty_name.display_name = "  ".into();
-        assert!(empty_name.validate().unwrap_err().to_string().starts_with("card.display_name"));
+        assert!(
+            empty_name
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("card.display_name")
+        );
     }
 
     #[test]
     fn malformed_vectors_are_refused_while_parsing() {
         let json = r#"{"schema_version":1,"model_version":1,"taste_vector":[1.0,0.0],"card":{"display_name":"A","traits":[]}}"#;
         let err = serde_json::from_str::<ProfileUpload>(json).unwrap_err();
-        assert!(err.to_string().contains("expected 256 components, got 2"), "{err}");
+        assert!(
+            err.to_string().contains("expected 256 components, got 2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn k_is_bounded() {
-        let request = CandidatesRequest { model_version: 1, taste_vector: unit_vector(), k: 0, exclude: None };
-        assert_eq!(request.validate().unwrap_err().to_string(), "k: 0 is not within 1..=100");
+        let request = CandidatesRequest {
+            model_version: 1,
+            taste_vector: unit_vector(),
+            k: 0,
+            exclude: None,
+        };
+        assert_eq!(
+            request.validate().unwrap_err().to_string(),
+            "k: 0 is not within 1..=100"
+        );
     }
 }

@@ -1,0 +1,31 @@
+//! The Mesh on-device engine, compiled to WebAssembly for browsers and webviews and natively
+//! for simulations and tests.
+//!
+//! Favourites are parsed, canonicalised, hashed and folded into a taste vector here; the list
+//! itself never leaves the device. What may leave it, only when the user publishes, is the
+//! [`mesh_shared::ProfileUpload`] built by [`DeviceSession::profile_upload`], signed with the
+//! [`DeviceIdentity`] whose secret key also never leaves the device.
+//!
+//! ```
+//! use mesh_client::{DeviceIdentity, DeviceSession};
+//! use mesh_models::{Catalogue, initial_model};
+//!
+//! let model_bytes = initial_model(Catalogue::embedded(), 1).encode();
+//! let mut session = DeviceSession::new(&model_bytes).unwrap();
+//! let analysis = session.analyse("Blade Runner (1982)\nThe Matrix (1999)").unwrap();
+//! assert_eq!(analysis.favourites.len(), 2);
+//! let upload = session.profile_upload("Ada", 1).unwrap();
+//! assert_eq!(upload.card.public_favourites, vec!["Blade Runner (1982)".to_string()]);
+//! let identity = DeviceIdentity::from_secret(&[7; 32]).unwrap();
+//! assert!(identity.user_id().as_str().starts_with('u'));
+//! ```
+#![warn(missing_docs)]
+
+mod bindings;
+mod device_identity;
+mod device_session;
+mod error;
+
+pub use device_identity::DeviceIdentity;
+pub use device_session::{AnalysisView, DeviceSession, FavouriteView, SkippedView};
+pub use error::{Error, Result};

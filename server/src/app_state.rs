@@ -1,0 +1,112 @@
+use std::sync::Arc;
+
+use mesh_models::{Catalogue, initial_model};
+use mesh_shared::{ModelWeights, UserId};
+
+use crate::population::PopulationProfile;
+use crate::{Clock, DiscoveryIndex, Result, Store};
+
+/// Version of the model a new store starts with.
+const FIRST_MODEL_VERSION: u32 = 1;
+
+/// Shared state of the coordinator's handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) index: Arc<DiscoveryIndex>,
+    pub(crate) model: Arc<ServedModel>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) body_limit: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("model_version", &self.model.version)
+            .field("indexed", &self.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The model as served: its version, encoded bytes and HTTP entity tag.
+#[derive(Debug)]
+pub(crate) struct ServedModel {
+    pub(crate) version: u32,
+    pub(crate) bytes: axum::body::Bytes,
+    pub(crate) etag: String,
+}
+
+impl AppState {
+    /// Loads the current model from the store (saving the version-1 model on first start),
+    /// indexes every stored profile and adds the given read-only population.
+    ///
+    /// # Errors
+    /// A store failure or a stored model that does not decode.
+    pub fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        population: Vec<PopulationProfile>,
+    ) -> Result<Self> {
+        let model = match store.current_model()? {
+            Some(bytes) => ModelWeights::decode(&bytes)?,
+            None => {
+                let model = initial_model(Catalogue::embedded(), FIRST_MODEL_VERSION);
+                store.save_model(&model.encode())?;
+                model
+            }
+        };
+        let bytes = model.encode();
+        let etag = format!(
+            "\"mesh-model-v{}-{}\"",
+            model.version(),
+            &blake3::hash(&bytes).to_hex()[..16]
+        );
+        let served = ServedModel {
+            version: model.version(),
+            bytes: bytes.into(),
+            etag,
+        };
+
+        let index = DiscoveryIndex::default();
+        for profile in population {
+            index.upsert(
+                profile.user_id,
+                profile.upload.taste_vector,
+                profile.upload.card,
+            );
+        }
+        for (user, stored) in store.profiles()? {
+            index.upsert(user, stored.upload.taste_vector, stored.upload.card);
+        }
+        Ok(Self {
+            store,
+            index: Arc::new(index),
+            model: Arc::new(served),
+            clock,
+            body_limit: usize::MAX,
+        })
+    }
+
+    /// The current model version.
+    pub fn model_version(&self) -> u32 {
+        self.model.version
+    }
+
+    /// The decoded current model.
+    ///
+    /// # Errors
+    /// Never for a state built by [`AppState::open`]; kept fallible for the type's sake.
+    pub fn model_weights(&self) -> Result<ModelWeights> {
+        Ok(ModelWeights::decode(&self.model.bytes)?)
+    }
+
+    /// Whether `user` is currently discoverable.
+    pub fn is_discoverable(&self, user: &UserId) -> bool {
+        self.index.contains(user)
+    }
+
+    /// Number of discoverable people (population included).
+    pub fn discoverable_count(&self) -> usize {
+        self.index.len()
+    }
+}

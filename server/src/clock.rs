@@ -1,0 +1,19 @@
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The coordinator's notion of now, injected so that tests can fix it.
+pub trait Clock: Send + Sync + 'static {
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}

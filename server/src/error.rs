@@ -1,0 +1,75 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the coordinator library. Each variant says who is at fault.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Internal: the embedded store failed.
+    #[error("store: {0}")]
+    Storage(String),
+    /// Internal: a stored record does not decode (corruption or an incompatible version).
+    #[error("store record {key}: {reason}")]
+    CorruptRecord {
+        /// The record's key.
+        key: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// Peer: a write from a key that never registered (or was deleted).
+    #[error("this key is not registered: POST /v1/identities first")]
+    NotRegistered,
+    /// Peer: a signed request whose timestamp is not above the last one accepted from its key.
+    #[error("replayed or out-of-order request: timestamp {got} is not after {last}")]
+    Replayed {
+        /// The request's timestamp.
+        got: u64,
+        /// The last accepted timestamp.
+        last: u64,
+    },
+    /// Operator input: a population dataset that cannot be read.
+    #[error("{}:{line}: field {field}: {reason}", file.display())]
+    Population {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line number (0 when the whole file is at fault).
+        line: usize,
+        /// The column.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// User, peer or operator input rejected by the shared layer.
+    #[error(transparent)]
+    Shared(#[from] mesh_shared::Error),
+    /// Operator input rejected by the models layer.
+    #[error(transparent)]
+    Models(#[from] mesh_models::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<redb::Error> for Error {
+    fn from(error: redb::Error) -> Self {
+        Self::Storage(error.to_string())
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(error: $t) -> Self {
+                Self::Storage(error.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

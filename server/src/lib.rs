@@ -1,0 +1,32 @@
+//! The Mesh coordinator: serves the versioned taste model, keeps the profiles of users who
+//! opted in to be discoverable in a durable embedded store, and answers discovery queries.
+//!
+//! [`app`] is the only way a router gets built, for `mesh serve` and for tests alike.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mesh_server::{AppConfig, AppState, RedbStore, SystemClock, app};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Arc::new(RedbStore::open(dir.path()).unwrap());
+//! let state = AppState::open(store, Arc::new(SystemClock), Vec::new()).unwrap();
+//! let _router = app(state, &AppConfig::default());
+//! ```
+
+mod api_error;
+mod app_state;
+mod clock;
+mod discovery_index;
+mod error;
+mod population;
+mod routes;
+mod store;
+
+pub use api_error::ApiError;
+pub use app_state::AppState;
+pub use clock::{Clock, SystemClock};
+pub use discovery_index::DiscoveryIndex;
+pub use error::{Error, Result};
+pub use population::{PopulationProfile, demo_population, load_population_dir};
+pub use routes::{AppConfig, app};
+pub use store::{RedbStore, Registration, Store, StoredProfile};

@@ -1,0 +1,99 @@
+//! `mesh`: the Mesh coordinator's command line.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mesh_models::Catalogue;
+use mesh_server::{
+    AppConfig, AppState, RedbStore, SystemClock, app, demo_population, load_population_dir,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "mesh", about = "The Mesh Discovery coordinator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (and the demo page) on an address, with a durable embedded store.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port (printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, default_value = ".mesh-data")]
+    data_dir: PathBuf,
+    /// Directory of the demo page to serve at `/`.
+    #[arg(long, default_value = "web-demo")]
+    web_dir: PathBuf,
+    /// Load the read-only population from a dataset in the `interactions.tsv` / `items.tsv`
+    /// layout instead of generating the demo population.
+    #[arg(long)]
+    population: Option<PathBuf>,
+    /// Size of the generated demo population (0 for none).
+    #[arg(long, default_value_t = 300)]
+    demo_users: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Arc::new(
+        RedbStore::open(&args.data_dir)
+            .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
+    );
+    // The population needs the served model, so open once without it to load or create it.
+    let bare = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new())?;
+    let model = bare.model_weights()?;
+    let catalogue = Catalogue::embedded();
+    let population = match &args.population {
+        Some(dir) => load_population_dir(dir, catalogue, &model)?,
+        None => demo_population(catalogue, &model, args.demo_users, 42)?,
+    };
+    let population_size = population.len();
+    let state = AppState::open(store, Arc::new(SystemClock), population)?;
+    let web_dir = args.web_dir.is_dir().then(|| args.web_dir.clone());
+    if web_dir.is_none() {
+        tracing::warn!(dir = %args.web_dir.display(), "no demo page directory: serving the API only");
+    }
+    let config = AppConfig {
+        web_dir,
+        ..AppConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let local = listener.local_addr()?;
+    println!(
+        "mesh coordinator listening on http://{local} (model v{}, {} discoverable, {population_size} from the population)",
+        state.model_version(),
+        state.discoverable_count(),
+    );
+    axum::serve(listener, app(state, &config))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

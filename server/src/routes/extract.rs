@@ -1,0 +1,109 @@
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use mesh_shared::{MAX_CLOCK_SKEW_MS, RequestAuth, UserId};
+use serde::de::DeserializeOwned;
+
+use crate::{ApiError, AppState};
+
+/// A JSON body parsed into `T`, with rejections in the API's error shape.
+#[derive(Debug)]
+pub(crate) struct AppJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let body = read_body(request, state).await?;
+        parse_json(&body).map(Self)
+    }
+}
+
+/// A request signed by a device key, verified against its method, path and exact body bytes
+/// and against the coordinator's clock. Replays are refused later, by the store.
+#[derive(Debug)]
+pub(crate) struct Signed {
+    pub(crate) auth: RequestAuth,
+    pub(crate) user: UserId,
+    pub(crate) body: Bytes,
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let header = request
+            .headers()
+            .get(AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::Unauthenticated(
+                    "missing Authorization header: writes must be signed".into(),
+                )
+            })?
+            .to_str()
+            .map_err(|_| ApiError::Unauthenticated("the Authorization header is not ASCII".into()))?
+            .to_owned();
+        let auth = RequestAuth::parse_header(&header)
+            .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+        let now = state.clock.now_ms();
+        if auth.timestamp_ms().abs_diff(now) > MAX_CLOCK_SKEW_MS {
+            return Err(ApiError::Unauthenticated(format!(
+                "authorization: ts={} is more than {} s from the coordinator's clock ({now})",
+                auth.timestamp_ms(),
+                MAX_CLOCK_SKEW_MS / 1000
+            )));
+        }
+        let body = read_body(request, state).await?;
+        auth.verify(&method, &path, &body)
+            .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+        let user = auth.user_id();
+        Ok(Self { auth, user, body })
+    }
+}
+
+/// Parses a JSON body: syntax errors are 400, shape and range errors 422 with the field path.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => {
+                ApiError::MalformedJson(format!("the body is not valid JSON: {inner}"))
+            }
+            serde_json::error::Category::Data => {
+                let field = (field != ".").then_some(field);
+                let message = match &field {
+                    Some(field) if !inner.to_string().starts_with(field.as_str()) => {
+                        format!("{field}: {inner}")
+                    }
+                    Some(_) | None => inner.to_string(),
+                };
+                ApiError::InvalidBody { field, message }
+            }
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(format!("trailing data after the JSON body: {e}")))?;
+    Ok(value)
+}
+
+async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: state.body_limit,
+                }
+            } else {
+                ApiError::MalformedJson(format!("cannot read the body: {rejection}"))
+            }
+        })
+}

@@ -1,0 +1,70 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+
+mod discovery;
+mod extract;
+mod identities;
+mod model;
+mod profiles;
+
+/// Largest request body accepted, in bytes.
+const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Directory of the demo page served at `/` (none: API only).
+    pub web_dir: Option<PathBuf>,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// Time budget of one request.
+    pub request_timeout: Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            web_dir: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The coordinator's router: the `/v1` API plus, when configured, the demo page.
+pub fn app(mut state: AppState, config: &AppConfig) -> Router {
+    state.body_limit = config.body_limit;
+    let api = Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/model", get(model::get_model))
+        .route("/v1/identities", post(identities::register))
+        .route(
+            "/v1/profiles/{id}",
+            put(profiles::put_profile).delete(profiles::delete_profile),
+        )
+        .route("/v1/discovery/candidates", post(discovery::candidates))
+        .with_state(state);
+    let router = match &config.web_dir {
+        Some(dir) => api.fallback_service(ServeDir::new(dir)),
+        None => api,
+    };
+    // Outermost first: trace every request (with its matched path), bound its time, then
+    // bound its body before any handler buffers it.
+    router
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+}

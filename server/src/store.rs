@@ -1,0 +1,325 @@
+use std::path::Path;
+
+use mesh_shared::{MAX_CLOCK_SKEW_MS, ProfileUpload, UserId};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+const MODEL: TableDefinition<&str, &[u8]> = TableDefinition::new("model");
+const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identities");
+const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
+const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
+const CURRENT_MODEL: &str = "current";
+const STORE_FILE: &str = "mesh.redb";
+
+/// A stored profile: what the user published and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredProfile {
+    /// The published upload, as validated.
+    pub upload: ProfileUpload,
+    /// When it was accepted, Unix milliseconds.
+    pub updated_at_ms: u64,
+}
+
+/// The outcome of registering a device key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// The key was new.
+    Created,
+    /// The key was already registered; its last timestamp moved forward.
+    AlreadyRegistered,
+}
+
+/// Durable state of the coordinator. Every method is one atomic transaction: a write is
+/// either entirely applied or not at all.
+///
+/// Signed writes carry the request timestamp; a store refuses one that is not above the last
+/// timestamp accepted for the same key ([`Error::Replayed`]), so a captured request cannot be
+/// replayed, not even shortly after an opt-out.
+pub trait Store: Send + Sync + 'static {
+    /// The encoded current model, if one was saved.
+    fn current_model(&self) -> Result<Option<Vec<u8>>>;
+    /// Saves the encoded current model.
+    fn save_model(&self, bytes: &[u8]) -> Result<()>;
+    /// Registers `public_key` as the owner of `user`.
+    fn register(
+        &self,
+        user: &UserId,
+        public_key: &[u8; 32],
+        timestamp_ms: u64,
+    ) -> Result<Registration>;
+    /// Creates or replaces `user`'s profile, if `public_key` is registered for `user`.
+    fn put_profile(
+        &self,
+        user: &UserId,
+        public_key: &[u8; 32],
+        timestamp_ms: u64,
+        profile: &StoredProfile,
+    ) -> Result<()>;
+    /// Removes everything held for `user` (profile and key), leaving only a timestamp
+    /// tombstone for the replay window. Returns whether a profile existed.
+    fn delete_user(&self, user: &UserId, public_key: &[u8; 32], timestamp_ms: u64) -> Result<bool>;
+    /// One profile.
+    fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>>;
+    /// Every stored profile.
+    fn profiles(&self) -> Result<Vec<(UserId, StoredProfile)>>;
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdentityRecord {
+    public_key: [u8; 32],
+    last_timestamp_ms: u64,
+}
+
+/// The default [`Store`]: one redb file, `mesh.redb`, in the data directory.
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Database,
+}
+
+impl RedbStore {
+    /// Opens or creates the store in `data_dir` (created if missing).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the directory or file cannot be created or opened.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
+        let db = Database::create(data_dir.join(STORE_FILE))?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(MODEL)?;
+            txn.open_table(IDENTITIES)?;
+            txn.open_table(PROFILES)?;
+            txn.open_table(TOMBSTONES)?;
+        }
+        txn.commit()?;
+        Ok(Self { db })
+    }
+}
+
+impl Store for RedbStore {
+    fn current_model(&self) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODEL)?;
+        Ok(table.get(CURRENT_MODEL)?.map(|v| v.value().to_vec()))
+    }
+
+    fn save_model(&self, bytes: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MODEL)?.insert(CURRENT_MODEL, bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn register(
+        &self,
+        user: &UserId,
+        public_key: &[u8; 32],
+        timestamp_ms: u64,
+    ) -> Result<Registration> {
+        let txn = self.db.begin_write()?;
+        let outcome = {
+            let mut identities = txn.open_table(IDENTITIES)?;
+            let tombstones = txn.open_table(TOMBSTONES)?;
+            let existing = identities
+                .get(user.as_str())?
+                .map(|v| decode::<IdentityRecord>(user, v.value()))
+                .transpose()?;
+            let last = match &existing {
+                Some(record) => record.last_timestamp_ms,
+                None => tombstones.get(user.as_str())?.map_or(0, |v| v.value()),
+            };
+            if timestamp_ms <= last {
+                return Err(Error::Replayed {
+                    got: timestamp_ms,
+                    last,
+                });
+            }
+            let record = IdentityRecord {
+                public_key: *public_key,
+                last_timestamp_ms: timestamp_ms,
+            };
+            identities.insert(user.as_str(), encode(&record)?.as_slice())?;
+            if existing.is_some() {
+                Registration::AlreadyRegistered
+            } else {
+                Registration::Created
+            }
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    fn put_profile(
+        &self,
+        user: &UserId,
+        public_key: &[u8; 32],
+        timestamp_ms: u64,
+        profile: &StoredProfile,
+    ) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut identities = txn.open_table(IDENTITIES)?;
+            advance_timestamp(&mut identities, user, public_key, timestamp_ms)?;
+            txn.open_table(PROFILES)?
+                .insert(user.as_str(), encode(profile)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn delete_user(&self, user: &UserId, public_key: &[u8; 32], timestamp_ms: u64) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let existed = {
+            let mut identities = txn.open_table(IDENTITIES)?;
+            advance_timestamp(&mut identities, user, public_key, timestamp_ms)?;
+            identities.remove(user.as_str())?;
+            let existed = txn.open_table(PROFILES)?.remove(user.as_str())?.is_some();
+            let mut tombstones = txn.open_table(TOMBSTONES)?;
+            let expired: Vec<String> = tombstones
+                .iter()?
+                .filter_map(|entry| entry.ok())
+                .filter(|(_, at)| at.value().saturating_add(MAX_CLOCK_SKEW_MS) < timestamp_ms)
+                .map(|(id, _)| id.value().to_owned())
+                .collect();
+            for id in expired {
+                tombstones.remove(id.as_str())?;
+            }
+            tombstones.insert(user.as_str(), timestamp_ms)?;
+            existed
+        };
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROFILES)?;
+        let value = table.get(user.as_str())?;
+        value.map(|v| decode(user, v.value())).transpose()
+    }
+
+    fn profiles(&self) -> Result<Vec<(UserId, StoredProfile)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROFILES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let user = UserId::try_from(key.value().to_owned())?;
+            let profile = decode(&user, value.value())?;
+            out.push((user, profile));
+        }
+        Ok(out)
+    }
+}
+
+fn advance_timestamp(
+    identities: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    user: &UserId,
+    public_key: &[u8; 32],
+    timestamp_ms: u64,
+) -> Result<()> {
+    let record = identities
+        .get(user.as_str())?
+        .map(|v| decode::<IdentityRecord>(user, v.value()))
+        .transpose()?
+        .filter(|record| &record.public_key == public_key)
+        .ok_or(Error::NotRegistered)?;
+    if timestamp_ms <= record.last_timestamp_ms {
+        return Err(Error::Replayed {
+            got: timestamp_ms,
+            last: record.last_timestamp_ms,
+        });
+    }
+    let updated = IdentityRecord {
+        public_key: *public_key,
+        last_timestamp_ms: timestamp_ms,
+    };
+    identities.insert(user.as_str(), encode(&updated)?.as_slice())?;
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &UserId, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh_shared::{PROFILE_SCHEMA_VERSION, PublicCard, TASTE_DIM, TasteVector};
+
+    fn profile() -> StoredProfile {
+        let mut v = vec![0.0; TASTE_DIM];
+        v[1] = 1.0;
+        StoredProfile {
+            upload: ProfileUpload {
+                schema_version: PROFILE_SCHEMA_VERSION,
+                model_version: 1,
+                taste_vector: TasteVector::try_from(v).unwrap(),
+                card: PublicCard {
+                    display_name: "Ada".into(),
+                    traits: vec![],
+                    public_favourites: vec![],
+                },
+            },
+            updated_at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn profiles_survive_reopening_and_deletion_removes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = UserId::from_public_key(&[1; 32]);
+        {
+            let store = RedbStore::open(dir.path()).unwrap();
+            assert_eq!(
+                store.register(&user, &[1; 32], 10).unwrap(),
+                Registration::Created
+            );
+            store.put_profile(&user, &[1; 32], 11, &profile()).unwrap();
+        }
+        let store = RedbStore::open(dir.path()).unwrap();
+        assert_eq!(store.profile(&user).unwrap(), Some(profile()));
+        assert!(store.delete_user(&user, &[1; 32], 12).unwrap());
+        assert_eq!(store.profiles().unwrap(), vec![]);
+        assert!(matches!(
+            store.put_profile(&user, &[1; 32], 13, &profile()),
+            Err(Error::NotRegistered)
+        ));
+    }
+
+    #[test]
+    fn replays_and_foreign_keys_are_refused_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let user = UserId::from_public_key(&[1; 32]);
+        store.register(&user, &[1; 32], 10).unwrap();
+        assert!(matches!(
+            store.put_profile(&user, &[1; 32], 10, &profile()),
+            Err(Error::Replayed { got: 10, last: 10 })
+        ));
+        assert!(matches!(
+            store.put_profile(&user, &[2; 32], 20, &profile()),
+            Err(Error::NotRegistered)
+        ));
+        assert_eq!(store.profile(&user).unwrap(), None);
+        store.delete_user(&user, &[1; 32], 30).unwrap();
+        assert!(matches!(
+            store.register(&user, &[1; 32], 25),
+            Err(Error::Replayed { got: 25, last: 30 })
+        ));
+        assert_eq!(
+            store.register(&user, &[1; 32], 31).unwrap(),
+            Registration::Created
+        );
+    }
+}
