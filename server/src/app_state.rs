@@ -100,6 +100,11 @@ impl AppState {
         Ok(ModelWeights::decode(&self.model.bytes)?)
     }
 
+    /// The durable store.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
     /// Whether `user` is currently discoverable.
     pub fn is_discoverable(&self, user: &UserId) -> bool {
         self.index.contains(user)

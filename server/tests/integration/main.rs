@@ -1,0 +1,13 @@
+//! Integration tests of the coordinator's HTTP API, compiled as one binary.
+//!
+//! Every test builds the router with [`mesh_server::app`] over a [`mesh_server::RedbStore`] in
+//! a temporary directory and a fixed test clock, calls it with `oneshot` (no socket), and
+//! checks the status, the JSON body and what the store and the discovery index hold afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod authentication;
+mod bad_input;
+mod fixtures;
+mod model_download;
+mod profile_lifecycle;
+mod restart;

@@ -1,0 +1,89 @@
+// Walks through the demo page in real headless Chromium against a running coordinator:
+// analyse favourites, publish, find matches with "Why this match?" chips, opt out.
+// Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --out DIR
+// Prints one JSON line with what it saw; exits non-zero on any failure or page error.
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+function arg(name) {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0 || index + 1 >= process.argv.length) throw new Error(`missing --${name}`);
+  return process.argv[index + 1];
+}
+
+const url = arg("url");
+const favourites = readFileSync(arg("favourites"), "utf8");
+const out = arg("out");
+mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+  ],
+});
+const pageErrors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+  page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(`console: ${message.text()} at ${message.location().url}`);
+  });
+  const shot = async (name) => {
+    const path = join(out, name);
+    await page.screenshot({ path, fullPage: true });
+    return path;
+  };
+  const screenshots = [];
+
+  await page.goto(url);
+  await page.waitForFunction(
+    () => ["ready", "failed to start"].includes(document.getElementById("status").textContent),
+    null,
+    { timeout: 60000 },
+  );
+  if ((await page.textContent("#status")) !== "ready") {
+    throw new Error(`the engine did not start: ${await page.textContent("#error")}`);
+  }
+  const userId = await page.textContent("#user-id");
+
+  await page.fill("#favourites", favourites);
+  await page.click("#analyse");
+  await page.waitForSelector("#summary:not([hidden]) #fingerprint:not(:empty)");
+  const fingerprint = (await page.textContent("#fingerprint")).trim();
+  const traits = await page.$$eval("#traits li", (items) => items.map((i) => i.textContent));
+  screenshots.push(await shot("01-taste-summary.png"));
+
+  await page.fill("#display-name", "Browser Tester");
+  await page.check("#consent");
+  await page.click("#publish");
+  await page.waitForFunction(() => document.getElementById("publish-status").textContent.startsWith("Published"));
+  const publishStatus = await page.textContent("#publish-status");
+
+  await page.click("#find");
+  await page.waitForSelector(".match-card .chip");
+  const matches = await page.$$eval(".match-card", (cards) =>
+    cards.map((card) => ({
+      name: card.querySelector("h3").textContent,
+      chips: [...card.querySelectorAll(".chip")].map((c) => c.textContent),
+    })),
+  );
+  screenshots.push(await shot("02-matches.png"));
+
+  await page.click("#optout");
+  await page.waitForFunction(() => document.getElementById("publish-status").textContent.startsWith("Opted out"));
+  const optOutStatus = await page.textContent("#publish-status");
+  screenshots.push(await shot("03-opted-out.png"));
+
+  if (pageErrors.length) throw new Error(pageErrors.join("\n"));
+  console.log(JSON.stringify({ userId, fingerprint, traits, publishStatus, matches, optOutStatus, screenshots }));
+} catch (error) {
+  console.error(`e2e failed: ${error.stack || error}`);
+  if (pageErrors.length) console.error(pageErrors.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

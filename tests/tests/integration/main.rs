@@ -1,0 +1,7 @@
+//! Cross-crate integration tests: one binary, one module per flow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod browser_demo;
+mod client_server_flow;
+mod crate_graph;
+mod fixtures;

@@ -1,0 +1,144 @@
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `wasm`: build the client to WebAssembly and generate the JS package in `web-demo/pkg`;
+//! - `demo [serve args…]`: `wasm`, then run `mesh serve` with the demo page on 127.0.0.1:8080;
+//! - `test`: every gate: fmt, clippy, the workspace tests, the wasm build and the headless
+//!   Chromium end-to-end test.
+//!
+//! Missing tools are installed on first use: the wasm32 target (rustup), Chromium (apt-get)
+//! and the end-to-end test's npm packages (`npm ci`). wasm-bindgen runs as a library pinned to
+//! the same version as the `wasm-bindgen` crate, so no separate CLI is installed.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root()?;
+    match args.first().map(String::as_str) {
+        Some("wasm") => build_wasm(&root),
+        Some("demo") => {
+            build_wasm(&root)?;
+            demo(&root, &args[1..])
+        }
+        Some("test") => test(&root),
+        Some(other) => bail!("unknown command `{other}`: expected wasm, demo or test"),
+        None => bail!("usage: cargo xtask <wasm|demo|test>"),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(Path::to_path_buf).context("xtask lives one level below the workspace root")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    println!("xtask: {command:?}");
+    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
+        Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET])),
+        Err(err) => {
+            println!("xtask: rustup not found ({err}); assuming the {WASM_TARGET} target is installed");
+            Ok(())
+        }
+    }
+}
+
+/// Builds `mesh-client` for wasm32 with the `wasm` profile and runs wasm-bindgen
+/// (`--target web`, with TypeScript declarations) into `web-demo/pkg`.
+fn build_wasm(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    run(cargo().current_dir(root).args(["build", "-p", "mesh-client", "--lib", "--target", WASM_TARGET, "--profile", "wasm"]))?;
+    let wasm = target_dir(root).join(WASM_TARGET).join("wasm").join("mesh_client.wasm");
+    let out_dir = root.join("web-demo").join("pkg");
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    bindgen.input_path(&wasm).web(true)?.typescript(true).omit_default_module_path(false).out_name("mesh_client");
+    bindgen.generate(&out_dir).with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    let size = std::fs::metadata(out_dir.join("mesh_client_bg.wasm")).map(|m| m.len()).unwrap_or(0);
+    println!("xtask: wrote {} ({size} bytes of wasm)", out_dir.display());
+    Ok(())
+}
+
+fn demo(root: &Path, serve_args: &[String]) -> Result<()> {
+    let mut command = cargo();
+    command.current_dir(root).args(["run", "-p", "mesh-server", "--bin", "mesh", "--", "serve"]);
+    if serve_args.is_empty() {
+        command.args(["--addr", "127.0.0.1:8080", "--data-dir", ".mesh-data", "--web-dir", "web-demo"]);
+    } else {
+        command.args(serve_args);
+    }
+    run(&mut command)
+}
+
+fn test(root: &Path) -> Result<()> {
+    run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+    run(cargo().current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().current_dir(root).args(["test", "--workspace"]))?;
+    build_wasm(root)?;
+    ensure_chromium()?;
+    ensure_npm_packages(root)?;
+    run(cargo().current_dir(root).args([
+        "test",
+        "-p",
+        "mesh-tests",
+        "--test",
+        "integration",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "browser",
+    ]))
+}
+
+fn ensure_chromium() -> Result<()> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    println!("xtask: {CHROMIUM} is missing; installing Debian's chromium");
+    let sudo = if is_root() { None } else { Some("sudo") };
+    let apt = |args: &[&str]| {
+        let mut command = Command::new(sudo.unwrap_or("apt-get"));
+        if sudo.is_some() {
+            command.arg("apt-get");
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    run(&mut apt(&["install", "-y", "-qq", "--no-install-recommends", "chromium"]))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn ensure_npm_packages(root: &Path) -> Result<()> {
+    let e2e = root.join("tests").join("e2e");
+    if e2e.join("node_modules").join("playwright-core").exists() {
+        return Ok(());
+    }
+    run(Command::new("npm").current_dir(&e2e).args(["ci", "--no-audit", "--no-fund"]))
+}
