@@ -99,10 +99,10 @@ pub fn canonical_title(title: &str) -> String {
 }
 
 fn split_kind_prefix(line: &str) -> (Option<ItemKind>, &str) {
-    if let Some((prefix, rest)) = line.split_once(':') {
-        if let Some(kind) = ItemKind::from_prefix(prefix.trim()) {
-            return (Some(kind), rest.trim());
-        }
+    if let Some((prefix, rest)) = line.split_once(':')
+        && let Some(kind) = ItemKind::from_prefix(prefix.trim())
+    {
+        return (Some(kind), rest.trim());
     }
     (None, line)
 }
@@ -124,12 +124,12 @@ fn split_year(title: &str) -> (&str, Option<u16>) {
     let trimmed = title.trim_end();
     if let Some(open) = trimmed.rfind('(') {
         let inside = trimmed[open + 1..].strip_suffix(')').unwrap_or("");
-        if inside.len() == 4 && inside.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(year) = inside.parse::<u16>() {
-                if (1000..=2999).contains(&year) {
-                    return (trimmed[..open].trim_end(), Some(year));
-                }
-            }
+        if inside.len() == 4
+            && inside.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(year) = inside.parse::<u16>()
+            && (1000..=2999).contains(&year)
+        {
+            return (trimmed[..open].trim_end(), Some(year));
         }
     }
     (trimmed, None)

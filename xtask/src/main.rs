@@ -35,7 +35,10 @@ fn main() -> Result<()> {
 
 fn workspace_root() -> Result<PathBuf> {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(Path::to_path_buf).context("xtask lives one level below the workspace root")
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask lives one level below the workspace root")
 }
 
 fn cargo() -> Command {
@@ -44,7 +47,9 @@ fn cargo() -> Command {
 
 fn run(command: &mut Command) -> Result<()> {
     println!("xtask: {command:?}");
-    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
@@ -56,12 +61,22 @@ fn target_dir(root: &Path) -> PathBuf {
 }
 
 fn ensure_wasm_target() -> Result<()> {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
     match installed {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET) =>
+        {
+            Ok(())
+        }
         Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET])),
         Err(err) => {
-            println!("xtask: rustup not found ({err}); assuming the {WASM_TARGET} target is installed");
+            println!(
+                "xtask: rustup not found ({err}); assuming the {WASM_TARGET} target is installed"
+            );
             Ok(())
         }
     }
@@ -71,22 +86,52 @@ fn ensure_wasm_target() -> Result<()> {
 /// (`--target web`, with TypeScript declarations) into `web-demo/pkg`.
 fn build_wasm(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
-    run(cargo().current_dir(root).args(["build", "-p", "mesh-client", "--lib", "--target", WASM_TARGET, "--profile", "wasm"]))?;
-    let wasm = target_dir(root).join(WASM_TARGET).join("wasm").join("mesh_client.wasm");
+    run(cargo().current_dir(root).args([
+        "build",
+        "-p",
+        "mesh-client",
+        "--lib",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm",
+    ]))?;
+    let wasm = target_dir(root)
+        .join(WASM_TARGET)
+        .join("wasm")
+        .join("mesh_client.wasm");
     let out_dir = root.join("web-demo").join("pkg");
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
-    bindgen.input_path(&wasm).web(true)?.typescript(true).omit_default_module_path(false).out_name("mesh_client");
-    bindgen.generate(&out_dir).with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
-    let size = std::fs::metadata(out_dir.join("mesh_client_bg.wasm")).map(|m| m.len()).unwrap_or(0);
+    bindgen
+        .input_path(&wasm)
+        .web(true)?
+        .typescript(true)
+        .omit_default_module_path(false)
+        .out_name("mesh_client");
+    bindgen
+        .generate(&out_dir)
+        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    let size = std::fs::metadata(out_dir.join("mesh_client_bg.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!("xtask: wrote {} ({size} bytes of wasm)", out_dir.display());
     Ok(())
 }
 
 fn demo(root: &Path, serve_args: &[String]) -> Result<()> {
     let mut command = cargo();
-    command.current_dir(root).args(["run", "-p", "mesh-server", "--bin", "mesh", "--", "serve"]);
+    command
+        .current_dir(root)
+        .args(["run", "-p", "mesh-server", "--bin", "mesh", "--", "serve"]);
     if serve_args.is_empty() {
-        command.args(["--addr", "127.0.0.1:8080", "--data-dir", ".mesh-data", "--web-dir", "web-demo"]);
+        command.args([
+            "--addr",
+            "127.0.0.1:8080",
+            "--data-dir",
+            ".mesh-data",
+            "--web-dir",
+            "web-demo",
+        ]);
     } else {
         command.args(serve_args);
     }
@@ -95,7 +140,14 @@ fn demo(root: &Path, serve_args: &[String]) -> Result<()> {
 
 fn test(root: &Path) -> Result<()> {
     run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
-    run(cargo().current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo().current_dir(root).args(["test", "--workspace"]))?;
     build_wasm(root)?;
     ensure_chromium()?;
@@ -128,11 +180,21 @@ fn ensure_chromium() -> Result<()> {
         command
     };
     run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&["install", "-y", "-qq", "--no-install-recommends", "chromium"]))
+    run(&mut apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "chromium",
+    ]))
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 fn ensure_npm_packages(root: &Path) -> Result<()> {
@@ -140,5 +202,7 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
     if e2e.join("node_modules").join("playwright-core").exists() {
         return Ok(());
     }
-    run(Command::new("npm").current_dir(&e2e).args(["ci", "--no-audit", "--no-fund"]))
+    run(Command::new("npm")
+        .current_dir(&e2e)
+        .args(["ci", "--no-audit", "--no-fund"]))
 }

@@ -11,22 +11,36 @@ use tower::ServiceExt;
 use super::fixtures::{coordinator, favourites};
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
     (status, body.to_vec())
 }
 
-fn signed(identity: &DeviceIdentity, method: &str, path: &str, ts: u64, body: Vec<u8>) -> Request<Body> {
+fn signed(
+    identity: &DeviceIdentity,
+    method: &str,
+    path: &str,
+    ts: u64,
+    body: Vec<u8>,
+) -> Request<Body> {
     Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", "application/json")
-        .header("authorization", identity.authorization(method, path, ts, &body))
+        .header(
+            "authorization",
+            identity.authorization(method, path, ts, &body),
+        )
         .body(Body::from(body))
         .unwrap()
 }
@@ -36,7 +50,11 @@ fn plaintext_keys(titles: impl Iterator<Item = String>) -> Vec<ItemKey> {
     let catalogue = Catalogue::embedded();
     titles
         .filter_map(|t| parse_favourite_line(1, &t).ok().flatten())
-        .map(|e| catalogue.resolve(&e).map_or_else(|| ItemKey::from_entry(&e), |i| i.key().clone()))
+        .map(|e| {
+            catalogue
+                .resolve(&e)
+                .map_or_else(|| ItemKey::from_entry(&e), |i| i.key().clone())
+        })
         .collect()
 }
 
@@ -46,27 +64,60 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
     let state = coordinator(dir.path(), 300);
     let router = app(state.clone(), &AppConfig::default());
 
-    let (status, model_bytes) = send(&router, Request::get("/v1/model").body(Body::empty()).unwrap()).await;
+    let (status, model_bytes) = send(
+        &router,
+        Request::get("/v1/model").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let mut session = DeviceSession::new(&model_bytes).unwrap();
     let text = favourites();
     let analysis = session.analyse(&text).unwrap();
-    assert_eq!(analysis.skipped.len(), 1, "the fixture repeats The Matrix once: {:?}", analysis.skipped);
+    assert_eq!(
+        analysis.skipped.len(),
+        1,
+        "the fixture repeats The Matrix once: {:?}",
+        analysis.skipped
+    );
 
     let identity = DeviceIdentity::generate().unwrap();
     let ts = now_ms();
-    let (status, _) = send(&router, signed(&identity, "POST", "/v1/identities", ts, b"{}".to_vec())).await;
+    let (status, _) = send(
+        &router,
+        signed(&identity, "POST", "/v1/identities", ts, b"{}".to_vec()),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let upload = session.profile_upload("Flow Tester", 3).unwrap();
     let path = format!("/v1/profiles/{}", identity.user_id());
-    let (status, body) =
-        send(&router, signed(&identity, "PUT", &path, ts + 1, serde_json::to_vec(&upload).unwrap())).await;
+    let (status, body) = send(
+        &router,
+        signed(
+            &identity,
+            "PUT",
+            &path,
+            ts + 1,
+            serde_json::to_vec(&upload).unwrap(),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
 
-    let stored = state.store().profile(identity.user_id()).unwrap().unwrap().upload;
-    assert_eq!(stored.taste_vector.bits_hex(), upload.taste_vector.bits_hex(), "the vector crosses JSON bit-exactly");
+    let stored = state
+        .store()
+        .profile(identity.user_id())
+        .unwrap()
+        .unwrap()
+        .upload;
+    assert_eq!(
+        stored.taste_vector.bits_hex(),
+        upload.taste_vector.bits_hex(),
+        "the vector crosses JSON bit-exactly"
+    );
 
-    let request = session.candidates_request(10, Some(identity.user_id().clone())).unwrap();
+    let request = session
+        .candidates_request(10, Some(identity.user_id().clone()))
+        .unwrap();
     let (status, body) = send(
         &router,
         Request::post("/v1/discovery/candidates")
@@ -78,8 +129,18 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
     assert_eq!(status, StatusCode::OK);
     let response: CandidatesResponse = serde_json::from_slice(&body).unwrap();
     assert_eq!(response.candidates.len(), 10);
-    assert!(response.candidates.iter().all(|c| &c.user_id != identity.user_id()));
-    assert!(response.candidates.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(
+        response
+            .candidates
+            .iter()
+            .all(|c| &c.user_id != identity.user_id())
+    );
+    assert!(
+        response
+            .candidates
+            .windows(2)
+            .all(|w| w[0].score >= w[1].score)
+    );
 
     let mine = plaintext_keys(text.lines().map(str::to_owned));
     for candidate in &response.candidates {
@@ -90,7 +151,11 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
             .card
             .public_favourites
             .iter()
-            .filter(|t| plaintext_keys(std::iter::once((*t).clone())).iter().any(|k| mine.contains(k)))
+            .filter(|t| {
+                plaintext_keys(std::iter::once((*t).clone()))
+                    .iter()
+                    .any(|k| mine.contains(k))
+            })
             .cloned()
             .collect();
         let shared_in_chips: Vec<String> = explanation
@@ -105,7 +170,11 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
         assert_eq!(shared_in_chips, expected, "candidate {}", candidate.user_id);
     }
 
-    let (status, _) = send(&router, signed(&identity, "DELETE", &path, ts + 2, Vec::new())).await;
+    let (status, _) = send(
+        &router,
+        signed(&identity, "DELETE", &path, ts + 2, Vec::new()),
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(state.store().profile(identity.user_id()).unwrap().is_none());
     assert!(!state.is_discoverable(identity.user_id()));

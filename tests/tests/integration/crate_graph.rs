@@ -8,10 +8,20 @@ use super::fixtures::workspace_root;
 fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
     let output = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     metadata["packages"]
         .as_array()
@@ -34,7 +44,11 @@ fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
 fn the_crate_graph_matches_architecture_md() {
     let deps = workspace_dependencies();
     let ours = |crate_name: &str| -> Vec<String> {
-        let mut ours: Vec<String> = deps[crate_name].iter().filter(|d| d.starts_with("mesh-")).cloned().collect();
+        let mut ours: Vec<String> = deps[crate_name]
+            .iter()
+            .filter(|d| d.starts_with("mesh-"))
+            .cloned()
+            .collect();
         ours.sort();
         ours
     };
@@ -43,10 +57,19 @@ fn the_crate_graph_matches_architecture_md() {
     assert_eq!(ours("mesh-client"), ["mesh-models", "mesh-shared"]);
     assert_eq!(ours("mesh-server"), ["mesh-models", "mesh-shared"]);
     for forbidden in ["axum", "tokio", "redb", "wasm-bindgen", "js-sys", "anyhow"] {
-        assert!(!deps["mesh-shared"].contains(&forbidden.to_owned()), "mesh-shared depends on {forbidden}");
-        assert!(!deps["mesh-models"].contains(&forbidden.to_owned()), "mesh-models depends on {forbidden}");
+        assert!(
+            !deps["mesh-shared"].contains(&forbidden.to_owned()),
+            "mesh-shared depends on {forbidden}"
+        );
+        assert!(
+            !deps["mesh-models"].contains(&forbidden.to_owned()),
+            "mesh-models depends on {forbidden}"
+        );
     }
     for forbidden in ["axum", "tokio", "redb", "anyhow"] {
-        assert!(!deps["mesh-client"].contains(&forbidden.to_owned()), "mesh-client depends on {forbidden}");
+        assert!(
+            !deps["mesh-client"].contains(&forbidden.to_owned()),
+            "mesh-client depends on {forbidden}"
+        );
     }
 }

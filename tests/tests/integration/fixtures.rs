@@ -6,7 +6,10 @@ use mesh_server::{AppState, PopulationProfile, RedbStore, SystemClock, demo_popu
 
 /// The workspace root.
 pub(crate) fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
 }
 
 /// The typed favourites fixture.
@@ -19,6 +22,7 @@ pub(crate) fn coordinator(dir: &std::path::Path, population: usize) -> AppState 
     let store = Arc::new(RedbStore::open(dir).unwrap());
     let bare = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new()).unwrap();
     let model = bare.model_weights().unwrap();
-    let people: Vec<PopulationProfile> = demo_population(Catalogue::embedded(), &model, population, 42).unwrap();
+    let people: Vec<PopulationProfile> =
+        demo_population(Catalogue::embedded(), &model, population, 42).unwrap();
     AppState::open(store, Arc::new(SystemClock), people).unwrap()
 }

@@ -1,5 +1,10 @@
 //! Cross-crate integration tests: one binary, one module per flow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::wildcard_enum_match_arm
+)]
 
 mod browser_demo;
 mod client_server_flow;
