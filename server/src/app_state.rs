@@ -1,10 +1,10 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mesh_models::{Catalogue, initial_model};
-use mesh_shared::{ModelWeights, UserId};
+use mesh_shared::{ModelWeights, RequestAuth, UserId};
 
 use crate::population::PopulationProfile;
-use crate::{Clock, DiscoveryIndex, Result, Store};
+use crate::{Clock, DiscoveryIndex, Result, Store, StoredProfile};
 
 /// Version of the model a new store starts with.
 const FIRST_MODEL_VERSION: u32 = 1;
@@ -17,6 +17,9 @@ pub struct AppState {
     pub(crate) model: Arc<ServedModel>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) body_limit: usize,
+    /// Held across a profile write to the store and the matching index update, so that a
+    /// publish racing an opt-out cannot leave the index out of step with the store.
+    profile_writes: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -84,7 +87,42 @@ impl AppState {
             model: Arc::new(served),
             clock,
             body_limit: usize::MAX,
+            profile_writes: Arc::default(),
         })
+    }
+
+    /// Stores `profile` for `user` (checked against the signing key and its last timestamp by
+    /// the store) and makes the user discoverable with it.
+    pub(crate) fn publish(
+        &self,
+        user: &UserId,
+        auth: &RequestAuth,
+        profile: StoredProfile,
+    ) -> Result<()> {
+        let _gate = self
+            .profile_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.store
+            .put_profile(user, auth.public_key(), auth.timestamp_ms(), &profile)?;
+        self.index.upsert(
+            user.clone(),
+            profile.upload.taste_vector,
+            profile.upload.card,
+        );
+        Ok(())
+    }
+
+    /// Deletes everything held for `user` and removes them from discovery.
+    pub(crate) fn opt_out(&self, user: &UserId, auth: &RequestAuth) -> Result<()> {
+        let _gate = self
+            .profile_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.store
+            .delete_user(user, auth.public_key(), auth.timestamp_ms())?;
+        self.index.remove(user);
+        Ok(())
     }
 
     /// The current model version.

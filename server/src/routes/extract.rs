@@ -70,13 +70,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
+        // JSON sets no range on numbers, so a number beyond what the field holds is a bad
+        // value, not bad syntax, although serde_json files it under syntax.
+        let out_of_range = inner.to_string().starts_with("number out of range");
         match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => {
+            serde_json::error::Category::Syntax if !out_of_range => {
                 ApiError::MalformedJson(format!("the body is not valid JSON: {inner}"))
             }
-            serde_json::error::Category::Data => {
+            serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+                ApiError::MalformedJson(format!("the body is not valid JSON: {inner}"))
+            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Data => {
                 let field = (field != ".").then_some(field);
                 let message = match &field {
                     Some(field) if !inner.to_string().starts_with(field.as_str()) => {

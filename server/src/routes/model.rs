@@ -15,7 +15,12 @@ pub(crate) async fn get_model(State(state): State<AppState>, headers: HeaderMap)
     let not_modified = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == model.etag));
+        .is_some_and(|tags| {
+            // If-None-Match compares weakly (RFC 9110, section 13.1.2).
+            tags.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == model.etag)
+        });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -26,15 +26,7 @@ pub(crate) async fn put_profile(
         upload,
         updated_at_ms: state.clock.now_ms(),
     };
-    state.store.put_profile(
-        &user,
-        signed.auth.public_key(),
-        signed.auth.timestamp_ms(),
-        &stored,
-    )?;
-    state
-        .index
-        .upsert(user.clone(), stored.upload.taste_vector, stored.upload.card);
+    state.publish(&user, &signed.auth, stored)?;
     Ok(Json(RegisteredIdentity { user_id: user }))
 }
 
@@ -46,10 +38,7 @@ pub(crate) async fn delete_profile(
     signed: Signed,
 ) -> Result<StatusCode, ApiError> {
     let user = owned_user(&id, &signed)?;
-    state
-        .store
-        .delete_user(&user, signed.auth.public_key(), signed.auth.timestamp_ms())?;
-    state.index.remove(&user);
+    state.opt_out(&user, &signed.auth)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

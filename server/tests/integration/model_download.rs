@@ -57,6 +57,8 @@ async fn the_model_decodes_and_its_version_is_in_a_header() {
 #[rstest]
 #[case::the_same_tag(|etag: &str| etag.to_owned())]
 #[case::the_tag_in_a_list(|etag: &str| format!("\"mesh-model-v0-0000\", {etag}"))]
+#[case::the_weak_form_of_the_tag(|etag: &str| format!("W/{etag}"))]
+#[case::any_tag(|_: &str| "*".to_owned())]
 #[tokio::test]
 async fn revalidating_with_the_current_etag_answers_not_modified_with_no_body(
     #[case] if_none_match: fn(&str) -> String,
