@@ -50,6 +50,13 @@ try {
   }
   const userId = await page.textContent("#user-id");
 
+  await page.click("#analyse");
+  await page.waitForSelector("#error:not([hidden])");
+  const emptyListError = await page.textContent("#error");
+  if (!emptyListError.includes("favourites list is empty")) {
+    throw new Error(`an empty list should say so, got: ${emptyListError}`);
+  }
+
   await page.fill("#favourites", favourites);
   await page.click("#analyse");
   await page.waitForSelector("#summary:not([hidden]) #fingerprint:not(:empty)");
@@ -79,7 +86,7 @@ try {
   screenshots.push(await shot("03-opted-out.png"));
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
-  console.log(JSON.stringify({ userId, fingerprint, traits, publishStatus, matches, optOutStatus, screenshots }));
+  console.log(JSON.stringify({ userId, emptyListError, fingerprint, traits, publishStatus, matches, optOutStatus, screenshots }));
 } catch (error) {
   console.error(`e2e failed: ${error.stack || error}`);
   if (pageErrors.length) console.error(pageErrors.join("\n"));

@@ -31,9 +31,7 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(axum::serve(listener, app(state.clone(), &config)).into_future());
 
-    let out_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("e2e");
+    let out_dir = root.join("target").join("e2e");
     let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");
     let e2e_dir = root.join("tests").join("e2e");
     let output = tokio::task::spawn_blocking(move || {
