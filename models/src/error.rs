@@ -19,5 +19,5 @@ pub enum Error {
     Shared(#[from] mesh_shared::Error),
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

@@ -48,7 +48,7 @@ pub enum Error {
     Models(#[from] mesh_models::Error),
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl From<redb::Error> for Error {

@@ -34,7 +34,7 @@ pub enum Error {
     InvalidAuthorization(String),
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

@@ -148,6 +148,10 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    run(cargo()
+        .current_dir(root)
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .args(["doc", "--no-deps", "--workspace"]))?;
     run(cargo().current_dir(root).args(["test", "--workspace"]))?;
     build_wasm(root)?;
     ensure_chromium()?;
