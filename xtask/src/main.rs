@@ -2,8 +2,8 @@
 //!
 //! - `wasm`: build the client to WebAssembly and generate the JS package in `web-demo/pkg`;
 //! - `demo [serve args…]`: `wasm`, then run `mesh serve` with the demo page on 127.0.0.1:8080;
-//! - `test`: every gate: fmt, clippy, the workspace tests, the wasm build and the headless
-//!   Chromium end-to-end test.
+//! - `test`: every gate: fmt, clippy, rustdoc, the workspace tests, the wasm build and the
+//!   headless Chromium end-to-end test.
 //!
 //! Missing tools are installed on first use: the wasm32 target (rustup), Chromium (apt-get)
 //! and the end-to-end test's npm packages (`npm ci`). wasm-bindgen runs as a library pinned to
