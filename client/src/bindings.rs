@@ -3,7 +3,9 @@
 // These items are reached from JavaScript through wasm-bindgen, not from Rust.
 #![allow(unreachable_pub)]
 
-use mesh_shared::{DiscoveryCandidate, UserId};
+use mesh_shared::{
+    DiscoveryCandidate, ExportFormat, PrivacyGrade, SignalSource, UserId, WeightPolicy,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::{DeviceIdentity, DeviceSession, Error};
@@ -27,11 +29,101 @@ impl JsMeshSession {
         self.0.model_version()
     }
 
-    /// Analyses a typed list; returns `{model_version, favourites, skipped, traits,
-    /// vector_preview, vector_fingerprint}`.
+    /// Replaces the typed-list signals with a typed list; returns `{model_version, favourites,
+    /// skipped, traits, vector_preview, vector_fingerprint}`.
     pub fn analyse(&mut self, text: &str) -> Result<JsValue, JsError> {
         let view = self.0.analyse(text).map_err(js_error)?;
         to_js(&view)
+    }
+
+    /// Sets "now" (Unix ms) and the recency half-life (days) for later imports.
+    #[wasm_bindgen(js_name = setWeightPolicy)]
+    pub fn set_weight_policy(&mut self, now_ms: f64, half_life_days: f32) -> Result<(), JsError> {
+        if !(now_ms.is_finite()
+            && now_ms >= 0.0
+            && half_life_days.is_finite()
+            && half_life_days > 0.0)
+        {
+            return Err(JsError::new("now_ms must be ≥ 0 and half_life_days > 0"));
+        }
+        self.0.set_weight_policy(WeightPolicy {
+            now_ms: Some(now_ms as u64),
+            half_life_days,
+        });
+        Ok(())
+    }
+
+    /// Imports an export file's bytes; `format` is a format name (e.g. `goodreads_library`)
+    /// or `undefined` to detect it. Returns `{format, source, rows, imported_rows,
+    /// duplicates_merged, skipped: [{line, reason}], favourites, summary}`.
+    #[wasm_bindgen(js_name = importFile)]
+    pub fn import_file(
+        &mut self,
+        bytes: &[u8],
+        format: Option<String>,
+    ) -> Result<JsValue, JsError> {
+        let format = format
+            .map(|name| {
+                serde_json::from_value::<ExportFormat>(serde_json::Value::String(name.clone()))
+                    .map_err(|_| JsError::new(&format!("unknown export format {name:?}")))
+            })
+            .transpose()?;
+        let view = self.0.import(bytes, format).map_err(js_error)?;
+        to_js(&view)
+    }
+
+    /// The audit list: `[{id, source, grade, kind, title, creator, weight}]`.
+    pub fn signals(&self) -> Result<JsValue, JsError> {
+        to_js(&self.0.signals())
+    }
+
+    /// Removes one signal by id; returns whether it existed.
+    pub fn prune(&mut self, id: &str) -> Result<bool, JsError> {
+        self.0.prune(id).map_err(js_error)
+    }
+
+    /// Removes every signal of a source (e.g. `spotify`); returns how many.
+    #[wasm_bindgen(js_name = pruneSource)]
+    pub fn prune_source(&mut self, source: &str) -> Result<u32, JsError> {
+        let source: SignalSource =
+            serde_json::from_value(serde_json::Value::String(source.to_owned()))
+                .map_err(|_| JsError::new(&format!("unknown signal source {source:?}")))?;
+        Ok(self.0.prune_source(source).map_err(js_error)? as u32)
+    }
+
+    /// Sets a signal's grade: `public`, `limited` or `private`.
+    #[wasm_bindgen(js_name = setGrade)]
+    pub fn set_grade(&mut self, id: &str, grade: &str) -> Result<bool, JsError> {
+        let grade: PrivacyGrade =
+            serde_json::from_value(serde_json::Value::String(grade.to_owned())).map_err(|_| {
+                JsError::new(&format!(
+                    "unknown privacy grade {grade:?}: expected public, limited or private"
+                ))
+            })?;
+        self.0.set_grade(id, grade).map_err(js_error)
+    }
+
+    /// Opt-out on the device: forgets every signal, the vector and the traits.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The signals in stored form, for this device's IndexedDB only.
+    #[wasm_bindgen(js_name = signalsBytes)]
+    pub fn signals_bytes(&self) -> Vec<u8> {
+        self.0.signals_bytes()
+    }
+
+    /// Restores stored signals; returns the summary (or `undefined` when there are none).
+    #[wasm_bindgen(js_name = loadSignals)]
+    pub fn load_signals(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let summary = self.0.load_signals(bytes).map_err(js_error)?;
+        to_js(&summary)
+    }
+
+    /// The current summary, or `undefined` without signals.
+    pub fn summary(&self) -> Result<JsValue, JsError> {
+        to_js(&self.0.summary())
     }
 
     /// The JSON body of `PUT /v1/profiles/{id}`: what leaves the device on opt-in.

@@ -1,8 +1,9 @@
-use mesh_models::{Catalogue, FavouriteProfile, resolve_favourites};
+use mesh_models::{Catalogue, FavouriteProfile, profile_from_signals};
 use mesh_shared::{
-    CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ItemHash,
-    ItemKey, ModelWeights, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, UserId, explain,
-    parse_favourite_line,
+    CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
+    ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights, PROFILE_SCHEMA_VERSION, PrivacyGrade,
+    ProfileUpload, PublicCard, Signal, SignalSet, SignalSource, SkippedRow, UserId, WeightPolicy,
+    explain, import_export, parse_favourite_line,
 };
 use serde::Serialize;
 
@@ -10,26 +11,31 @@ use crate::{Error, Result};
 
 /// Taste-vector components shown in the summary.
 const PREVIEW_DIMS: usize = 16;
+/// Most favourites a public card lists.
+const MAX_PUBLIC_FAVOURITES: usize = 10;
 
-/// The on-device engine for one user: the served model, the shipped catalogue and the
-/// favourites analysed last. Favourites, their hashes and the full profile stay in here.
+/// The on-device engine for one user: the served model, the shipped catalogue, the user's
+/// signals and the profile computed from them. Signals, their hashes and the profile stay in
+/// here; only [`DeviceSession::profile_upload`] builds something meant to leave the device.
 #[derive(Debug)]
 pub struct DeviceSession {
     model: ModelWeights,
     catalogue: &'static Catalogue,
+    signals: SignalSet,
     profile: Option<FavouriteProfile>,
+    weight_policy: WeightPolicy,
 }
 
-/// What the page shows after analysing favourites.
+/// What the page shows of the current profile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AnalysisView {
     /// Model version the vector belongs to.
     pub model_version: u32,
-    /// The favourites used.
+    /// The distinct favourites behind the vector.
     pub favourites: Vec<FavouriteView>,
-    /// Lines not used, with reasons.
-    pub skipped: Vec<SkippedView>,
-    /// Inferred traits, strongest first.
+    /// Lines of the last typed list or file that were not used, with reasons.
+    pub skipped: Vec<SkippedRow>,
+    /// Inferred traits, strongest first (from public and limited signals only).
     pub traits: Vec<CardTrait>,
     /// The first components of the taste vector.
     pub vector_preview: Vec<f32>,
@@ -37,28 +43,57 @@ pub struct AnalysisView {
     pub vector_fingerprint: String,
 }
 
-/// One used favourite.
+/// One favourite behind the vector.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FavouriteView {
-    /// 1-based line number.
-    pub line: usize,
     /// Display title.
     pub title: String,
     /// Whether the catalogue knows it.
     pub in_catalogue: bool,
 }
 
-/// One skipped line.
+/// What an import did: the report's counts and skipped rows, and the new summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SkippedView {
-    /// 1-based line number.
-    pub line: usize,
-    /// Why.
-    pub reason: String,
+pub struct ImportView {
+    /// The format read.
+    pub format: ExportFormat,
+    /// The source the signals were filed under.
+    pub source: SignalSource,
+    /// Data rows in the file.
+    pub rows: usize,
+    /// Rows imported (including merged duplicates).
+    pub imported_rows: usize,
+    /// Rows merged into an earlier favourite.
+    pub duplicates_merged: usize,
+    /// Rows skipped, with line numbers and reasons.
+    pub skipped: Vec<SkippedRow>,
+    /// Distinct favourites the file gave.
+    pub favourites: usize,
+    /// The profile after the import.
+    pub summary: Option<AnalysisView>,
+}
+
+/// One signal for the audit screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalView {
+    /// Id to prune or re-grade it with.
+    pub id: String,
+    /// Where it came from.
+    pub source: SignalSource,
+    /// Its privacy grade.
+    pub grade: PrivacyGrade,
+    /// Film, book, artist, …
+    pub kind: ItemKind,
+    /// Title as imported.
+    pub title: String,
+    /// Creator, if known.
+    pub creator: Option<String>,
+    /// Its weight.
+    pub weight: f32,
 }
 
 impl DeviceSession {
-    /// A session over model bytes as served by `GET /v1/model`.
+    /// A session over model bytes as served by `GET /v1/model`, with no signals.
     ///
     /// # Errors
     /// [`Error::Shared`] when the bytes do not decode to a valid model.
@@ -66,7 +101,9 @@ impl DeviceSession {
         Ok(Self {
             model: ModelWeights::decode(model_bytes)?,
             catalogue: Catalogue::embedded(),
+            signals: SignalSet::default(),
             profile: None,
+            weight_policy: WeightPolicy::default(),
         })
     }
 
@@ -75,32 +112,147 @@ impl DeviceSession {
         self.model.version()
     }
 
-    /// Analyses a typed list (one favourite per line) and keeps the result for publishing,
-    /// querying and explaining.
+    /// Sets "now" (Unix ms, from the caller's clock) and the recency half-life used by later
+    /// imports.
+    pub fn set_weight_policy(&mut self, policy: WeightPolicy) {
+        self.weight_policy = policy;
+    }
+
+    /// Replaces the typed-list signals with a typed list (one favourite per line) and returns
+    /// the new summary.
     ///
     /// # Errors
-    /// An empty list or one longer than 5000 lines.
+    /// [`mesh_shared::Error::EmptyFavourites`] when the list holds no favourite and no other
+    /// signal exists.
     pub fn analyse(&mut self, text: &str) -> Result<AnalysisView> {
-        let profile = resolve_favourites(self.catalogue, &self.model, text)?;
-        let view = AnalysisView {
+        let report = import_export(
+            text.as_bytes(),
+            Some(ExportFormat::PlainList),
+            &self.weight_policy,
+        )?;
+        if report.favourites.is_empty()
+            && self
+                .signals
+                .signals()
+                .iter()
+                .all(|s| s.source == SignalSource::TypedList)
+        {
+            return Err(mesh_shared::Error::EmptyFavourites.into());
+        }
+        let skipped = report.skipped.clone();
+        self.signals.apply_import(SignalSource::TypedList, &report);
+        self.refresh()?;
+        let mut view = self.summary().ok_or(Error::NotAnalysed)?;
+        view.skipped = skipped;
+        Ok(view)
+    }
+
+    /// Imports an export file (format detected, or checked against `format`), replacing the
+    /// earlier signals of the same source. A file with no usable row changes nothing.
+    ///
+    /// # Errors
+    /// A file of another format than `format`, or one that cannot be read as a whole.
+    pub fn import(&mut self, bytes: &[u8], format: Option<ExportFormat>) -> Result<ImportView> {
+        let report: ImportReport = import_export(bytes, format, &self.weight_policy)?;
+        let source = report.format.source();
+        if !report.favourites.is_empty() {
+            self.signals.apply_import(source, &report);
+            self.refresh()?;
+        }
+        Ok(ImportView {
+            format: report.format,
+            source,
+            rows: report.rows,
+            imported_rows: report.imported_rows,
+            duplicates_merged: report.duplicates_merged,
+            favourites: report.favourites.len(),
+            skipped: report.skipped,
+            summary: self.summary(),
+        })
+    }
+
+    /// The audit list: every signal with its source, grade and weight.
+    pub fn signals(&self) -> Vec<SignalView> {
+        self.signals
+            .signals()
+            .iter()
+            .map(|s| SignalView {
+                id: s.id.clone(),
+                source: s.source,
+                grade: s.grade,
+                kind: s.key.kind(),
+                title: s.title.clone(),
+                creator: s.creator.clone(),
+                weight: s.weight,
+            })
+            .collect()
+    }
+
+    /// Removes one signal; returns whether it existed.
+    ///
+    /// # Errors
+    /// Only if recomputing the profile fails.
+    pub fn prune(&mut self, id: &str) -> Result<bool> {
+        let removed = self.signals.prune(id);
+        self.refresh()?;
+        Ok(removed)
+    }
+
+    /// Removes every signal of a source; returns how many.
+    ///
+    /// # Errors
+    /// Only if recomputing the profile fails.
+    pub fn prune_source(&mut self, source: SignalSource) -> Result<usize> {
+        let removed = self.signals.prune_source(source);
+        self.refresh()?;
+        Ok(removed)
+    }
+
+    /// Changes a signal's privacy grade; returns whether it existed.
+    ///
+    /// # Errors
+    /// Only if recomputing the profile fails.
+    pub fn set_grade(&mut self, id: &str, grade: PrivacyGrade) -> Result<bool> {
+        let changed = self.signals.set_grade(id, grade);
+        self.refresh()?;
+        Ok(changed)
+    }
+
+    /// Opt-out on the device: forgets every signal, the vector and the traits.
+    pub fn clear(&mut self) {
+        self.signals.clear();
+        self.profile = None;
+    }
+
+    /// The signals in their stored form, for this device's storage only.
+    pub fn signals_bytes(&self) -> Vec<u8> {
+        self.signals.to_bytes()
+    }
+
+    /// Restores stored signals and recomputes the profile.
+    ///
+    /// # Errors
+    /// Bytes that are not a stored signal set.
+    pub fn load_signals(&mut self, bytes: &[u8]) -> Result<Option<AnalysisView>> {
+        self.signals = SignalSet::from_bytes(bytes)?;
+        self.refresh()?;
+        Ok(self.summary())
+    }
+
+    /// The current profile's summary, `None` without signals.
+    pub fn summary(&self) -> Option<AnalysisView> {
+        let profile = self.profile.as_ref()?;
+        Some(AnalysisView {
             model_version: self.model.version(),
             favourites: profile
                 .items
                 .iter()
                 .map(|i| FavouriteView {
-                    line: i.line,
                     title: i.title.clone(),
                     in_catalogue: i.in_catalogue,
                 })
                 .collect(),
-            skipped: profile
-                .skipped
-                .iter()
-                .map(|s| SkippedView {
-                    line: s.line,
-                    reason: s.reason.clone(),
-                })
-                .collect(),
+            skipped: Vec::new(),
             traits: profile.traits.clone(),
             vector_preview: profile
                 .taste_vector
@@ -110,22 +262,25 @@ impl DeviceSession {
                 .copied()
                 .collect(),
             vector_fingerprint: profile.taste_vector.fingerprint(),
-        };
-        self.profile = Some(profile);
-        Ok(view)
+        })
     }
 
-    /// The profile to publish: the taste vector, the traits and the first `show_favourites`
-    /// favourites (at most 10) as public titles. This is what leaves the device on opt-in.
+    /// The profile to publish: the taste vector, the traits and up to `show_favourites`
+    /// (at most 10) titles of signals graded public. This is what leaves the device on opt-in.
     ///
     /// # Errors
-    /// [`Error::NotAnalysed`] before [`Self::analyse`]; an invalid display name.
+    /// [`Error::NotAnalysed`] without signals; an invalid display name.
     pub fn profile_upload(
         &self,
         display_name: &str,
         show_favourites: usize,
     ) -> Result<ProfileUpload> {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
+        let public_titles = self
+            .public_signals()
+            .map(display_title)
+            .take(show_favourites.min(MAX_PUBLIC_FAVOURITES))
+            .collect();
         let upload = ProfileUpload {
             schema_version: PROFILE_SCHEMA_VERSION,
             model_version: self.model.version(),
@@ -133,12 +288,7 @@ impl DeviceSession {
             card: PublicCard {
                 display_name: display_name.trim().to_owned(),
                 traits: profile.traits.clone(),
-                public_favourites: profile
-                    .items
-                    .iter()
-                    .take(show_favourites.min(10))
-                    .map(|i| i.title.clone())
-                    .collect(),
+                public_favourites: public_titles,
             },
         };
         upload.validate()?;
@@ -148,7 +298,7 @@ impl DeviceSession {
     /// A discovery query for the `k` nearest people, leaving out `exclude` (normally oneself).
     ///
     /// # Errors
-    /// [`Error::NotAnalysed`] before [`Self::analyse`]; `k` outside 1..=100.
+    /// [`Error::NotAnalysed`] without signals; `k` outside 1..=100.
     pub fn candidates_request(&self, k: u32, exclude: Option<UserId>) -> Result<CandidatesRequest> {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
         let request = CandidatesRequest {
@@ -162,26 +312,29 @@ impl DeviceSession {
     }
 
     /// "Why this match?" for a candidate, computed here from the candidate's public card and
-    /// this device's own favourites.
+    /// this device's own public and limited signals (never from private ones).
     ///
     /// # Errors
-    /// [`Error::NotAnalysed`] before [`Self::analyse`].
+    /// [`Error::NotAnalysed`] without signals.
     pub fn explain(&self, candidate: &DiscoveryCandidate) -> Result<Explanation> {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
         let hasher = self.model.hasher();
-        let my_items: Vec<ItemHash> = profile.items.iter().map(|i| i.hash).collect();
+        let shareable: Vec<ItemKey> = self
+            .signals
+            .signals()
+            .iter()
+            .filter(|s| s.grade != PrivacyGrade::Private)
+            .map(|s| {
+                self.resolved_key(&display_title(s))
+                    .unwrap_or_else(|| s.key.clone())
+            })
+            .collect();
+        let my_items: Vec<ItemHash> = shareable.iter().map(|k| hasher.hash(k)).collect();
         let their_public_items: Vec<(ItemHash, String)> = candidate
             .card
             .public_favourites
             .iter()
-            .filter_map(|title| {
-                let entry = parse_favourite_line(1, title).ok().flatten()?;
-                let key = self
-                    .catalogue
-                    .resolve(&entry)
-                    .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
-                Some((hasher.hash(&key), title.clone()))
-            })
+            .filter_map(|title| Some((hasher.hash(&self.resolved_key(title)?), title.clone())))
             .collect();
         Ok(explain(ExplanationInput {
             my_traits: &profile.traits,
@@ -191,6 +344,57 @@ impl DeviceSession {
             taste_cosine: candidate.score,
         }))
     }
+
+    fn refresh(&mut self) -> Result<()> {
+        self.profile = if self.signals.is_empty() {
+            None
+        } else {
+            Some(profile_from_signals(
+                self.catalogue,
+                &self.model,
+                self.signals.signals(),
+            )?)
+        };
+        Ok(())
+    }
+
+    fn public_signals(&self) -> impl Iterator<Item = &Signal> {
+        self.signals
+            .signals()
+            .iter()
+            .filter(|s| s.grade == PrivacyGrade::Public)
+    }
+
+    /// The key a title line resolves to, as the catalogue or the typed form gives it.
+    fn resolved_key(&self, line: &str) -> Option<ItemKey> {
+        let entry = parse_favourite_line(1, line).ok().flatten()?;
+        Some(
+            self.catalogue
+                .resolve(&entry)
+                .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone()),
+        )
+    }
+}
+
+/// A signal as a typed line (`kind: Title (year) — creator`), the form public cards carry.
+fn display_title(signal: &Signal) -> String {
+    let mut line = String::new();
+    if signal.key.kind() != ItemKind::Any {
+        line.push_str(signal.key.kind().tag());
+        line.push_str(": ");
+    }
+    line.push_str(&signal.title);
+    if let Some(year) = signal
+        .year
+        .filter(|_| matches!(signal.key.kind(), ItemKind::Film | ItemKind::Any))
+    {
+        line.push_str(&format!(" ({year})"));
+    }
+    if let Some(creator) = &signal.creator {
+        line.push_str(" — ");
+        line.push_str(creator);
+    }
+    line
 }
 
 #[cfg(test)]
@@ -204,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn operations_need_an_analysis_first() {
+    fn operations_need_signals_first() {
         let session = session();
         assert!(matches!(
             session.profile_upload("Ada", 0),
@@ -247,6 +451,55 @@ mod tests {
                 label: "sci-fi films".into()
             }
         );
+    }
+
+    #[test]
+    fn only_public_signals_reach_the_card_and_pruning_changes_the_vector() {
+        let mut session = session();
+        let before = session
+            .analyse("Blade Runner (1982)\nbook: Dune — Frank Herbert")
+            .unwrap();
+        assert!(
+            session
+                .profile_upload("Ada", 5)
+                .unwrap()
+                .card
+                .public_favourites
+                .is_empty(),
+            "typed lists are limited"
+        );
+        let blade_runner = session
+            .signals()
+            .into_iter()
+            .find(|s| s.title == "Blade Runner")
+            .unwrap();
+        session
+            .set_grade(&blade_runner.id, PrivacyGrade::Public)
+            .unwrap();
+        assert_eq!(
+            session
+                .profile_upload("Ada", 5)
+                .unwrap()
+                .card
+                .public_favourites,
+            ["Blade Runner (1982)"]
+        );
+        assert!(session.prune(&blade_runner.id).unwrap());
+        let after = session.summary().unwrap();
+        assert_ne!(before.vector_fingerprint, after.vector_fingerprint);
+        session.clear();
+        assert!(session.summary().is_none());
+    }
+
+    #[test]
+    fn signals_survive_a_save_and_load() {
+        let mut session = session();
+        let before = session.analyse("Radiohead\nDaft Punk").unwrap();
+        let bytes = session.signals_bytes();
+        let mut restored = self::session();
+        let after = restored.load_signals(&bytes).unwrap().unwrap();
+        assert_eq!(before.vector_fingerprint, after.vector_fingerprint);
+        assert_eq!(restored.signals(), session.signals());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! let analysis = session.analyse("Blade Runner (1982)\nThe Matrix (1999)").unwrap();
 //! assert_eq!(analysis.favourites.len(), 2);
 //! let upload = session.profile_upload("Ada", 1).unwrap();
-//! assert_eq!(upload.card.public_favourites, vec!["Blade Runner (1982)".to_string()]);
+//! assert!(upload.card.public_favourites.is_empty(), "typed favourites are not public by default");
 //! let identity = DeviceIdentity::from_secret(&[7; 32]).unwrap();
 //! assert!(identity.user_id().as_str().starts_with('u'));
 //! ```
@@ -27,5 +27,5 @@ mod device_session;
 mod error;
 
 pub use device_identity::DeviceIdentity;
-pub use device_session::{AnalysisView, DeviceSession, FavouriteView, SkippedView};
+pub use device_session::{AnalysisView, DeviceSession, FavouriteView, ImportView, SignalView};
 pub use error::{Error, Result};

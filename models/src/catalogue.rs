@@ -1,7 +1,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use mesh_shared::{FavouriteEntry, ItemKey, ItemKind, canonical_title};
+use mesh_shared::{
+    FavouriteEntry, ItemKey, ItemKind, canonical_person, canonical_title, fold_text,
+};
 
 use crate::{Error, Result};
 
@@ -90,7 +92,7 @@ impl Catalogue {
         let mut by_title: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             by_title
-                .entry(canonical_title(&item.title))
+                .entry(canonical_title(&item.title, item.kind))
                 .or_default()
                 .push(i);
         }
@@ -103,7 +105,9 @@ impl Catalogue {
     }
 
     /// The single entry a typed favourite names, if exactly one matches its title and every
-    /// part it gives (kind, year, creator). Ambiguous or unknown titles resolve to `None`.
+    /// part it gives (kind, creator, and year, except for entries marked as books, whose years
+    /// are editions).
+    /// Ambiguous or unknown titles resolve to `None`.
     pub fn resolve(&self, entry: &FavouriteEntry) -> Option<&CatalogueItem> {
         let creator = entry.canonical_creator();
         let mut matches = self
@@ -113,11 +117,12 @@ impl Catalogue {
             .map(|&i| &self.items[i])
             .filter(|item| {
                 entry.kind.is_none_or(|kind| kind == item.kind)
-                    && entry.year.is_none_or(|year| item.year == Some(year))
+                    && (entry.kind == Some(ItemKind::Book)
+                        || entry.year.is_none_or(|year| item.year == Some(year)))
                     && creator.as_ref().is_none_or(|c| {
                         item.creator
                             .as_deref()
-                            .map(canonical_title)
+                            .map(canonical_person)
                             .is_some_and(|ic| ic.contains(c.as_str()))
                     })
             });
@@ -173,7 +178,7 @@ fn parse_row(line: usize, row: &str) -> Result<CatalogueItem> {
             ));
         }
     };
-    if canonical_title(title).is_empty() {
+    if fold_text(title).is_empty() {
         return Err(fail("title", "empty".to_owned()));
     }
     let year = match year.trim() {
@@ -195,13 +200,7 @@ fn parse_row(line: usize, row: &str) -> Result<CatalogueItem> {
     if genres.is_empty() {
         return Err(fail("genres", "no genre".to_owned()));
     }
-    let canonical_creator = creator.as_deref().map(canonical_title);
-    let key = ItemKey::new(
-        kind,
-        &canonical_title(title),
-        year,
-        canonical_creator.as_deref(),
-    );
+    let key = ItemKey::new(kind, title, year, creator.as_deref());
     Ok(CatalogueItem {
         kind,
         title: (*title).to_owned(),

@@ -1,8 +1,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mesh_shared::{
-    CardTrait, FavouriteEntry, ItemHash, ItemKey, ModelWeights, TasteVector, WeightedItem,
-    parse_favourite_line, taste_vector,
+    CardTrait, FavouriteEntry, ItemHash, ItemKey, ItemKind, ModelWeights, PrivacyGrade, Signal,
+    TasteVector, WeightedItem, parse_favourite_line, taste_vector,
 };
 
 use crate::{Catalogue, CatalogueItem, Result};
@@ -106,20 +106,22 @@ pub fn profile_from_entries(
 ) -> Result<FavouriteProfile> {
     let hasher = model.hasher();
     let mut items: Vec<ResolvedFavourite> = Vec::new();
-    let mut first_line_of: HashMap<ItemHash, usize> = HashMap::new();
+    let mut first_line_of: HashMap<ItemHash, (usize, usize)> = HashMap::new();
     let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
     for (line, entry, weight) in entries {
         let resolved = catalogue.resolve(&entry);
         let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
-        if let Some(first) = first_line_of.get(&hash) {
+        if let Some(&(first, at)) = first_line_of.get(&hash) {
+            let item: &mut ResolvedFavourite = &mut items[at];
+            item.weight = item.weight.max(weight);
             skipped.push(SkippedLine {
                 line,
                 reason: format!("duplicate of line {first}"),
             });
             continue;
         }
-        first_line_of.insert(hash, line);
+        first_line_of.insert(hash, (line, items.len()));
         if let Some(item) = resolved {
             known.push((item, weight));
         }
@@ -147,6 +149,38 @@ pub fn profile_from_entries(
         traits: infer_traits(&known),
         taste_vector,
     })
+}
+
+/// Builds the profile of a device's signals: every signal feeds the taste vector with its
+/// weight (the same item from two sources counts once, with the larger weight); traits come
+/// only from signals graded public or limited, so a private signal never shapes the card.
+///
+/// # Errors
+/// [`mesh_shared::Error::EmptyFavourites`] when there are no signals.
+pub fn profile_from_signals(
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+    signals: &[Signal],
+) -> Result<FavouriteProfile> {
+    let entry_of = |signal: &Signal| FavouriteEntry {
+        kind: (signal.key.kind() != ItemKind::Any).then_some(signal.key.kind()),
+        title: signal.title.clone(),
+        year: signal.year,
+        creator: signal.creator.clone(),
+    };
+    let entries = signals
+        .iter()
+        .enumerate()
+        .map(|(i, signal)| (i + 1, entry_of(signal), signal.weight))
+        .collect();
+    let mut profile = profile_from_entries(catalogue, model, entries, Vec::new())?;
+    let shown: Vec<(&CatalogueItem, f32)> = signals
+        .iter()
+        .filter(|s| s.grade != PrivacyGrade::Private)
+        .filter_map(|s| catalogue.resolve(&entry_of(s)).map(|item| (item, s.weight)))
+        .collect();
+    profile.traits = infer_traits(&shown);
+    Ok(profile)
 }
 
 /// Readable traits from catalogue items and their weights: for each trait label, the share of

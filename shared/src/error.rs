@@ -29,6 +29,22 @@ pub enum Error {
     /// Peer input (or a corrupt cache): model bytes that do not decode.
     #[error("model weights: {0}")]
     InvalidModel(String),
+    /// User input: a file of another format than the one expected (or of none supported).
+    #[error("expected {expected}, but the file looks like {found}")]
+    ImportFormat {
+        /// The format asked for.
+        expected: String,
+        /// What the content looks like.
+        found: String,
+    },
+    /// User input: an export file that cannot be read as a whole.
+    #[error("line {line}: {reason}")]
+    ImportStructure {
+        /// 1-based line of the problem.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// Peer input: a malformed `Authorization` header or a signature that does not verify.
     #[error("authorization: {0}")]
     InvalidAuthorization(String),

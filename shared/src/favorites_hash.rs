@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::FavouriteEntry;
+use crate::{ExternalId, FavouriteEntry, canonical_person, canonical_title, fold_text};
 
 /// Context string for deriving the item-hashing key from the served model's salt.
 const ITEM_KEY_CONTEXT: &str = "mesh-discovery 2026-11 favourite item key v1";
@@ -17,6 +17,12 @@ pub enum ItemKind {
     Book,
     /// A music artist or band.
     Artist,
+    /// A music album (keyed with its artist).
+    Album,
+    /// A music track (keyed with its artist).
+    Track,
+    /// A source-code repository (`owner/name`).
+    Repository,
     /// A title whose kind is not known (typed without a prefix and not in the catalogue).
     Any,
 }
@@ -28,16 +34,23 @@ impl ItemKind {
             Self::Film => "film",
             Self::Book => "book",
             Self::Artist => "artist",
+            Self::Album => "album",
+            Self::Track => "track",
+            Self::Repository => "repo",
             Self::Any => "any",
         }
     }
 
-    /// Reads a list prefix such as `film`, `movie`, `book`, `artist`, `band` or `music`.
+    /// Reads a list prefix such as `film`, `movie`, `book`, `artist`, `band`, `album`,
+    /// `track`, `song` or `repo`.
     pub fn from_prefix(prefix: &str) -> Option<Self> {
         match prefix.to_ascii_lowercase().as_str() {
             "film" | "movie" => Some(Self::Film),
             "book" => Some(Self::Book),
             "artist" | "band" | "music" => Some(Self::Artist),
+            "album" => Some(Self::Album),
+            "track" | "song" => Some(Self::Track),
+            "repo" | "repository" => Some(Self::Repository),
             _ => None,
         }
     }
@@ -45,23 +58,43 @@ impl ItemKind {
 
 /// The canonical identity of a favourite: its kind plus a folded key string.
 ///
-/// Films are keyed by title and year, books by title and author, artists by name. Never leaves
-/// the device.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Films are keyed by title and year, books by title and author, albums and tracks by title
+/// and artist, artists by name, repositories by lower-case `owner/name`. Keys are built from
+/// titles rather than external ids so that every source (an export, a typed list, the
+/// catalogue) reaches the same key for the same item. Never leaves the device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemKey {
     kind: ItemKind,
     key: String,
 }
 
 impl ItemKey {
-    /// Builds the key from already canonical parts (see [`crate::canonical_title`]).
+    /// Builds the key from raw parts as found in an export or typed by the user: the title is
+    /// canonicalised with [`crate::canonical_title`], the creator with
+    /// [`crate::canonical_person`]. The year counts only for films (and kind-less titles), the
+    /// creator only for books, albums and tracks.
     pub fn new(kind: ItemKind, title: &str, year: Option<u16>, creator: Option<&str>) -> Self {
-        let key = match (kind, year, creator) {
-            (ItemKind::Film | ItemKind::Any, Some(year), _) => format!("{title}|{year}"),
-            (ItemKind::Book, _, Some(author)) => format!("{title}|{author}"),
-            (ItemKind::Film | ItemKind::Any | ItemKind::Book | ItemKind::Artist, _, _) => {
-                title.to_owned()
+        let creator = creator.map(canonical_person).filter(|c| !c.is_empty());
+        let key = match kind {
+            ItemKind::Repository => match ExternalId::github(title) {
+                Some(repo) => repo.as_str().to_owned(),
+                None => fold_text(title),
+            },
+            ItemKind::Film | ItemKind::Any => {
+                let title = canonical_title(title, kind);
+                match year {
+                    Some(year) => format!("{title}|{year}"),
+                    None => title,
+                }
             }
+            ItemKind::Book | ItemKind::Album | ItemKind::Track => {
+                let title = canonical_title(title, kind);
+                match creator {
+                    Some(creator) => format!("{title}|{creator}"),
+                    None => title,
+                }
+            }
+            ItemKind::Artist => canonical_title(title, kind),
         };
         Self { kind, key }
     }
@@ -69,12 +102,7 @@ impl ItemKey {
     /// The key of an entry taken as typed, when no catalogue resolved it.
     pub fn from_entry(entry: &FavouriteEntry) -> Self {
         let kind = entry.kind.unwrap_or(ItemKind::Any);
-        Self::new(
-            kind,
-            &entry.canonical_title(),
-            entry.year,
-            entry.canonical_creator().as_deref(),
-        )
+        Self::new(kind, &entry.title, entry.year, entry.creator.as_deref())
     }
 
     /// The item's kind.

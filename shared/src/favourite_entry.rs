@@ -1,6 +1,4 @@
-use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
-
-use crate::{Error, ItemKind, Result};
+use crate::{Error, ItemKind, Result, canonical_person, canonical_title, fold_text};
 
 /// Longest favourite line accepted, in characters.
 const MAX_LINE_CHARS: usize = 300;
@@ -23,14 +21,14 @@ pub struct FavouriteEntry {
 impl FavouriteEntry {
     /// The title folded to the form used in item keys (see [`canonical_title`]).
     pub fn canonical_title(&self) -> String {
-        canonical_title(&self.title)
+        canonical_title(&self.title, self.kind.unwrap_or(ItemKind::Any))
     }
 
-    /// The creator folded like a title, if one was given.
+    /// The creator folded like a person's name, if one was given.
     pub fn canonical_creator(&self) -> Option<String> {
         self.creator
             .as_deref()
-            .map(canonical_title)
+            .map(canonical_person)
             .filter(|c| !c.is_empty())
     }
 }
@@ -61,7 +59,7 @@ pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<Favouri
     let (title_part, creator) = split_creator(rest);
     let (title, year) = split_year(title_part);
     let title = move_trailing_article(title.trim());
-    if canonical_title(&title).is_empty() {
+    if fold_text(&title).is_empty() {
         return Err(fail("no title: expected `Title (year) — creator`"));
     }
     Ok(Some(FavouriteEntry {
@@ -70,32 +68,6 @@ pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<Favouri
         year,
         creator,
     }))
-}
-
-/// Folds a title for matching: Unicode NFKD, diacritics removed, lower case, punctuation as
-/// spaces, `&` as `and`, whitespace collapsed, and a leading or trailing English article
-/// (`The Matrix`, `Matrix, The`) dropped.
-pub fn canonical_title(title: &str) -> String {
-    let mut folded = String::with_capacity(title.len());
-    for c in title.nfkd().filter(|c| !is_combining_mark(*c)) {
-        if c == '&' {
-            folded.push_str(" and ");
-        } else if c.is_alphanumeric() {
-            folded.extend(c.to_lowercase());
-        } else if c == '\'' || c == '\u{2019}' {
-            // "Schindler's" and "Schindlers" are one title.
-        } else {
-            folded.push(' ');
-        }
-    }
-    let mut words: Vec<&str> = folded.split_whitespace().collect();
-    while words.len() > 1 && matches!(words.last(), Some(&("the" | "a" | "an"))) {
-        words.pop();
-    }
-    while words.len() > 1 && matches!(words.first(), Some(&("the" | "a" | "an"))) {
-        words.remove(0);
-    }
-    words.join(" ")
 }
 
 fn split_kind_prefix(line: &str) -> (Option<ItemKind>, &str) {
@@ -237,16 +209,10 @@ mod tests {
     #[case("ｆｕｌｌｗｉｄｔｈ", "fullwidth")]
     #[case("The The", "the")]
     fn folds_titles(#[case] title: &str, #[case] folded: &str) {
-        assert_eq!(canonical_title(title), folded);
+        assert_eq!(canonical_title(title, ItemKind::Any), folded);
     }
 
     proptest! {
-        #[test]
-        fn canonical_title_is_idempotent(title in "\\PC{0,40}") {
-            let once = canonical_title(&title);
-            prop_assert_eq!(canonical_title(&once), once.clone());
-        }
-
         #[test]
         fn parsing_never_panics(line in "\\PC{0,120}") {
             let _ = parse_favourite_line(1, &line);

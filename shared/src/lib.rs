@@ -16,24 +16,38 @@
 //! ```
 #![warn(missing_docs)]
 
+mod canonical_text;
 mod error;
 mod explain;
+mod external_id;
 mod favorites_hash;
 mod favourite_entry;
+mod importers;
 mod model_weights;
 mod request_signature;
+mod signal;
+mod signal_weight;
 mod taste_vector;
 mod wire;
 
+pub use canonical_text::{canonical_person, canonical_title, fold_text, strip_qualifiers};
 pub use error::{Error, Result};
 pub use explain::{
     EXPLANATION_SCHEMA_VERSION, Explanation, ExplanationInput, ReasonChip, ReasonKind, explain,
 };
+pub use external_id::ExternalId;
 pub use favorites_hash::{FavouriteHasher, ItemHash, ItemKey, ItemKind};
-pub use favourite_entry::{FavouriteEntry, canonical_title, parse_favourite_line};
+pub use favourite_entry::{FavouriteEntry, parse_favourite_line};
+pub use importers::{
+    ExportFormat, ImportReport, ImportedFavourite, SkippedRow, detect_format, import_export,
+};
 pub use model_weights::{MODEL_MAGIC, ModelWeights};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
+};
+pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};
+pub use signal_weight::{
+    DEFAULT_HALF_LIFE_DAYS, MIN_WEIGHT, WeightPolicy, play_enthusiasm, star_enthusiasm,
 };
 pub use taste_vector::{TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector};
 pub use wire::{
