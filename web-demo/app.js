@@ -13,11 +13,11 @@ worker.onerror = (event) => {
   $("status").textContent = "failed to start";
   showError(new Error(`the engine worker failed: ${event.message || "could not load"}`));
 };
-function call(op, args) {
+function call(op, args, transfer = []) {
   return new Promise((resolve, reject) => {
     const id = nextId++;
     pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, args });
+    worker.postMessage({ id, op, args }, transfer);
   });
 }
 
@@ -31,6 +31,16 @@ const EXAMPLE = [
   "Daft Punk",
   "A film the catalogue does not know (2011)",
 ].join("\n");
+const GRADES = {
+  public: { label: "public", help: "may appear on your public card" },
+  limited: { label: "limited", help: "shapes your traits and explanations, never listed publicly" },
+  private: { label: "private", help: "only shapes your taste vector" },
+};
+const SOURCES = {
+  typed_list: "typed list", letterboxd: "Letterboxd", goodreads: "Goodreads", spotify: "Spotify",
+  listenbrainz: "ListenBrainz", lastfm: "Last.fm", github: "GitHub", movielens: "MovieLens",
+};
+const AUDIT_ROWS = 200;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,41 +58,96 @@ function showError(error) {
 }
 
 async function busy(button, action) {
-  button.disabled = true;
+  if (button) button.disabled = true;
   showError(null);
   try {
     await action();
   } catch (error) {
     showError(error);
   } finally {
-    button.disabled = false;
+    if (button) button.disabled = false;
   }
 }
 
-function renderAnalysis(analysis) {
-  $("summary").hidden = false;
-  const known = analysis.favourites.filter((f) => f.in_catalogue).length;
+function renderState(state) {
+  renderSummary(state.summary);
+  renderSignals(state.signals);
+}
+
+function renderSummary(summary) {
+  $("summary").hidden = !summary;
+  $("publish-box").hidden = !summary;
+  if (!summary) return;
+  const known = summary.favourites.filter((f) => f.in_catalogue).length;
   $("favourite-count").textContent =
-    `${analysis.favourites.length} favourites (${known} recognised from the catalogue)`;
+    `${summary.favourites.length} favourites (${known} recognised from the catalogue)`;
   $("traits").replaceChildren(
-    ...(analysis.traits.length
-      ? analysis.traits.map((t) => el("li", { class: "trait" }, `${t.label} · ${Math.round(t.strength * 100)}%`))
-      : [el("li", {}, "No readable traits yet: none of these are in the catalogue.")]),
+    ...(summary.traits.length
+      ? summary.traits.map((t) => el("li", { class: "trait" }, `${t.label} · ${Math.round(t.strength * 100)}%`))
+      : [el("li", {}, "No readable traits yet: none of your public or limited favourites are in the catalogue.")]),
   );
-  $("skipped").replaceChildren(
-    ...analysis.skipped.map((s) => el("li", {}, `line ${s.line}: ${s.reason}`)),
-  );
-  $("skipped-box").hidden = analysis.skipped.length === 0;
-  const max = Math.max(...analysis.vector_preview.map(Math.abs), 1e-6);
+  const max = Math.max(...summary.vector_preview.map(Math.abs), 1e-6);
   $("vector").replaceChildren(
-    ...analysis.vector_preview.map((x) => {
+    ...summary.vector_preview.map((x) => {
       const bar = el("span", { class: x >= 0 ? "bar pos" : "bar neg", title: x.toFixed(4) });
       bar.style.height = `${Math.round((Math.abs(x) / max) * 40) + 2}px`;
       return bar;
     }),
   );
-  $("fingerprint").textContent = analysis.vector_fingerprint;
-  $("publish-box").hidden = false;
+  $("fingerprint").textContent = summary.vector_fingerprint;
+}
+
+function renderReport(report) {
+  $("report").hidden = false;
+  const rows = report.rows === null ? "" : ` ${report.imported_rows} of ${report.rows} rows imported`;
+  const merged = report.duplicates_merged ? `, ${report.duplicates_merged} duplicates merged` : "";
+  const from = report.format ? `${SOURCES[report.source] || report.source}:` : "Typed list:";
+  $("report-summary").textContent =
+    `${from}${rows}${merged}${report.favourites !== undefined ? `, ${report.favourites} distinct favourites` : ""}; ${report.skipped.length} skipped.`;
+  $("report-skipped").replaceChildren(...report.skipped.map((s) => el("li", {}, `line ${s.line}: ${s.reason}`)));
+}
+
+function renderSignals(signals) {
+  $("audit").hidden = signals.length === 0;
+  $("signal-count").textContent = `${signals.length} signals on this device`;
+  const sources = [...new Set(signals.map((s) => s.source))];
+  $("source-actions").replaceChildren(
+    ...sources.map((source) => {
+      const button = el("button", { type: "button", class: "danger small", "data-source": source },
+        `Remove all from ${SOURCES[source] || source}`);
+      button.addEventListener("click", () =>
+        busy(button, async () => renderState(await call("pruneSource", { source }))),
+      );
+      return button;
+    }),
+  );
+  $("signals").replaceChildren(
+    ...signals.slice(0, AUDIT_ROWS).map((signal) => {
+      const grade = el("select", { "aria-label": `Privacy grade of ${signal.title}`, class: "grade" },
+        ...Object.entries(GRADES).map(([value, g]) => {
+          const option = el("option", { value, title: g.help }, g.label);
+          if (value === signal.grade) option.selected = true;
+          return option;
+        }));
+      grade.addEventListener("change", () =>
+        busy(grade, async () => renderState(await call("setGrade", { id: signal.id, grade: grade.value }))),
+      );
+      const remove = el("button", { type: "button", class: "danger small", "aria-label": `Remove ${signal.title}` }, "Remove");
+      remove.addEventListener("click", () =>
+        busy(remove, async () => renderState(await call("prune", { id: signal.id }))),
+      );
+      return el("tr", { class: "signal", "data-id": signal.id },
+        el("td", {}, el("span", { class: `badge badge-${signal.grade}`, title: GRADES[signal.grade].help },
+          el("span", { class: "dot", "aria-hidden": "true" }, "●"), ` ${GRADES[signal.grade].label}`)),
+        el("td", { class: "signal-title" }, signal.creator ? `${signal.title} — ${signal.creator}` : signal.title),
+        el("td", {}, signal.kind),
+        el("td", {}, SOURCES[signal.source] || signal.source),
+        el("td", {}, signal.weight.toFixed(2)),
+        el("td", {}, grade),
+        el("td", {}, remove));
+    }),
+  );
+  $("signals-more").textContent = signals.length > AUDIT_ROWS ? `Showing the first ${AUDIT_ROWS}.` : "";
 }
 
 function renderMatches(matches) {
@@ -106,13 +171,44 @@ function renderMatches(matches) {
   $("matches-empty").hidden = matches.length > 0;
 }
 
+async function importFile(file) {
+  const bytes = await file.arrayBuffer();
+  const state = await call("importFile", { bytes, format: $("format").value }, [bytes]);
+  renderReport(state.report);
+  renderState(state);
+}
+
 $("example").addEventListener("click", () => {
   $("favourites").value = EXAMPLE;
 });
 
 $("analyse").addEventListener("click", () =>
-  busy($("analyse"), async () => renderAnalysis(await call("analyse", { text: $("favourites").value }))),
+  busy($("analyse"), async () => {
+    const state = await call("analyse", { text: $("favourites").value });
+    renderReport(state.report);
+    renderState(state);
+  }),
 );
+
+$("file-input").addEventListener("change", () =>
+  busy(null, async () => {
+    for (const file of $("file-input").files) await importFile(file);
+    $("file-input").value = "";
+  }),
+);
+const drop = $("drop-zone");
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  busy(null, async () => {
+    for (const file of event.dataTransfer.files) await importFile(file);
+  });
+});
 
 $("publish").addEventListener("click", () =>
   busy($("publish"), async () => {
@@ -123,7 +219,6 @@ $("publish").addEventListener("click", () =>
     });
     $("publish-status").textContent = `Published as ${result.userId} (${result.bytesSent} bytes left this device).`;
     $("matches-box").hidden = false;
-    $("optout").hidden = false;
   }),
 );
 
@@ -134,17 +229,21 @@ $("find").addEventListener("click", () =>
 $("optout").addEventListener("click", () =>
   busy($("optout"), async () => {
     const result = await call("optOut");
-    $("publish-status").textContent = `Opted out: the coordinator deleted ${result.deletedUserId}. A new device key was made.`;
+    $("publish-status").textContent =
+      `Opted out: the coordinator deleted ${result.deletedUserId} and this device forgot every signal. A new device key was made.`;
     $("user-id").textContent = result.userId;
     $("matches").replaceChildren();
-    $("optout").hidden = true;
+    $("matches-box").hidden = true;
+    $("report").hidden = true;
+    renderState(result);
   }),
 );
 
 call("init")
-  .then(({ userId, modelVersion }) => {
-    $("user-id").textContent = userId;
-    $("model-version").textContent = `v${modelVersion}`;
+  .then((state) => {
+    $("user-id").textContent = state.userId;
+    $("model-version").textContent = `v${state.modelVersion}`;
+    renderState(state);
     $("status").textContent = "ready";
     $("analyse").disabled = false;
   })

@@ -1,11 +1,13 @@
-// The Mesh engine runs here, off the UI thread. Favourites, their hashes and the device's
-// secret key stay inside this worker and this origin's IndexedDB; only signed requests with
-// the taste vector and public card (on opt-in) are sent to the coordinator.
+// The Mesh engine runs here, off the UI thread. Signals (favourites), their hashes and the
+// device's secret key stay inside this worker and this origin's IndexedDB; only signed
+// requests with the taste vector and public card (on opt-in) are sent to the coordinator.
 import init, { MeshSession, DeviceIdentity } from "./pkg/mesh_client.js";
 
 const DB_NAME = "mesh-device";
-const STORE = "keys";
-const KEY = "device-secret";
+const STORE = "device";
+const SECRET_KEY = "device-secret";
+const SIGNALS_KEY = "signals";
+const HALF_LIFE_DAYS = 730;
 
 let session = null;
 let identity = null;
@@ -13,8 +15,10 @@ let lastTimestamp = 0;
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    const request = indexedDB.open(DB_NAME, 2);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
+    };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
@@ -31,11 +35,15 @@ async function dbOp(mode, op) {
 }
 
 async function loadIdentity() {
-  const secret = await dbOp("readonly", (s) => s.get(KEY));
+  const secret = await dbOp("readonly", (s) => s.get(SECRET_KEY));
   if (secret) return DeviceIdentity.fromSecret(new Uint8Array(secret));
   const fresh = DeviceIdentity.generate();
-  await dbOp("readwrite", (s) => s.put(fresh.secretKey(), KEY));
+  await dbOp("readwrite", (s) => s.put(fresh.secretKey(), SECRET_KEY));
   return fresh;
+}
+
+async function saveSignals() {
+  await dbOp("readwrite", (s) => s.put(session.signalsBytes(), SIGNALS_KEY));
 }
 
 class ApiError extends Error {
@@ -65,6 +73,10 @@ async function register() {
   await apiFetch("POST", "/v1/identities", "{}", true);
 }
 
+function state(extra = {}) {
+  return { summary: session.summary() ?? null, signals: session.signals(), ...extra };
+}
+
 const operations = {
   async init() {
     await init();
@@ -72,13 +84,43 @@ const operations = {
     const response = await fetch("/v1/model", { cache: "no-cache" });
     if (!response.ok) throw new Error(`GET /v1/model answered ${response.status}`);
     session = new MeshSession(new Uint8Array(await response.arrayBuffer()));
+    session.setWeightPolicy(Date.now(), HALF_LIFE_DAYS);
+    const stored = await dbOp("readonly", (s) => s.get(SIGNALS_KEY));
+    if (stored) session.loadSignals(new Uint8Array(stored));
     identity = await loadIdentity();
     await register();
-    return { userId: identity.userId, modelVersion: session.modelVersion };
+    return state({ userId: identity.userId, modelVersion: session.modelVersion });
   },
 
   async analyse({ text }) {
-    return session.analyse(text);
+    const view = session.analyse(text);
+    await saveSignals();
+    return state({ report: { rows: null, skipped: view.skipped } });
+  },
+
+  async importFile({ bytes, format }) {
+    session.setWeightPolicy(Date.now(), HALF_LIFE_DAYS);
+    const report = session.importFile(new Uint8Array(bytes), format || undefined);
+    await saveSignals();
+    return state({ report });
+  },
+
+  async prune({ id }) {
+    session.prune(id);
+    await saveSignals();
+    return state();
+  },
+
+  async pruneSource({ source }) {
+    const removed = session.pruneSource(source);
+    await saveSignals();
+    return state({ removed });
+  },
+
+  async setGrade({ id, grade }) {
+    session.setGrade(id, grade);
+    await saveSignals();
+    return state();
   },
 
   async publish({ displayName, showFavourites }) {
@@ -110,10 +152,12 @@ const operations = {
     } catch (error) {
       if (error.code !== "not_registered") throw error;
     }
-    await dbOp("readwrite", (s) => s.delete(KEY));
+    session.clear();
+    await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
+    await dbOp("readwrite", (s) => s.delete(SECRET_KEY));
     identity = await loadIdentity();
     await register();
-    return { deletedUserId: userId, userId: identity.userId };
+    return state({ deletedUserId: userId, userId: identity.userId });
   },
 };
 

@@ -18,12 +18,16 @@ pub enum SignalSource {
     /// Spotify account data.
     Spotify,
     /// A ListenBrainz listens export.
+    #[serde(rename = "listenbrainz")]
     ListenBrainz,
     /// Last.fm scrobbles.
+    #[serde(rename = "lastfm")]
     LastFm,
     /// GitHub starred repositories.
+    #[serde(rename = "github")]
     GitHub,
     /// A MovieLens ratings file.
+    #[serde(rename = "movielens")]
     MovieLens,
 }
 

@@ -1,6 +1,8 @@
 // Walks through the demo page in real headless Chromium against a running coordinator:
-// analyse favourites, publish, find matches with "Why this match?" chips, opt out.
-// Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --out DIR
+// analyse typed favourites, import export files (report), audit (prune one, prune a source,
+// re-grade), reload (signals persist), publish, find matches with "Why this match?" chips,
+// opt out (signals gone, also after a reload).
+// Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --exports DIR --out DIR
 // Prints one JSON line with what it saw; exits non-zero on any failure or page error.
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
@@ -15,6 +17,7 @@ function arg(name) {
 const url = arg("url");
 const favourites = readFileSync(arg("favourites"), "utf8");
 const out = arg("out");
+const exportsDir = arg("exports");
 mkdirSync(out, { recursive: true });
 
 const browser = await chromium.launch({
@@ -48,8 +51,6 @@ try {
   if ((await page.textContent("#status")) !== "ready") {
     throw new Error(`the engine did not start: ${await page.textContent("#error")}`);
   }
-  const userId = await page.textContent("#user-id");
-
   await page.click("#analyse");
   await page.waitForSelector("#error:not([hidden])");
   const emptyListError = await page.textContent("#error");
@@ -64,11 +65,60 @@ try {
   const traits = await page.$$eval("#traits li", (items) => items.map((i) => i.textContent));
   screenshots.push(await shot("01-taste-summary.png"));
 
+  const signalRows = () => page.$$eval("#signals tr.signal", (rows) => rows.length);
+  const countText = () => page.textContent("#signal-count");
+  const typedSignals = await signalRows();
+
+  const imports = [];
+  for (const file of ["letterboxd-ratings.csv", "goodreads_library_export.csv"]) {
+    const before = await countText();
+    await page.setInputFiles("#file-input", join(exportsDir, file));
+    await page.waitForFunction((b) => document.getElementById("signal-count").textContent !== b, before);
+    imports.push({
+      file,
+      summary: await page.textContent("#report-summary"),
+      skipped: await page.$$eval("#report-skipped li", (items) => items.map((i) => i.textContent)),
+      signals: await countText(),
+    });
+  }
+  screenshots.push(await shot("02-import-report.png"));
+
+  const wrongFormat = await (async () => {
+    await page.selectOption("#format", "goodreads_library");
+    await page.setInputFiles("#file-input", join(exportsDir, "letterboxd-ratings.csv"));
+    await page.waitForSelector("#error:not([hidden])");
+    const message = await page.textContent("#error");
+    await page.selectOption("#format", "");
+    return message;
+  })();
+
+  const beforePrune = await countText();
+  await page.click("#signals tr.signal:first-child button");
+  await page.waitForFunction((b) => document.getElementById("signal-count").textContent !== b, beforePrune);
+  const afterPrune = await countText();
+  const beforeSource = afterPrune;
+  await page.click("#source-actions button[data-source=goodreads]");
+  await page.waitForFunction((b) => document.getElementById("signal-count").textContent !== b, beforeSource);
+  const afterSourcePrune = await countText();
+  const firstRow = await page.$eval("#signals tr.signal", (row) => row.dataset.id);
+  await page.selectOption(`#signals tr.signal[data-id="${firstRow}"] select.grade`, "private");
+  await page.waitForSelector(`#signals tr.signal[data-id="${firstRow}"] .badge-private`);
+  const fingerprintBeforeReload = (await page.textContent("#fingerprint")).trim();
+  screenshots.push(await shot("03-audit.png"));
+
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 60000 });
+  const afterReload = await countText();
+  const fingerprintAfterReload = (await page.textContent("#fingerprint")).trim();
+  const gradeAfterReload = await page.$eval(`#signals tr.signal[data-id="${firstRow}"] .badge`, (b) => b.className);
+  screenshots.push(await shot("04-after-reload.png"));
+
   await page.fill("#display-name", "Browser Tester");
   await page.check("#consent");
   await page.click("#publish");
   await page.waitForFunction(() => document.getElementById("publish-status").textContent.startsWith("Published"));
   const publishStatus = await page.textContent("#publish-status");
+  const userId = await page.textContent("#user-id");
 
   await page.click("#find");
   await page.waitForSelector(".match-card .chip");
@@ -78,15 +128,23 @@ try {
       chips: [...card.querySelectorAll(".chip")].map((c) => c.textContent),
     })),
   );
-  screenshots.push(await shot("02-matches.png"));
+  screenshots.push(await shot("05-matches.png"));
 
   await page.click("#optout");
   await page.waitForFunction(() => document.getElementById("publish-status").textContent.startsWith("Opted out"));
   const optOutStatus = await page.textContent("#publish-status");
-  screenshots.push(await shot("03-opted-out.png"));
+  const auditHiddenAfterOptOut = await page.$eval("#audit", (a) => a.hidden);
+  screenshots.push(await shot("06-opted-out.png"));
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 60000 });
+  const signalsAfterOptOutReload = await signalRows();
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
-  console.log(JSON.stringify({ userId, emptyListError, fingerprint, traits, publishStatus, matches, optOutStatus, screenshots }));
+  console.log(JSON.stringify({
+    userId, emptyListError, fingerprint, traits, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
+    afterSourcePrune, fingerprintBeforeReload, afterReload, fingerprintAfterReload, gradeAfterReload,
+    publishStatus, matches, optOutStatus, auditHiddenAfterOptOut, signalsAfterOptOutReload, screenshots,
+  }));
 } catch (error) {
   console.error(`e2e failed: ${error.stack || error}`);
   if (pageErrors.length) console.error(pageErrors.join("\n"));

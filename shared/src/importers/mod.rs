@@ -42,12 +42,16 @@ pub enum ExportFormat {
     /// Spotify extended streaming history `Streaming_History_Audio_*.json`.
     SpotifyExtendedHistory,
     /// ListenBrainz listens export (JSON array or JSON lines).
+    #[serde(rename = "listenbrainz_listens")]
     ListenBrainzListens,
     /// Last.fm `user.getRecentTracks` JSON.
+    #[serde(rename = "lastfm_recent_tracks")]
     LastFmRecentTracks,
     /// GitHub REST API starred repositories JSON (plain or with `starred_at`).
+    #[serde(rename = "github_starred")]
     GitHubStarred,
     /// MovieLens-style CSV or TSV with a `title` column.
+    #[serde(rename = "movielens_ratings")]
     MovieLensRatings,
     /// A typed list, one favourite per line.
     PlainList,

@@ -1,6 +1,7 @@
 //! The demo page in real headless Chromium (Debian's `chromium`, driven by playwright-core)
-//! against a real coordinator listening on a loopback port: analyse favourites, publish, see
-//! matches with "Why this match?" chips, opt out. Screenshots go to `target/e2e/`.
+//! against a real coordinator listening on a loopback port: analyse typed favourites, import
+//! export files, audit (prune, prune a source, re-grade), reload, publish, see matches with
+//! "Why this match?" chips, opt out. Screenshots go to `target/e2e/`.
 //!
 //! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
 //! `cargo xtask test` prepares all three and runs this test.
@@ -34,11 +35,19 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     let out_dir = root.join("target").join("e2e");
     let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");
     let e2e_dir = root.join("tests").join("e2e");
+    let exports_dir = root
+        .join("shared")
+        .join("tests")
+        .join("fixtures")
+        .join("exports");
+    let exports = exports_dir.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .current_dir(e2e_dir)
             .args(["demo.mjs", "--url", &url, "--favourites"])
             .arg(&favourites_file)
+            .arg("--exports")
+            .arg(&exports_dir)
             .arg("--out")
             .arg(&out_dir)
             .output()
@@ -65,6 +74,66 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
         "wasm and native taste vectors differ in their bits"
     );
 
+    for import in seen["imports"].as_array().unwrap() {
+        let file = import["file"].as_str().unwrap();
+        let bytes = std::fs::read(exports.join(file)).unwrap();
+        let report =
+            mesh_shared::import_export(&bytes, None, &mesh_shared::WeightPolicy::default())
+                .unwrap();
+        assert_eq!(report.imported_rows + report.skipped.len(), report.rows);
+        let shown = import["summary"].as_str().unwrap();
+        let expected = format!("{} of {} rows imported", report.imported_rows, report.rows);
+        assert!(
+            shown.contains(&expected),
+            "{file}: the page says {shown:?}, expected {expected:?}"
+        );
+        let skipped: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| format!("line {}: {}", s.line, s.reason))
+            .collect();
+        assert_eq!(import["skipped"], serde_json::json!(skipped), "{file}");
+    }
+    let wrong = seen["wrongFormat"].as_str().unwrap();
+    assert!(
+        wrong.starts_with("expected Goodreads library export CSV"),
+        "{wrong}"
+    );
+
+    let count = |key: &str| -> usize {
+        let text = seen[key].as_str().unwrap();
+        text.split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{key}: {text}"))
+    };
+    assert_eq!(
+        count("afterPrune") + 1,
+        count("beforePrune"),
+        "pruning one signal"
+    );
+    assert!(
+        count("afterSourcePrune") < count("afterPrune"),
+        "pruning the Goodreads source"
+    );
+    assert_eq!(
+        count("afterReload"),
+        count("afterSourcePrune"),
+        "signals survive a reload"
+    );
+    assert_eq!(
+        seen["fingerprintAfterReload"], seen["fingerprintBeforeReload"],
+        "the same vector after a reload"
+    );
+    assert!(
+        seen["gradeAfterReload"]
+            .as_str()
+            .unwrap()
+            .contains("badge-private"),
+        "grades survive a reload"
+    );
+
     let matches = seen["matches"].as_array().unwrap();
     assert!(!matches.is_empty(), "no matches shown");
     for m in matches {
@@ -88,6 +157,14 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     assert!(
         state.store().profile(&published).unwrap().is_none(),
         "opt-out left the profile stored"
+    );
+    assert_eq!(
+        seen["auditHiddenAfterOptOut"], true,
+        "opt-out left signals on the device"
+    );
+    assert_eq!(
+        seen["signalsAfterOptOutReload"], 0,
+        "opt-out left signals in IndexedDB"
     );
     for shot in seen["screenshots"].as_array().unwrap() {
         let path = PathBuf::from(shot.as_str().unwrap());

@@ -74,7 +74,11 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
     let text = favourites();
     let analysis = session.analyse(&text).unwrap();
     assert!(analysis.skipped.is_empty(), "{:?}", analysis.skipped);
-    assert_eq!(analysis.favourites.len(), 7, "the fixture's two spellings of The Matrix merge");
+    assert_eq!(
+        analysis.favourites.len(),
+        7,
+        "the fixture's two spellings of The Matrix merge"
+    );
 
     let identity = DeviceIdentity::generate().unwrap();
     let ts = now_ms();

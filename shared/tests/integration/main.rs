@@ -1,0 +1,5 @@
+//! Integration tests of `mesh-shared`: one binary, one module per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod canonical_pairs;
+mod importers;
