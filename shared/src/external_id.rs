@@ -21,30 +21,40 @@ pub enum ExternalId {
 }
 
 impl ExternalId {
-    /// An ISBN-10 or ISBN-13 with or without hyphens, spaces or Goodreads' `="…"` quoting,
-    /// checked by its check digit; ISBN-10s become ISBN-13s.
+    /// An ISBN-10 or ISBN-13 with or without hyphens, spaces, an `ISBN-13:` prefix or
+    /// Goodreads' `="…"` quoting, checked by its check digit; ISBN-10s become ISBN-13s.
     pub fn isbn(text: &str) -> Option<Self> {
-        let chars: String = text
+        let compact: String = text
             .chars()
             .filter(|c| !matches!(c, '-' | ' ' | '=' | '"'))
             .collect::<String>()
             .to_ascii_uppercase();
-        let chars = chars
-            .strip_prefix("ISBN")
-            .unwrap_or(&chars)
-            .trim_start_matches(':');
-        match chars.len() {
-            10 => isbn10_to_13(chars).map(Self::Isbn),
-            13 if chars.bytes().all(|b| b.is_ascii_digit()) && isbn13_valid(chars) => {
-                Some(Self::Isbn(chars.to_owned()))
+        let digits = match compact.strip_prefix("ISBN") {
+            Some(rest) => {
+                let rest = match rest.strip_prefix("13").or_else(|| rest.strip_prefix("10")) {
+                    Some(after) if after.starts_with(':') => after,
+                    Some(_) | None => rest,
+                };
+                rest.trim_start_matches(':')
+            }
+            None => compact.as_str(),
+        };
+        match digits.len() {
+            10 => isbn10_to_13(digits).map(Self::Isbn),
+            13 if digits.bytes().all(|b| b.is_ascii_digit()) && isbn13_valid(digits) => {
+                Some(Self::Isbn(digits.to_owned()))
             }
             _ => None,
         }
     }
 
-    /// An IMDb id as `tt0083658` or an `imdb.com/title/tt…` URL, any case.
+    /// An IMDb id as `tt0083658`, bare digits (`0083658`, as movielens.org exports it) or an
+    /// `imdb.com/title/tt…` URL, any case.
     pub fn imdb(text: &str) -> Option<Self> {
         let lower = text.trim().to_ascii_lowercase();
+        if (7..=10).contains(&lower.len()) && lower.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(Self::Imdb(format!("tt{lower}")));
+        }
         let start = lower
             .match_indices("tt")
             .map(|(at, _)| at)
@@ -56,19 +66,32 @@ impl ExternalId {
         (digits.len() >= 7 && digits.len() <= 10).then(|| Self::Imdb(format!("tt{digits}")))
     }
 
-    /// A MusicBrainz id (a UUID) in any case, optionally inside a musicbrainz.org URL.
+    /// A MusicBrainz id (a UUID, with or without hyphens) in any case, optionally inside a
+    /// musicbrainz.org URL.
     pub fn mbid(text: &str) -> Option<Self> {
         let lower = text.trim().to_ascii_lowercase();
         let candidate = lower.rsplit('/').next().unwrap_or(&lower);
-        let groups: Vec<&str> = candidate.split('-').collect();
+        let all_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+        let hyphenated = if candidate.len() == 32 && all_hex(candidate) {
+            format!(
+                "{}-{}-{}-{}-{}",
+                &candidate[..8],
+                &candidate[8..12],
+                &candidate[12..16],
+                &candidate[16..20],
+                &candidate[20..]
+            )
+        } else {
+            candidate.to_owned()
+        };
+        let groups: Vec<&str> = hyphenated.split('-').collect();
         let shape_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-            && groups
-                .iter()
-                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
-        shape_ok.then(|| Self::Mbid(candidate.to_owned()))
+            && groups.iter().all(|g| all_hex(g));
+        shape_ok.then(|| Self::Mbid(hyphenated.clone()))
     }
 
-    /// A Spotify URI (`spotify:track:…`) or `open.spotify.com/track/…?si=…` URL.
+    /// A Spotify URI (`spotify:track:…`) or `open.spotify.com/track/…?si=…` URL. Spotify ids
+    /// are case-sensitive and kept as they are.
     pub fn spotify(text: &str) -> Option<Self> {
         let text = text.trim();
         let (kind, id) = if let Some(rest) = text.strip_prefix("spotify:") {
@@ -89,23 +112,30 @@ impl ExternalId {
         (valid_kind && valid_id).then(|| Self::Spotify(format!("spotify:{kind}:{id}")))
     }
 
-    /// A GitHub repository as `owner/name`, an https or ssh clone URL, or a web URL.
+    /// A GitHub repository as `owner/name`, an https or ssh clone URL, or a web URL (which
+    /// may go on below the repository, `/tree/main/src`, or carry a query).
     pub fn github(text: &str) -> Option<Self> {
         let text = text.trim().trim_end_matches('/');
-        let path = text
+        let url_path = text
             .strip_prefix("git@github.com:")
-            .or_else(|| text.split("github.com/").nth(1))
-            .unwrap_or(text);
-        let path = path.strip_suffix(".git").unwrap_or(path);
+            .or_else(|| text.split("github.com/").nth(1));
+        let path = match url_path {
+            Some(path) => path.split(['?', '#']).next().unwrap_or(path),
+            None => text,
+        };
         let mut parts = path.split('/');
         let (owner, name) = (parts.next()?, parts.next()?);
+        if url_path.is_none() && parts.next().is_some() {
+            return None;
+        }
+        let name = name.strip_suffix(".git").unwrap_or(name);
         let valid = |s: &str| {
             !s.is_empty()
                 && s.len() <= 100
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         };
-        (valid(owner) && valid(name) && parts.next().is_none()).then(|| {
+        (valid(owner) && valid(name)).then(|| {
             Self::GitHub(format!(
                 "{}/{}",
                 owner.to_ascii_lowercase(),

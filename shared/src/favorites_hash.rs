@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ExternalId, FavouriteEntry, canonical_person, canonical_title, fold_text};
+use crate::{
+    ExternalId, FavouriteEntry, canonical_artist, canonical_person, canonical_title, fold_text,
+};
 
 /// Context string for deriving the item-hashing key from the served model's salt.
 const ITEM_KEY_CONTEXT: &str = "mesh-discovery 2026-11 favourite item key v1";
@@ -74,7 +76,15 @@ impl ItemKey {
     /// [`crate::canonical_person`]. The year counts only for films (and kind-less titles), the
     /// creator only for books, albums and tracks.
     pub fn new(kind: ItemKind, title: &str, year: Option<u16>, creator: Option<&str>) -> Self {
-        let creator = creator.map(canonical_person).filter(|c| !c.is_empty());
+        let creator = creator
+            .map(|c| {
+                if kind == ItemKind::Book {
+                    canonical_person(c)
+                } else {
+                    canonical_artist(c)
+                }
+            })
+            .filter(|c| !c.is_empty());
         let key = match kind {
             ItemKind::Repository => match ExternalId::github(title) {
                 Some(repo) => repo.as_str().to_owned(),
@@ -199,7 +209,7 @@ mod tests {
     fn books_are_keyed_by_author() {
         assert_eq!(
             key_of("book: Dune — Frank Herbert").as_str(),
-            "dune|frank herbert"
+            "dune|herbert f"
         );
     }
 

@@ -1,3 +1,6 @@
+use unicode_normalization::UnicodeNormalization;
+
+use crate::canonical_text::move_trailing_article;
 use crate::{Error, ItemKind, Result, canonical_person, canonical_title, fold_text};
 
 /// Longest favourite line accepted, in characters.
@@ -40,7 +43,8 @@ impl FavouriteEntry {
 /// # Errors
 /// [`Error::FavouriteLine`] when the line is too long or holds no title.
 pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<FavouriteEntry>> {
-    let line = line.trim_start_matches('\u{feff}').trim();
+    let normalised: String = line.nfkc().collect();
+    let line = normalised.trim_start_matches('\u{feff}').trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
@@ -94,30 +98,19 @@ fn split_creator(rest: &str) -> (&str, Option<String>) {
 
 fn split_year(title: &str) -> (&str, Option<u16>) {
     let trimmed = title.trim_end();
-    if let Some(open) = trimmed.rfind('(') {
-        let inside = trimmed[open + 1..].strip_suffix(')').unwrap_or("");
-        if inside.len() == 4
-            && inside.bytes().all(|b| b.is_ascii_digit())
-            && let Ok(year) = inside.parse::<u16>()
-            && (1000..=2999).contains(&year)
-        {
-            return (trimmed[..open].trim_end(), Some(year));
-        }
-    }
-    (trimmed, None)
-}
-
-fn move_trailing_article(title: &str) -> String {
-    for article in ["The", "A", "An"] {
-        let suffix_len = article.len() + 2;
-        if title.len() > suffix_len && title.is_char_boundary(title.len() - suffix_len) {
-            let (head, tail) = title.split_at(title.len() - suffix_len);
-            if tail.eq_ignore_ascii_case(&format!(", {article}")) {
-                return format!("{article} {head}");
+    for (open_char, close_char) in [('(', ')'), ('[', ']')] {
+        if let Some(open) = trimmed.rfind(open_char) {
+            let inside = trimmed[open + 1..].strip_suffix(close_char).unwrap_or("");
+            if inside.len() == 4
+                && inside.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(year) = inside.parse::<u16>()
+                && (1000..=2999).contains(&year)
+            {
+                return (trimmed[..open].trim_end(), Some(year));
             }
         }
     }
-    title.to_owned()
+    (trimmed, None)
 }
 
 #[cfg(test)]

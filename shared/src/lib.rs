@@ -28,9 +28,13 @@ mod request_signature;
 mod signal;
 mod signal_weight;
 mod taste_vector;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod wire;
 
-pub use canonical_text::{canonical_person, canonical_title, fold_text, strip_qualifiers};
+pub use canonical_text::{
+    canonical_artist, canonical_person, canonical_title, fold_text, strip_qualifiers,
+};
 pub use error::{Error, Result};
 pub use explain::{
     EXPLANATION_SCHEMA_VERSION, Explanation, ExplanationInput, ReasonChip, ReasonKind, explain,
