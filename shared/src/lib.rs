@@ -42,6 +42,8 @@ pub use explain::{
 pub use external_id::ExternalId;
 pub use favorites_hash::{FavouriteHasher, ItemHash, ItemKey, ItemKind};
 pub use favourite_entry::{FavouriteEntry, parse_favourite_line};
+#[cfg(feature = "fuzzing")]
+pub use importers::import_unchecked;
 pub use importers::{
     ExportFormat, ImportReport, ImportedFavourite, SkippedRow, detect_format, import_export,
 };

@@ -254,7 +254,10 @@ pub fn import_export(
         (Some(expected), Ok(_)) => expected,
         (None, detected) => detected?,
     };
-    let text = as_text(bytes)?;
+    run_importer(as_text(bytes)?, format, policy)
+}
+
+fn run_importer(text: &str, format: ExportFormat, policy: &WeightPolicy) -> Result<ImportReport> {
     let mut collector = Collector::new(format);
     match format {
         ExportFormat::LetterboxdRatings => {
@@ -283,6 +286,17 @@ pub fn import_export(
         ExportFormat::PlainList => plain_list::import(text, &mut collector),
     }
     Ok(collector.finish())
+}
+
+/// Runs one importer on text without detecting the format first, so a fuzzer reaches the
+/// parser with any input. Returns the report when the file as a whole could be read.
+#[cfg(feature = "fuzzing")]
+pub fn import_unchecked(
+    text: &str,
+    format: ExportFormat,
+    policy: &WeightPolicy,
+) -> Option<ImportReport> {
+    run_importer(text, format, policy).ok()
 }
 
 /// A plain list is what any text looks like, so a list may be named for it explicitly.
