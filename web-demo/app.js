@@ -95,6 +95,7 @@ function renderSummary(summary) {
     }),
   );
   $("fingerprint").textContent = summary.vector_fingerprint;
+  $("hash-fingerprint").textContent = summary.hashes_fingerprint;
 }
 
 function renderReport(report) {

@@ -169,6 +169,13 @@ impl JsMeshSession {
     }
 }
 
+/// Parses, canonicalises and hashes an export without keeping anything; returns how many
+/// favourites were hashed (for benchmarks).
+#[wasm_bindgen(js_name = importAndHash)]
+pub fn import_and_hash(bytes: &[u8]) -> Result<u32, JsError> {
+    Ok(crate::import_and_hash(bytes).map_err(js_error)? as u32)
+}
+
 /// The device key pair (see `DeviceIdentity`).
 #[wasm_bindgen(js_name = DeviceIdentity)]
 #[derive(Debug)]

@@ -1,9 +1,9 @@
 use mesh_models::{Catalogue, FavouriteProfile, profile_from_signals};
 use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
-    ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights, PROFILE_SCHEMA_VERSION, PrivacyGrade,
-    ProfileUpload, PublicCard, Signal, SignalSet, SignalSource, SkippedRow, UserId, WeightPolicy,
-    explain, import_export, parse_favourite_line,
+    FavouriteHasher, ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights,
+    PROFILE_SCHEMA_VERSION, PrivacyGrade, ProfileUpload, PublicCard, Signal, SignalSet,
+    SignalSource, SkippedRow, UserId, WeightPolicy, explain, import_export, parse_favourite_line,
 };
 use serde::Serialize;
 
@@ -41,6 +41,9 @@ pub struct AnalysisView {
     pub vector_preview: Vec<f32>,
     /// BLAKE3 fingerprint of the vector's exact bits.
     pub vector_fingerprint: String,
+    /// BLAKE3 fingerprint of the favourites' keyed item hashes, in order: equal fingerprints
+    /// mean the same canonical keys hashed to the same bytes.
+    pub hashes_fingerprint: String,
 }
 
 /// One favourite behind the vector.
@@ -262,6 +265,13 @@ impl DeviceSession {
                 .copied()
                 .collect(),
             vector_fingerprint: profile.taste_vector.fingerprint(),
+            hashes_fingerprint: {
+                let mut hasher = blake3::Hasher::new();
+                for item in &profile.items {
+                    hasher.update(&item.hash.0);
+                }
+                hasher.finalize().to_hex().to_string()
+            },
         })
     }
 
@@ -374,6 +384,23 @@ impl DeviceSession {
                 .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone()),
         )
     }
+}
+
+/// Parses, canonicalises and hashes an export (format detected) under a fixed benchmark salt
+/// without keeping anything; returns how many favourites were hashed. This is the work the
+/// import benchmarks time, natively and in browsers.
+///
+/// # Errors
+/// As [`import_export`].
+pub fn import_and_hash(bytes: &[u8]) -> Result<usize> {
+    let report = import_export(bytes, None, &WeightPolicy::default())?;
+    let hasher = FavouriteHasher::new(&[0x42; 32]);
+    let hashes: Vec<ItemHash> = report
+        .favourites
+        .iter()
+        .map(|f| hasher.hash(&f.key))
+        .collect();
+    Ok(hashes.len())
 }
 
 /// A signal as a typed line (`kind: Title (year) — creator`), the form public cards carry.

@@ -27,5 +27,7 @@ mod device_session;
 mod error;
 
 pub use device_identity::DeviceIdentity;
-pub use device_session::{AnalysisView, DeviceSession, FavouriteView, ImportView, SignalView};
+pub use device_session::{
+    AnalysisView, DeviceSession, FavouriteView, ImportView, SignalView, import_and_hash,
+};
 pub use error::{Error, Result};

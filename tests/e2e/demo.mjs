@@ -62,6 +62,7 @@ try {
   await page.click("#analyse");
   await page.waitForSelector("#summary:not([hidden]) #fingerprint:not(:empty)");
   const fingerprint = (await page.textContent("#fingerprint")).trim();
+  const hashFingerprint = (await page.textContent("#hash-fingerprint")).trim();
   const traits = await page.$$eval("#traits li", (items) => items.map((i) => i.textContent));
   screenshots.push(await shot("01-taste-summary.png"));
 
@@ -141,7 +142,7 @@ try {
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   console.log(JSON.stringify({
-    userId, emptyListError, fingerprint, traits, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
+    userId, emptyListError, fingerprint, hashFingerprint, traits, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
     afterSourcePrune, fingerprintBeforeReload, afterReload, fingerprintAfterReload, gradeAfterReload,
     publishStatus, matches, optOutStatus, auditHiddenAfterOptOut, signalsAfterOptOutReload, screenshots,
   }));

@@ -67,11 +67,16 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     println!("browser saw: {seen:#}");
 
     let mut native = DeviceSession::new(&state.model_weights().unwrap().encode()).unwrap();
-    let native_fingerprint = native.analyse(&favourites()).unwrap().vector_fingerprint;
+    let native_view = native.analyse(&favourites()).unwrap();
     assert_eq!(
         seen["fingerprint"],
-        native_fingerprint.as_str(),
+        native_view.vector_fingerprint.as_str(),
         "wasm and native taste vectors differ in their bits"
+    );
+    assert_eq!(
+        seen["hashFingerprint"],
+        native_view.hashes_fingerprint.as_str(),
+        "wasm and native item hashes differ"
     );
 
     for import in seen["imports"].as_array().unwrap() {

@@ -76,8 +76,8 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
     assert!(analysis.skipped.is_empty(), "{:?}", analysis.skipped);
     assert_eq!(
         analysis.favourites.len(),
-        7,
-        "the fixture's two spellings of The Matrix merge"
+        13,
+        "the fixture's spellings of The Matrix and of Blade Runner merge"
     );
 
     let identity = DeviceIdentity::generate().unwrap();
