@@ -67,8 +67,11 @@ pub fn canonical_title(title: &str, kind: ItemKind) -> String {
         } else {
             stripped
         };
-        if next == current {
-            break;
+        // On folded ASCII text (lower-case words and single spaces) the only rule that can
+        // still fire is a " featuring …" tail; without one, `next` is already a fixed point.
+        // Other text (lower-casing can emit combining marks) takes another pass.
+        if next == current || (next.is_ascii() && !next.contains(" featuring ")) {
+            return next;
         }
         current = next;
     }

@@ -3,7 +3,9 @@
 //! - `wasm`: build the client to WebAssembly and generate the JS package in `web-demo/pkg`;
 //! - `demo [serve args…]`: `wasm`, then run `mesh serve` with the demo page on 127.0.0.1:8080;
 //! - `test`: every gate: fmt, clippy, rustdoc, the workspace tests, the wasm build and the
-//!   headless Chromium end-to-end test.
+//!   headless Chromium end-to-end test;
+//! - `bench`: the import benchmarks, natively (criterion) and in headless Chromium on the same
+//!   synthetic files, as a table (also written to `target/bench-report.md`).
 //!
 //! Missing tools are installed on first use: the wasm32 target (rustup), Chromium (apt-get)
 //! and the end-to-end test's npm packages (`npm ci`). wasm-bindgen runs as a library pinned to
@@ -28,8 +30,9 @@ fn main() -> Result<()> {
             demo(&root, &args[1..])
         }
         Some("test") => test(&root),
-        Some(other) => bail!("unknown command `{other}`: expected wasm, demo or test"),
-        None => bail!("usage: cargo xtask <wasm|demo|test>"),
+        Some("bench") => bench(&root),
+        Some(other) => bail!("unknown command `{other}`: expected wasm, demo, test or bench"),
+        None => bail!("usage: cargo xtask <wasm|demo|test|bench>"),
     }
 }
 
@@ -209,4 +212,122 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
     run(Command::new("npm")
         .current_dir(&e2e)
         .args(["ci", "--no-audit", "--no-fund"]))
+}
+
+/// Workloads of the import benchmark: (name, file, rows, Chromium target in ms).
+const IMPORT_WORKLOADS: [(&str, &str, &str, f64); 2] = [
+    (
+        "goodreads_10k",
+        "goodreads-10k.csv",
+        "import + canonicalise + hash a 10,000-row Goodreads export",
+        50.0,
+    ),
+    (
+        "spotify_50k",
+        "spotify-50k.json",
+        "import + canonicalise + hash a 50,000-listen Spotify history",
+        300.0,
+    ),
+];
+
+fn bench(root: &Path) -> Result<()> {
+    build_wasm(root)?;
+    ensure_chromium()?;
+    ensure_npm_packages(root)?;
+    let data_dir = target_dir(root).join("bench-data");
+    std::fs::create_dir_all(&data_dir)?;
+    std::fs::write(
+        data_dir.join("goodreads-10k.csv"),
+        mesh_shared::testing::goodreads_export(10_000, 7),
+    )?;
+    std::fs::write(
+        data_dir.join("spotify-50k.json"),
+        mesh_shared::testing::spotify_history(50_000, 7),
+    )?;
+
+    println!("xtask: native benchmarks (criterion)");
+    let native = cargo()
+        .current_dir(root)
+        .args([
+            "bench",
+            "-p",
+            "mesh-shared",
+            "--features",
+            "testing",
+            "--bench",
+            "bench_main",
+        ])
+        .output()
+        .context("running cargo bench")?;
+    let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+    print!("{native_out}");
+    if !native.status.success() {
+        bail!(
+            "cargo bench failed: {}",
+            String::from_utf8_lossy(&native.stderr)
+        );
+    }
+
+    println!("xtask: Chromium benchmarks");
+    let browser = Command::new("node")
+        .current_dir(root.join("tests").join("e2e"))
+        .arg("bench.mjs")
+        .arg("--web-dir")
+        .arg(root.join("web-demo"))
+        .arg("--data")
+        .arg(&data_dir)
+        .output()
+        .context("running node bench.mjs")?;
+    if !browser.status.success() {
+        bail!(
+            "the Chromium benchmark failed: {}",
+            String::from_utf8_lossy(&browser.stderr)
+        );
+    }
+    let browser_out = String::from_utf8_lossy(&browser.stdout).into_owned();
+    let line = browser_out.lines().last().unwrap_or("");
+    let results: serde_json::Value = serde_json::from_str(line)
+        .with_context(|| format!("the Chromium benchmark printed {line:?}"))?;
+
+    let mut table = String::from(
+        "| workload | native median (criterion) | Chromium median (15 runs) | Chromium / native | Chromium target | met |\n|---|---:|---:|---:|---:|---|\n",
+    );
+    for (key, _, name, target_ms) in IMPORT_WORKLOADS {
+        let native_ms = criterion_median_ms(&native_out, name)
+            .with_context(|| format!("no criterion estimate for {name:?}"))?;
+        let browser_ms = results[key]["median_ms"]
+            .as_f64()
+            .with_context(|| format!("no Chromium result for {key} in {line}"))?;
+        table.push_str(&format!(
+            "| {name} | {native_ms:.2} ms | {browser_ms:.2} ms | {:.2}x | ≤ {target_ms:.0} ms | {} |\n",
+            browser_ms / native_ms,
+            if browser_ms <= target_ms { "yes" } else { "NO" }
+        ));
+    }
+    table.push_str(&format!(
+        "\nChromium: {}\n",
+        results["browser"].as_str().unwrap_or("?")
+    ));
+    print!("{table}");
+    let report = target_dir(root).join("bench-report.md");
+    std::fs::write(&report, &table)?;
+    println!("xtask: wrote {}", report.display());
+    Ok(())
+}
+
+/// The middle value of criterion's `time: [low mid high]` line after the benchmark `name`.
+fn criterion_median_ms(output: &str, name: &str) -> Option<f64> {
+    let after = &output[output.find(name)?..];
+    let time = &after[after.find("time:")?..];
+    let inside = &time[time.find('[')? + 1..time.find(']')?];
+    let parts: Vec<&str> = inside.split_whitespace().collect();
+    let (value, unit) = (parts.get(2)?.parse::<f64>().ok()?, *parts.get(3)?);
+    let factor = match unit {
+        "ns" => 1e-6,
+        "µs" | "us" => 1e-3,
+        "ms" => 1.0,
+        "s" => 1e3,
+        _ => return None,
+    };
+    Some(value * factor)
 }

@@ -1,0 +1,7 @@
+//! Criterion benchmarks of `mesh-shared`, named after real workloads.
+//! Run with `cargo bench -p mesh-shared --features testing`.
+use criterion::criterion_main;
+
+mod benchmarks;
+
+criterion_main!(benchmarks::import::benches);
