@@ -26,7 +26,7 @@ run_one() {
 }
 export -f run_one
 export seconds logs
-echo "$targets" | xargs -P "$jobs" -I{} bash -c 'run_one {}'
+printf "%s\n" $targets | xargs -P "$jobs" -I{} bash -c "run_one {}"
 
 echo "| target | seconds | executions | execs/s | new corpus entries | result |"
 echo "|---|---:|---:|---:|---:|---|"
