@@ -16,6 +16,9 @@ pub enum Error {
     /// Caller error: a secret key that is not 32 bytes.
     #[error("a device secret key is 32 bytes, got {0}")]
     SecretKeyLength(usize),
+    /// Internal: on-device storage failed (native builds).
+    #[error("storage: {0}")]
+    Storage(String),
     /// Internal: the platform's random source failed.
     #[error("the platform random source failed: {0}")]
     Randomness(String),

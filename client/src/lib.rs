@@ -25,6 +25,8 @@ mod bindings;
 mod device_identity;
 mod device_session;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod signal_file;
 
 pub use device_identity::DeviceIdentity;
 pub use device_session::{

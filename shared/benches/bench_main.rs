@@ -1,5 +1,7 @@
 //! Criterion benchmarks of `mesh-shared`, named after real workloads.
 //! Run with `cargo bench -p mesh-shared --features testing`.
+#![allow(clippy::expect_used)]
+
 use criterion::criterion_main;
 
 mod benchmarks;

@@ -93,16 +93,12 @@ pub fn fold_text(text: &str) -> String {
             // "AC/DC", "R.E.M." and "L.A." fold like "ACDC", "REM" and "LA".
             '.' | '/' if previous_alnum && next_alnum => {}
             '.' if previous_alnum => {}
-            'ß' => folded.push_str("ss"),
-            'ł' | 'Ł' => folded.push('l'),
-            'ø' | 'Ø' => folded.push('o'),
-            'đ' | 'Đ' => folded.push('d'),
-            'ħ' | 'Ħ' => folded.push('h'),
-            'ı' => folded.push('i'),
-            'æ' | 'Æ' => folded.push_str("ae"),
-            'œ' | 'Œ' => folded.push_str("oe"),
-            'þ' | 'Þ' => folded.push_str("th"),
-            c if c.is_alphanumeric() => folded.extend(c.to_lowercase()),
+            c if c.is_alphanumeric() => {
+                let lower = c.to_lowercase().nfkd().filter(|l| !is_combining_mark(*l));
+                for l in lower {
+                    push_letter(&mut folded, l);
+                }
+            }
             _ => folded.push(' '),
         }
         previous_alnum = c.is_alphanumeric();
@@ -115,6 +111,22 @@ pub fn fold_text(text: &str) -> String {
         words.remove(0);
     }
     words.join(" ")
+}
+
+/// Appends a lower-case letter, spelling out letters that have no decomposition.
+fn push_letter(out: &mut String, letter: char) {
+    match letter {
+        'ß' => out.push_str("ss"),
+        'ł' => out.push('l'),
+        'ø' => out.push('o'),
+        'đ' => out.push('d'),
+        'ħ' => out.push('h'),
+        'ı' => out.push('i'),
+        'æ' => out.push_str("ae"),
+        'œ' => out.push_str("oe"),
+        'þ' => out.push_str("th"),
+        other => out.push(other),
+    }
 }
 
 /// An author's name reduced to surname and first initial, so that "J.R.R. Tolkien",

@@ -53,7 +53,8 @@ pub use request_signature::{
 };
 pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};
 pub use signal_weight::{
-    DEFAULT_HALF_LIFE_DAYS, MIN_WEIGHT, WeightPolicy, play_enthusiasm, star_enthusiasm,
+    DEFAULT_HALF_LIFE_DAYS, LIKE_ENTHUSIASM, MIN_WEIGHT, WeightPolicy, play_enthusiasm,
+    star_enthusiasm,
 };
 pub use taste_vector::{TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector};
 pub use wire::{

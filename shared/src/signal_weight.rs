@@ -2,6 +2,8 @@
 //!
 //! - A star rating `r` on a 0.5–5 scale weighs `r / 3` (3 stars is neutral, 5 stars 1.67,
 //!   half a star 0.17); no rating weighs 1.
+//! - An explicit like (a saved Spotify track, album or followed artist, a GitHub star) weighs
+//!   [`LIKE_ENTHUSIASM`]; a plain mention (a typed favourite, a watched film) weighs 1.
 //! - `n` plays weigh `1 + ln n` (log damping: the 100th play adds far less than the 2nd).
 //! - Recency multiplies by `2^(-age / half_life)` (half-life 2 years by default: film and book
 //!   tastes last), age measured from the event to the caller's `now`; no timestamp or no `now` means no decay, a future timestamp counts as now.
@@ -9,6 +11,8 @@
 
 /// The smallest weight a signal can have.
 pub const MIN_WEIGHT: f32 = 0.01;
+/// Enthusiasm of an explicit like (saved, followed, starred).
+pub const LIKE_ENTHUSIASM: f32 = 1.5;
 /// Default recency half-life, in days.
 pub const DEFAULT_HALF_LIFE_DAYS: f32 = 730.0;
 

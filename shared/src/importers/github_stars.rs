@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::json_records::{decode, records};
 use super::{Collector, RowFavourite, parse_datetime_ms};
-use crate::{ExternalId, ItemKind, Result, WeightPolicy};
+use crate::{ExternalId, ItemKind, LIKE_ENTHUSIASM, Result, WeightPolicy};
 
 #[derive(Deserialize)]
 struct Star {
@@ -40,7 +40,7 @@ pub(super) fn import(text: &str, policy: &WeightPolicy, out: &mut Collector) -> 
             year: None,
             creator: None,
             external_id: Some(repo),
-            enthusiasm: 1.0,
+            enthusiasm: LIKE_ENTHUSIASM,
             event_ms: star.starred_at.as_deref().and_then(parse_datetime_ms),
         };
         out.accept(line, favourite, policy);

@@ -238,8 +238,12 @@ pub fn import_export(
     policy: &WeightPolicy,
 ) -> Result<ImportReport> {
     let detected = detect_format(bytes);
+    if format == Some(ExportFormat::PlainList) && detected.is_err() {
+        // Text that only looks like JSON ("[REC] (2007)" on the first line) is a typed list.
+        return run_importer(as_text(bytes)?, ExportFormat::PlainList, policy);
+    }
     let format = match (format, detected) {
-        (Some(expected), Ok(found)) if expected != found && !compatible(expected, found) => {
+        (Some(expected), Ok(found)) if expected != found => {
             return Err(Error::ImportFormat {
                 expected: expected.label().to_owned(),
                 found: found.label().to_owned(),
@@ -297,11 +301,6 @@ pub fn import_unchecked(
     policy: &WeightPolicy,
 ) -> Option<ImportReport> {
     run_importer(text, format, policy).ok()
-}
-
-/// A plain list is what any text looks like, so a list may be named for it explicitly.
-fn compatible(expected: ExportFormat, found: ExportFormat) -> bool {
-    found == ExportFormat::PlainList && expected == ExportFormat::PlainList
 }
 
 fn as_text(bytes: &[u8]) -> Result<&str> {

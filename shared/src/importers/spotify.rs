@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use super::json_records::{decode, records, with_lines};
 use super::{Collector, RowFavourite, parse_datetime_ms};
-use crate::{Error, ExternalId, ItemKind, Result, WeightPolicy};
+use crate::{Error, ExternalId, ItemKind, LIKE_ENTHUSIASM, Result, WeightPolicy};
 
 /// Spotify counts a play from 30 seconds.
 const MIN_PLAY_MS: u64 = 30_000;
@@ -64,7 +64,7 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
                     year: None,
                     creator: artist,
                     external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: 1.0,
+                    enthusiasm: LIKE_ENTHUSIASM,
                     event_ms: None,
                 },
                 &policy,
@@ -88,7 +88,7 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
                     year: None,
                     creator: artist,
                     external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: 1.0,
+                    enthusiasm: LIKE_ENTHUSIASM,
                     event_ms: None,
                 },
                 &policy,
@@ -110,7 +110,7 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
                     year: None,
                     creator: None,
                     external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: 1.0,
+                    enthusiasm: LIKE_ENTHUSIASM,
                     event_ms: None,
                 },
                 &policy,

@@ -212,6 +212,18 @@ fn a_file_of_another_format_is_refused_naming_the_expected_one(
 }
 
 #[test]
+fn a_typed_list_may_look_like_anything() {
+    let text = "[REC] (2007)\n{Untitled} (2019)\nBook Id,Title,Author";
+    let report = import_export(
+        text.as_bytes(),
+        Some(ExportFormat::PlainList),
+        &WeightPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!((report.rows, report.imported_rows), (3, 3));
+}
+
+#[test]
 fn broken_files_are_refused_with_a_line() {
     let err = import_export(
         b"[{\"endTime\": \"2024\", \"msPlayed\": 1,\n",

@@ -8,3 +8,4 @@
 
 mod canonical_pairs;
 mod importers;
+mod movielens_titles;
