@@ -56,6 +56,7 @@ fn the_crate_graph_matches_architecture_md() {
     assert_eq!(ours("mesh-models"), ["mesh-shared"]);
     assert_eq!(ours("mesh-client"), ["mesh-models", "mesh-shared"]);
     assert_eq!(ours("mesh-server"), ["mesh-models", "mesh-shared"]);
+    assert_eq!(ours("xtask"), ["mesh-shared"]);
     for forbidden in ["axum", "tokio", "redb", "wasm-bindgen", "js-sys", "anyhow"] {
         assert!(
             !deps["mesh-shared"].contains(&forbidden.to_owned()),
