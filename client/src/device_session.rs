@@ -1,4 +1,4 @@
-use mesh_models::{Catalogue, FavouriteProfile, profile_from_signals};
+use mesh_models::{Catalogue, FavouriteProfile, profile_from_signals, resolved_signal_key};
 use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
     FavouriteHasher, ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights,
@@ -334,10 +334,7 @@ impl DeviceSession {
             .signals()
             .iter()
             .filter(|s| s.grade != PrivacyGrade::Private)
-            .map(|s| {
-                self.resolved_key(&display_title(s))
-                    .unwrap_or_else(|| s.key.clone())
-            })
+            .map(|s| resolved_signal_key(self.catalogue, s))
             .collect();
         let my_items: Vec<ItemHash> = shareable.iter().map(|k| hasher.hash(k)).collect();
         let their_public_items: Vec<(ItemHash, String)> = candidate

@@ -162,25 +162,40 @@ pub fn profile_from_signals(
     model: &ModelWeights,
     signals: &[Signal],
 ) -> Result<FavouriteProfile> {
-    let entry_of = |signal: &Signal| FavouriteEntry {
-        kind: (signal.key.kind() != ItemKind::Any).then_some(signal.key.kind()),
-        title: signal.title.clone(),
-        year: signal.year,
-        creator: signal.creator.clone(),
-    };
     let entries = signals
         .iter()
         .enumerate()
-        .map(|(i, signal)| (i + 1, entry_of(signal), signal.weight))
+        .map(|(i, signal)| (i + 1, signal_entry(signal), signal.weight))
         .collect();
     let mut profile = profile_from_entries(catalogue, model, entries, Vec::new())?;
     let shown: Vec<(&CatalogueItem, f32)> = signals
         .iter()
         .filter(|s| s.grade != PrivacyGrade::Private)
-        .filter_map(|s| catalogue.resolve(&entry_of(s)).map(|item| (item, s.weight)))
+        .filter_map(|s| {
+            catalogue
+                .resolve(&signal_entry(s))
+                .map(|item| (item, s.weight))
+        })
         .collect();
     profile.traits = infer_traits(&shown);
     Ok(profile)
+}
+
+/// The key a signal counts under: the catalogue entry it names, if exactly one, else the key
+/// it was imported with.
+pub fn resolved_signal_key(catalogue: &Catalogue, signal: &Signal) -> ItemKey {
+    catalogue
+        .resolve(&signal_entry(signal))
+        .map_or_else(|| signal.key.clone(), |item| item.key().clone())
+}
+
+fn signal_entry(signal: &Signal) -> FavouriteEntry {
+    FavouriteEntry {
+        kind: (signal.key.kind() != ItemKind::Any).then_some(signal.key.kind()),
+        title: signal.title.clone(),
+        year: signal.year,
+        creator: signal.creator.clone(),
+    }
 }
 
 /// Readable traits from catalogue items and their weights: for each trait label, the share of

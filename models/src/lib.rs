@@ -26,6 +26,6 @@ pub use catalogue::{Catalogue, CatalogueItem};
 pub use error::{Error, Result};
 pub use favourite_profile::{
     FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, profile_from_entries,
-    profile_from_signals, resolve_favourites,
+    profile_from_signals, resolve_favourites, resolved_signal_key,
 };
 pub use taste_model::{MODEL_BUCKETS, initial_model};

@@ -339,7 +339,8 @@ pub(crate) struct Collector {
     skipped: Vec<SkippedRow>,
     favourites: Vec<ImportedFavourite>,
     index: HashMap<ItemKey, usize>,
-    plays: Vec<(u32, Option<u64>, f32)>,
+    /// Per favourite: plays so far and the latest play (listens only).
+    plays: Vec<(u32, Option<u64>)>,
 }
 
 impl Collector {
@@ -376,11 +377,10 @@ impl Collector {
     pub(crate) fn listen(&mut self, line: usize, row: RowFavourite, policy: &WeightPolicy) {
         let event = row.event_ms;
         let at = self.upsert(line, row, 0.0);
-        let (plays, latest, _) = &mut self.plays[at];
+        let (plays, latest) = &mut self.plays[at];
         *plays += 1;
         *latest = (*latest).max(event);
         let weight = policy.weight(crate::play_enthusiasm(*plays), *latest);
-        self.plays[at].2 = weight;
         self.favourites[at].weight = weight;
     }
 
@@ -397,7 +397,7 @@ impl Collector {
             return at;
         }
         self.index.insert(key.clone(), self.favourites.len());
-        self.plays.push((0, None, weight));
+        self.plays.push((0, None));
         self.favourites.push(ImportedFavourite {
             key,
             title: row.title,
