@@ -49,6 +49,17 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
         reason: format!("not a YourLibrary.json object: {e}"),
     })?;
     let policy = WeightPolicy::default();
+    let saved = |kind: ItemKind, title: String, creator: Option<String>, uri: Option<String>| {
+        RowFavourite {
+            kind,
+            title,
+            year: None,
+            creator,
+            external_id: uri.as_deref().and_then(ExternalId::spotify),
+            enthusiasm: LIKE_ENTHUSIASM,
+            event_ms: None,
+        }
+    };
     for (line, raw) in with_lines(text, library.tracks) {
         match decode::<SavedTrack>(raw) {
             Ok(SavedTrack {
@@ -56,19 +67,9 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
                 artist,
                 uri,
                 ..
-            }) => out.accept(
-                line,
-                RowFavourite {
-                    kind: ItemKind::Track,
-                    title: track,
-                    year: None,
-                    creator: artist,
-                    external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: LIKE_ENTHUSIASM,
-                    event_ms: None,
-                },
-                &policy,
-            ),
+            }) => {
+                out.accept(line, saved(ItemKind::Track, track, artist, uri), &policy);
+            }
             Ok(_) => out.skip(line, "a saved track without a track name"),
             Err(reason) => out.skip(line, reason),
         }
@@ -80,19 +81,9 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
                 artist,
                 uri,
                 ..
-            }) => out.accept(
-                line,
-                RowFavourite {
-                    kind: ItemKind::Album,
-                    title: album,
-                    year: None,
-                    creator: artist,
-                    external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: LIKE_ENTHUSIASM,
-                    event_ms: None,
-                },
-                &policy,
-            ),
+            }) => {
+                out.accept(line, saved(ItemKind::Album, album, artist, uri), &policy);
+            }
             Ok(_) => out.skip(line, "a saved album without an album name"),
             Err(reason) => out.skip(line, reason),
         }
@@ -102,19 +93,9 @@ pub(super) fn import_library(text: &str, out: &mut Collector) -> Result<()> {
             Ok(SavedArtist {
                 name: Some(name),
                 uri,
-            }) => out.accept(
-                line,
-                RowFavourite {
-                    kind: ItemKind::Artist,
-                    title: name,
-                    year: None,
-                    creator: None,
-                    external_id: uri.as_deref().and_then(ExternalId::spotify),
-                    enthusiasm: LIKE_ENTHUSIASM,
-                    event_ms: None,
-                },
-                &policy,
-            ),
+            }) => {
+                out.accept(line, saved(ItemKind::Artist, name, None, uri), &policy);
+            }
             Ok(_) => out.skip(line, "a followed artist without a name"),
             Err(reason) => out.skip(line, reason),
         }
