@@ -65,7 +65,7 @@ impl From<Error> for ApiError {
             },
             other @ (Error::Storage(_)
             | Error::CorruptRecord { .. }
-            | Error::Population { .. }
+            | Error::Dataset { .. }
             | Error::Shared(_)
             | Error::Models(_)) => Self::Internal(other),
         }

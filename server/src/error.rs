@@ -28,14 +28,16 @@ pub enum Error {
         /// The last accepted timestamp.
         last: u64,
     },
-    /// Operator input: a population dataset that cannot be read.
-    #[error("{}:{line}: field {field}: {reason}", file.display())]
-    Population {
+    /// Operator input: a dataset file that cannot be read.
+    #[error("{}:{line}:{column}: field {field}: {reason}", file.display())]
+    Dataset {
         /// The file.
         file: PathBuf,
         /// 1-based line number (0 when the whole file is at fault).
         line: usize,
-        /// The column.
+        /// 1-based column (field) number (0 when the whole line is at fault).
+        column: usize,
+        /// The column's name.
         field: &'static str,
         /// What is wrong.
         reason: String,

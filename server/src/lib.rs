@@ -16,6 +16,7 @@
 mod api_error;
 mod app_state;
 mod clock;
+mod dataset;
 mod discovery_index;
 mod error;
 mod population;
@@ -25,6 +26,7 @@ mod store;
 pub use api_error::ApiError;
 pub use app_state::AppState;
 pub use clock::{Clock, SystemClock};
+pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use discovery_index::DiscoveryIndex;
 pub use error::{Error, Result};
 pub use population::{PopulationProfile, demo_population, load_population_dir};

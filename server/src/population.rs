@@ -1,7 +1,7 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use mesh_models::{Catalogue, CatalogueItem, SkippedLine, profile_from_entries};
+use mesh_models::{Catalogue, CatalogueItem, FavouriteProfile, profile_from_entries};
 use mesh_shared::{
     FavouriteEntry, ModelWeights, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, UserId,
     parse_favourite_line,
@@ -10,7 +10,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Error, Result};
+use crate::{Dataset, Result};
 
 /// Public favourites shown on a population member's card.
 const PUBLIC_FAVOURITES: usize = 3;
@@ -114,66 +114,23 @@ pub fn demo_population(
     Ok(population)
 }
 
-/// Loads a population from a dataset in the TSV layout of `shared/data/FORMAT.md`:
-/// `interactions.tsv` (`user item weight timestamp`) and, if present, `items.tsv`
-/// (`item title tags`). Titles are resolved like typed favourites; items without a title are
-/// left out. Weights (play counts, stars) are damped as `1 + ln(weight)`.
+/// Loads a population from a dataset in the TSV layout of `shared/data/FORMAT.md`
+/// ([`Dataset`]). Titles are resolved like typed favourites; items without a title are left
+/// out, and so are users left with none. Weights (play counts, stars) are damped as
+/// `1 + ln(weight)`.
 ///
 /// # Errors
-/// [`Error::Population`] naming the file, line and field of the first malformed row, or a
+/// [`Error::Dataset`] naming the file, line and column of the first malformed field, or a
 /// missing `interactions.tsv`.
 pub fn load_population_dir(
     dir: &Path,
     catalogue: &Catalogue,
     model: &ModelWeights,
 ) -> Result<Vec<PopulationProfile>> {
-    let items_path = dir.join("items.tsv");
-    let titles: HashMap<String, String> = if items_path.exists() {
-        read_tsv(&items_path, &["item", "title", "tags"])?
-            .into_iter()
-            .filter(|(_, row)| !row[1].trim().is_empty())
-            .map(|(_, row)| (row[0].clone(), row[1].clone()))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let interactions_path = dir.join("interactions.tsv");
-    let mut per_user: BTreeMap<String, Vec<(usize, String, f32)>> = BTreeMap::new();
-    for (line, row) in read_tsv(&interactions_path, &["user", "item", "weight", "timestamp"])? {
-        let weight: f32 = row[2]
-            .trim()
-            .parse()
-            .ok()
-            .filter(|w: &f32| w.is_finite() && *w > 0.0)
-            .ok_or_else(|| Error::Population {
-                file: interactions_path.clone(),
-                line,
-                field: "weight",
-                reason: format!("{:?} is not a number > 0", row[2]),
-            })?;
-        if let Some(title) = titles.get(&row[1]) {
-            per_user.entry(row[0].clone()).or_default().push((
-                line,
-                title.clone(),
-                1.0 + weight.ln().max(0.0),
-            ));
-        }
-    }
-    let mut population = Vec::with_capacity(per_user.len());
-    for (user, rows) in per_user {
-        let mut entries = Vec::with_capacity(rows.len());
-        let mut skipped = Vec::new();
-        for (line, title, weight) in rows {
-            match parse_favourite_line(line, &title) {
-                Ok(Some(entry)) => entries.push((line, entry, weight)),
-                Ok(None) => {}
-                Err(err) => skipped.push(SkippedLine {
-                    line,
-                    reason: err.to_string(),
-                }),
-            }
-        }
-        let Ok(profile) = profile_from_entries(catalogue, model, entries, skipped) else {
+    let dataset = Dataset::load(dir)?;
+    let mut population = Vec::with_capacity(dataset.users.len());
+    for (index, user) in dataset.users.iter().enumerate() {
+        let Some(profile) = dataset_profile(&dataset, index, catalogue, model) else {
             continue;
         };
         let mut by_weight: Vec<_> = profile.items.iter().collect();
@@ -205,44 +162,24 @@ pub fn load_population_dir(
     Ok(population)
 }
 
-/// Reads a TSV file whose header starts with `columns`; returns `(line, fields)` rows.
-fn read_tsv(path: &Path, columns: &[&'static str]) -> Result<Vec<(usize, Vec<String>)>> {
-    let fail = |line: usize, field: &'static str, reason: String| Error::Population {
-        file: path.to_owned(),
-        line,
-        field,
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(0, "file", e.to_string()))?;
-    let mut lines = text.lines().enumerate();
-    let header: Vec<&str> = lines
-        .next()
-        .map(|(_, h)| h.trim_start_matches('\u{feff}').split('\t').collect())
-        .unwrap_or_default();
-    if header.len() < columns.len() || header.iter().zip(columns).any(|(h, c)| h != c) {
-        return Err(fail(
-            1,
-            "header",
-            format!("expected columns {}", columns.join(", ")),
-        ));
-    }
-    let mut rows = Vec::new();
-    for (index, line) in lines {
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
-        if fields.len() < columns.len() {
-            let field = columns[fields.len().min(columns.len() - 1)];
-            return Err(fail(
-                index + 1,
-                field,
-                format!("missing: expected {} tab-separated fields", columns.len()),
-            ));
-        }
-        rows.push((index + 1, fields));
-    }
-    Ok(rows)
+/// The profile of dataset user `index` under `model`: titled items resolved like typed
+/// favourites, weights damped as `1 + ln(weight)`. `None` when no item has a usable title.
+pub(crate) fn dataset_profile(
+    dataset: &Dataset,
+    index: usize,
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+) -> Option<FavouriteProfile> {
+    let entries = dataset.interactions[index]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, interaction)| {
+            let title = &dataset.items.get(&interaction.item)?.title;
+            let entry = parse_favourite_line(i + 1, title).ok().flatten()?;
+            Some((i + 1, entry, 1.0 + interaction.weight.ln().max(0.0)))
+        })
+        .collect();
+    profile_from_entries(catalogue, model, entries, Vec::new()).ok()
 }
 
 #[cfg(test)]
@@ -296,7 +233,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.ends_with("interactions.tsv:2: field weight: \"lots\" is not a number > 0"),
+            err.ends_with("interactions.tsv:2:3: field weight: \"lots\" is not a number > 0"),
             "{err}"
         );
     }
