@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::Catalogue;
 use mesh_server::{
-    AppConfig, AppState, RedbStore, SystemClock, app, demo_population, load_population_dir,
+    AppConfig, AppState, Dataset, EvalOptions, RedbStore, SystemClock, app, demo_population,
+    evaluate, load_population_dir,
 };
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,24 @@ struct Cli {
 enum Command {
     /// Serve the API (and the demo page) on an address, with a durable embedded store.
     Serve(ServeArgs),
+    /// Evaluate friend recommendation from taste on a dataset (the reference protocol).
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// Dataset directory in the interactions.tsv / items.tsv / edges.tsv layout.
+    #[arg(long)]
+    data: PathBuf,
+    /// Score the current model of this store instead of the version-1 model.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Seed of the splits.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,7 +74,39 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Eval(args) => eval(args),
     }
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let model = match &args.data_dir {
+        Some(dir) => {
+            let store = Arc::new(
+                RedbStore::open(dir)
+                    .with_context(|| format!("opening the store in {}", dir.display()))?,
+            );
+            AppState::open(store, Arc::new(SystemClock), Vec::new())?.model_weights()?
+        }
+        None => mesh_models::initial_model(Catalogue::embedded(), 1),
+    };
+    let dataset = Dataset::load(&args.data)?;
+    let options = EvalOptions {
+        seed: args.seed,
+        ..EvalOptions::default()
+    };
+    let report = evaluate(&dataset, Catalogue::embedded(), &model, options);
+    println!(
+        "{}: {} users, {} ties\n",
+        args.data.display(),
+        report.users,
+        report.ties
+    );
+    print!("{}", report.to_markdown());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
