@@ -14,6 +14,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Internal or operator input: training that cannot proceed (empty round, bad sizes).
+    #[error("training: {0}")]
+    Training(String),
     /// User input or model data, from the shared layer.
     #[error(transparent)]
     Shared(#[from] mesh_shared::Error),

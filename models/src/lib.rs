@@ -20,6 +20,7 @@
 mod catalogue;
 mod error;
 mod favourite_profile;
+mod federated_pca;
 mod taste_model;
 
 pub use catalogue::{Catalogue, CatalogueItem};
@@ -27,5 +28,8 @@ pub use error::{Error, Result};
 pub use favourite_profile::{
     FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, profile_from_entries,
     profile_from_signals, resolve_favourites, resolved_signal_key,
+};
+pub use federated_pca::{
+    PcaBasis, SparseRows, accumulate, inverse_document_frequency, occupied_buckets,
 };
 pub use taste_model::{MODEL_BUCKETS, initial_model};

@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::Catalogue;
 use mesh_server::{
-    AppConfig, AppState, Dataset, EvalOptions, RedbStore, SystemClock, app, demo_population,
-    evaluate, load_population_dir,
+    AppConfig, AppState, Dataset, EvalOptions, RedbStore, Store, SystemClock, TrainOptions, app,
+    demo_population, evaluate, load_population_dir, train,
 };
 
 #[derive(Debug, Parser)]
@@ -26,6 +26,30 @@ enum Command {
     Serve(ServeArgs),
     /// Evaluate friend recommendation from taste on a dataset (the reference protocol).
     Eval(EvalArgs),
+    /// Train the next model version federatedly, every dataset user a simulated client.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// Dataset directory in the interactions.tsv / items.tsv layout.
+    #[arg(long)]
+    data: PathBuf,
+    /// Store whose current model the trained one replaces (its version + 1).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Rounds of subspace iteration.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Rows of the hashed table.
+    #[arg(long, default_value_t = 16_384)]
+    buckets: u32,
+    /// Per-client L2 clip of the update.
+    #[arg(long, default_value_t = 1.0)]
+    clip: f32,
+    /// Train the central reference (no clipping) instead of the federated model.
+    #[arg(long)]
+    central: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,7 +99,48 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Eval(args) => eval(args),
+        Command::Train(args) => train_command(args),
     }
+}
+
+fn train_command(args: TrainArgs) -> anyhow::Result<()> {
+    let store = Arc::new(
+        RedbStore::open(&args.data_dir)
+            .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
+    );
+    let current = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new())?.model_version();
+    let dataset = Dataset::load(&args.data)?;
+    let options = TrainOptions {
+        buckets: args.buckets,
+        rounds: args.rounds,
+        clip_norm: Some(args.clip),
+        version: current + 1,
+        central: args.central,
+        ..TrainOptions::default()
+    };
+    let report = train(&dataset, Catalogue::embedded(), options)?;
+    println!(
+        "| round | clients | clipped | mean update norm | seconds |\n|---:|---:|---:|---:|---:|"
+    );
+    for r in &report.rounds {
+        println!(
+            "| {} | {} | {} | {:.3} | {:.2} |",
+            r.round, r.clients, r.clipped, r.mean_update_norm, r.seconds
+        );
+    }
+    store.save_model(&report.model.encode())?;
+    println!(
+        "saved model v{} ({} buckets{}) as the current model of {}",
+        report.model.version(),
+        report.model.buckets(),
+        if args.central {
+            ", central reference"
+        } else {
+            ""
+        },
+        args.data_dir.display()
+    );
+    Ok(())
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
