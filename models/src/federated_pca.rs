@@ -135,14 +135,21 @@ impl PcaBasis {
     /// The served model: rows `idf[b] · E[b]`, so taste vectors with play-count weights are
     /// LSA projections.
     ///
+    ///
     /// # Errors
     /// Only for an inconsistent basis.
-    pub fn to_model(&self, version: u32, salt: [u8; 32]) -> Result<ModelWeights> {
+    /// Only the first `rank` columns (the leading subspace: Gram-Schmidt orders them) are
+    /// kept; the others are zero, so a small dataset is not memorised by 256 directions.
+    pub fn to_model(&self, version: u32, salt: [u8; 32], rank: usize) -> Result<ModelWeights> {
         let rows = self
             .basis
             .chunks_exact(TASTE_DIM)
             .zip(&self.idf)
-            .flat_map(|(row, idf)| row.iter().map(move |x| x * idf))
+            .flat_map(|(row, idf)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(c, x)| if c < rank { x * idf } else { 0.0 })
+            })
             .collect();
         Ok(ModelWeights::new(version, salt, self.buckets, rows)?)
     }

@@ -20,12 +20,16 @@ pub struct TrainOptions {
     pub buckets: u32,
     /// Rounds of subspace iteration after the document-frequency round.
     pub rounds: u32,
+    /// Leading directions kept in the served model (at most 256; the rest are zero).
+    pub rank: usize,
     /// Per-client L2 clip of the update (`None`: no clipping).
     pub clip_norm: Option<f32>,
     /// Version of the model produced.
     pub version: u32,
     /// Seed of the random starting basis.
     pub seed: u64,
+    /// Leave out the favourites `mesh eval` hides on a dataset without ties (this split).
+    pub hold_out: Option<crate::EvalOptions>,
     /// Run the central reference instead: no clipping, so each round computes exactly the
     /// central product `XᵀXE` (the unclipped federated sum equals it; `mesh_models` tests
     /// this).
@@ -37,9 +41,11 @@ impl Default for TrainOptions {
         Self {
             buckets: 16_384,
             rounds: 5,
+            rank: TASTE_DIM,
             clip_norm: Some(1.0),
             version: 2,
             seed: 7,
+            hold_out: None,
             central: false,
         }
     }
@@ -94,12 +100,17 @@ pub fn train(
             Some((id.as_str(), hasher.hash(&key)))
         })
         .collect();
+    let hidden = options
+        .hold_out
+        .map(|split| crate::evaluation::held_out_split(dataset, split));
     let clients: Vec<Vec<WeightedItem>> = dataset
         .interactions
         .iter()
-        .map(|interactions| {
+        .enumerate()
+        .map(|(u, interactions)| {
             interactions
                 .iter()
+                .filter(|i| hidden.as_ref().is_none_or(|h| !h[u].contains(&i.item)))
                 .filter_map(|i| {
                     Some(WeightedItem {
                         hash: *item_hashes.get(i.item.as_str())?,
@@ -160,7 +171,7 @@ pub fn train(
         });
     }
     Ok(TrainReport {
-        model: basis.to_model(options.version, salt)?,
+        model: basis.to_model(options.version, salt, options.rank)?,
         rounds: stats,
     })
 }

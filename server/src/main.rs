@@ -44,12 +44,18 @@ struct TrainArgs {
     /// Rows of the hashed table.
     #[arg(long, default_value_t = 16_384)]
     buckets: u32,
+    /// Leading directions kept (at most 256; fewer suit small datasets).
+    #[arg(long, default_value_t = 256)]
+    rank: usize,
     /// Per-client L2 clip of the update.
     #[arg(long, default_value_t = 1.0)]
     clip: f32,
     /// Train the central reference (no clipping) instead of the federated model.
     #[arg(long)]
     central: bool,
+    /// Leave out the favourites `mesh eval` hides on a dataset without ties (same seed).
+    #[arg(long)]
+    hold_out: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,9 +119,11 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
     let options = TrainOptions {
         buckets: args.buckets,
         rounds: args.rounds,
+        rank: args.rank.min(256),
         clip_norm: Some(args.clip),
         version: current + 1,
         central: args.central,
+        hold_out: args.hold_out.then(EvalOptions::default),
         ..TrainOptions::default()
     };
     let report = train(&dataset, Catalogue::embedded(), options)?;

@@ -325,8 +325,41 @@ fn user_vector(
     taste_vector(model, &items).ok().map(Vec::from)
 }
 
-/// Without ties: hide a share of each user's favourites and rank every titled item for the
-/// user, by popularity and by cosine between the user's taste vector and the item's row.
+/// The favourites hidden per user when a dataset has no ties: a seeded share of each user's
+/// titled favourites (item ids), for users with at least 5. Training that is to be evaluated
+/// this way leaves them out (`mesh train --hold-out`).
+pub fn held_out_split(dataset: &Dataset, options: EvalOptions) -> Vec<HashSet<String>> {
+    let titled_items: HashSet<&str> = dataset
+        .items
+        .iter()
+        .filter(|(_, info)| matches!(parse_favourite_line(1, &info.title), Ok(Some(_))))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    dataset
+        .interactions
+        .iter()
+        .map(|interactions| {
+            let mut titled: Vec<&str> = interactions
+                .iter()
+                .map(|i| i.item.as_str())
+                .filter(|i| titled_items.contains(i))
+                .collect();
+            if titled.len() < 5 {
+                return HashSet::new();
+            }
+            titled.shuffle(&mut rng);
+            let hidden = ((titled.len() as f64) * options.test_fraction)
+                .round()
+                .max(1.0) as usize;
+            titled[..hidden].iter().map(|i| (*i).to_owned()).collect()
+        })
+        .collect()
+}
+
+/// Without ties: rank every titled item for each user with hidden favourites, by popularity
+/// among the known favourites and by cosine between the user's taste vector (from the known
+/// favourites) and the item's row.
 fn held_out_favourites(
     dataset: &Dataset,
     model: &ModelWeights,
@@ -335,46 +368,66 @@ fn held_out_favourites(
     model_name: &str,
     report: &mut EvalReport,
 ) {
-    let items: Vec<&String> = {
-        let mut items: Vec<&String> = item_hashes.keys().collect();
-        items.sort();
-        items
-    };
+    let split = held_out_split(dataset, options);
+    let mut items: Vec<&String> = item_hashes.keys().collect();
+    items.sort();
     let index: HashMap<&str, usize> = items
         .iter()
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     let mut popularity = vec![0.0f32; items.len()];
-    for interactions in &dataset.interactions {
-        for i in interactions {
+    for (interactions, hidden) in dataset.interactions.iter().zip(&split) {
+        for i in interactions.iter().filter(|i| !hidden.contains(&i.item)) {
             if let Some(&at) = index.get(i.item.as_str()) {
                 popularity[at] += 1.0;
             }
         }
     }
-    let rows: Vec<&[f32]> = items
+    // Items are scored as in PureSVD, taste vector · item latent row. The served rows are
+    // `idf · E`, so the latent row is the served row divided by the bucket's IDF over the
+    // known favourites (what `mesh train --hold-out` computed it from).
+    let mut document_frequency: HashMap<u32, u32> = HashMap::new();
+    let mut clients = 0u32;
+    for (interactions, hidden) in dataset.interactions.iter().zip(&split) {
+        let buckets: HashSet<u32> = interactions
+            .iter()
+            .filter(|i| !hidden.contains(&i.item))
+            .filter_map(|i| item_hashes.get(&i.item).map(|h| h.bucket(model.buckets())))
+            .collect();
+        clients += u32::from(!buckets.is_empty());
+        for bucket in buckets {
+            *document_frequency.entry(bucket).or_default() += 1;
+        }
+    }
+    let rows: Vec<Vec<f32>> = items
         .iter()
-        .map(|id| model.row(item_hashes[*id].bucket(model.buckets())))
+        .map(|id| {
+            let bucket = item_hashes[*id].bucket(model.buckets());
+            let idf = document_frequency
+                .get(&bucket)
+                .map_or(0.0, |&df| (clients as f32 / df as f32).ln());
+            let row = model.row(bucket);
+            row.iter()
+                .map(|x| if idf > 0.0 { x / idf } else { 0.0 })
+                .collect()
+        })
         .collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let (mut by_popularity, mut by_model) = (Vec::new(), Vec::new());
     let start = Instant::now();
-    for u in 0..dataset.users.len() {
-        let mut titled: Vec<&str> = dataset.interactions[u]
+    for (u, hidden_ids) in split.iter().enumerate() {
+        let hidden: HashSet<usize> = hidden_ids
             .iter()
-            .map(|i| i.item.as_str())
-            .filter(|i| index.contains_key(i))
+            .filter_map(|i| index.get(i.as_str()).copied())
             .collect();
-        if titled.len() < 5 {
+        if hidden.is_empty() {
             continue;
         }
-        titled.shuffle(&mut rng);
-        let hidden_count = ((titled.len() as f64) * options.test_fraction)
-            .round()
-            .max(1.0) as usize;
-        let hidden: HashSet<usize> = titled[..hidden_count].iter().map(|i| index[i]).collect();
-        let known: HashSet<usize> = titled[hidden_count..].iter().map(|i| index[i]).collect();
+        let known: HashSet<usize> = dataset.interactions[u]
+            .iter()
+            .filter(|i| !hidden_ids.contains(&i.item))
+            .filter_map(|i| index.get(i.item.as_str()).copied())
+            .collect();
         let candidates: Vec<usize> = (0..items.len()).filter(|i| !known.contains(i)).collect();
         let rank = |scores: &[f32]| {
             let mut ranked = candidates.clone();
@@ -382,9 +435,8 @@ fn held_out_favourites(
             RankMetrics::of(&ranked, |c| hidden.contains(&c), hidden.len())
         };
         by_popularity.push(rank(&popularity));
-        let known_ids: HashSet<&str> = titled[hidden_count..].iter().copied().collect();
         if let Some(vector) = user_vector(dataset, u, model, item_hashes, |i| {
-            known_ids.contains(i.item.as_str())
+            !hidden_ids.contains(&i.item)
         }) {
             let scores: Vec<f32> = rows
                 .iter()
@@ -411,7 +463,7 @@ fn held_out_favourites(
         });
     }
     report.notes.push(format!(
-        "No ties in this dataset: {:.0}% of each user's titled favourites hidden (seed {}), users with at least 5.",
+        "No ties in this dataset: {:.0}% of each user's titled favourites hidden (seed {}), users with at least 5; a model trained with `mesh train --hold-out` never saw them.",
         options.test_fraction * 100.0,
         options.seed
     ));
