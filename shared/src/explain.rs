@@ -1,3 +1,4 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{CardTrait, ItemHash};
@@ -11,7 +12,7 @@ const MAX_CHIPS: usize = 2;
 /// "Why this match?": the one or two strongest reasons, computed on the viewer's device from
 /// the viewer's own favourites and the candidate's public card. Nothing about the viewer is
 /// sent anywhere to compute it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Explanation {
     /// Always [`EXPLANATION_SCHEMA_VERSION`] for explanations built by this version.
     pub schema_version: u32,
@@ -20,7 +21,7 @@ pub struct Explanation {
 }
 
 /// One reason, with the sentence to show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReasonChip {
     /// What kind of reason it is, with its data.
     pub kind: ReasonKind,
@@ -31,7 +32,7 @@ pub struct ReasonChip {
 }
 
 /// The kinds of reason a chip can state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReasonKind {

@@ -25,6 +25,7 @@ mod favourite_entry;
 mod importers;
 mod model_weights;
 mod request_signature;
+mod schema;
 mod signal;
 mod signal_weight;
 mod taste_vector;
@@ -51,6 +52,7 @@ pub use model_weights::{MODEL_MAGIC, ModelWeights};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
 };
+pub use schema::wire_schemas;
 pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};
 pub use signal_weight::{
     DEFAULT_HALF_LIFE_DAYS, LIKE_ENTHUSIASM, MIN_WEIGHT, WeightPolicy, play_enthusiasm,

@@ -35,6 +35,20 @@ impl UserId {
     }
 }
 
+impl schemars::JsonSchema for UserId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "UserId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z0-9-]{1,64}$",
+            "description": "A user id: 1-64 characters of a-z, 0-9 and -."
+        })
+    }
+}
+
 impl TryFrom<String> for UserId {
     type Error = Error;
 

@@ -40,6 +40,22 @@ impl TasteVector {
     }
 }
 
+impl schemars::JsonSchema for TasteVector {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TasteVector".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "array",
+            "items": { "type": "number" },
+            "minItems": TASTE_DIM,
+            "maxItems": TASTE_DIM,
+            "description": "An L2-normalised 256-d taste vector: finite components, norm 1 within 1e-3."
+        })
+    }
+}
+
 impl TryFrom<Vec<f32>> for TasteVector {
     type Error = Error;
 

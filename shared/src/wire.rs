@@ -1,3 +1,4 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, TasteVector, UserId};
@@ -17,7 +18,7 @@ const MAX_PUBLIC_FAVOURITE_CHARS: usize = 120;
 /// `PUT /v1/profiles/{id}`: what a user who opted in to be discoverable publishes.
 ///
 /// This and the request signature are everything that leaves the device in this version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpload {
     /// Must be [`PROFILE_SCHEMA_VERSION`].
@@ -51,15 +52,18 @@ impl ProfileUpload {
 
 /// The public card of a discoverable user: a display name, coarse traits and the favourites
 /// the user chose to show. Explanations are computed from it on the viewer's device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicCard {
     /// 1–40 characters, no control characters.
+    #[schemars(length(min = 1, max = 40))]
     pub display_name: String,
     /// At most 8 readable traits.
+    #[schemars(length(max = 8))]
     pub traits: Vec<CardTrait>,
     /// At most 10 titles the user marked public, each 1–120 characters.
     #[serde(default)]
+    #[schemars(length(max = 10))]
     pub public_favourites: Vec<String>,
 }
 
@@ -111,17 +115,19 @@ impl PublicCard {
 }
 
 /// A readable trait with a coarse strength in `0..=1`, e.g. "sci-fi films" at 0.4.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardTrait {
     /// 1–40 characters.
+    #[schemars(length(min = 1, max = 40))]
     pub label: String,
     /// Share of the user's resolved favourites carrying the trait, rounded to 0.05.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub strength: f32,
 }
 
 /// `POST /v1/discovery/candidates`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CandidatesRequest {
     /// Must be the coordinator's current model version.
@@ -129,6 +135,7 @@ pub struct CandidatesRequest {
     /// The querying user's taste vector.
     pub taste_vector: TasteVector,
     /// How many candidates, 1..=[`MAX_CANDIDATES`].
+    #[schemars(range(min = 1, max = 100))]
     pub k: u32,
     /// A user to leave out (the querying user).
     #[serde(default)]
@@ -152,7 +159,7 @@ impl CandidatesRequest {
 }
 
 /// Answer to [`CandidatesRequest`], best first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CandidatesResponse {
     /// The model version the scores were computed in.
     pub model_version: u32,
@@ -161,7 +168,7 @@ pub struct CandidatesResponse {
 }
 
 /// One suggested person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DiscoveryCandidate {
     /// Their user id.
     pub user_id: UserId,
@@ -172,14 +179,14 @@ pub struct DiscoveryCandidate {
 }
 
 /// Answer to `POST /v1/identities`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegisteredIdentity {
     /// The id owned by the registered key.
     pub user_id: UserId,
 }
 
 /// The body of every 4xx and 5xx answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApiErrorBody {
     /// A stable machine-readable code, e.g. `invalid_body`.
     pub error: String,

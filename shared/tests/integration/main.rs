@@ -9,3 +9,4 @@
 mod canonical_pairs;
 mod importers;
 mod movielens_titles;
+mod schemas;

@@ -1,0 +1,34 @@
+//! JSON Schemas of the wire types, generated from the types themselves. The committed copies
+//! in `shared/schema/` are checked for drift by the integration tests.
+use schemars::{JsonSchema, schema_for};
+
+use crate::{
+    ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, Explanation, ProfileUpload,
+    PublicCard, RegisteredIdentity,
+};
+
+/// `(file name, schema)` for every wire type, in a fixed order.
+pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    fn schema<T: JsonSchema>() -> serde_json::Value {
+        schema_for!(T).to_value()
+    }
+    vec![
+        ("profile_upload.schema.json", schema::<ProfileUpload>()),
+        ("public_card.schema.json", schema::<PublicCard>()),
+        ("card_traits.schema.json", schema::<Vec<CardTrait>>()),
+        (
+            "candidates_request.schema.json",
+            schema::<CandidatesRequest>(),
+        ),
+        (
+            "candidates_response.schema.json",
+            schema::<CandidatesResponse>(),
+        ),
+        (
+            "registered_identity.schema.json",
+            schema::<RegisteredIdentity>(),
+        ),
+        ("api_error.schema.json", schema::<ApiErrorBody>()),
+        ("explanation.schema.json", schema::<Explanation>()),
+    ]
+}
