@@ -114,10 +114,33 @@ fn build_wasm(root: &Path) -> Result<()> {
     bindgen
         .generate(&out_dir)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    if std::env::var_os("MESH_UPDATE_TYPES").is_some() {
+        let types = root.join("client/types");
+        std::fs::create_dir_all(&types)?;
+        std::fs::copy(
+            out_dir.join("mesh_client.d.ts"),
+            types.join("mesh_client.d.ts"),
+        )?;
+    }
     let size = std::fs::metadata(out_dir.join("mesh_client_bg.wasm"))
         .map(|m| m.len())
         .unwrap_or(0);
     println!("xtask: wrote {} ({size} bytes of wasm)", out_dir.display());
+    Ok(())
+}
+
+/// The committed TypeScript declarations of the wasm package (`client/types/`) must equal the
+/// generated ones; `MESH_UPDATE_TYPES=1 cargo xtask wasm` refreshes the committed copy.
+fn check_typescript_drift(root: &Path) -> Result<()> {
+    let generated = std::fs::read_to_string(root.join("web-demo/pkg/mesh_client.d.ts"))?;
+    let committed_path = root.join("client/types/mesh_client.d.ts");
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    if generated != committed {
+        bail!(
+            "{} is out of date with the wasm bindings: run `MESH_UPDATE_TYPES=1 cargo xtask wasm` and commit it",
+            committed_path.display()
+        );
+    }
     Ok(())
 }
 
@@ -157,6 +180,7 @@ fn test(root: &Path) -> Result<()> {
         .args(["doc", "--no-deps", "--workspace"]))?;
     run(cargo().current_dir(root).args(["test", "--workspace"]))?;
     build_wasm(root)?;
+    check_typescript_drift(root)?;
     ensure_chromium()?;
     ensure_npm_packages(root)?;
     run(cargo().current_dir(root).args([

@@ -1,0 +1,172 @@
+/* tslint:disable */
+/* eslint-disable */
+
+/**
+ * The device key pair (see `DeviceIdentity`).
+ */
+export class DeviceIdentity {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The `Authorization` header for a request with exactly these body bytes.
+     */
+    authorization(method: string, path: string, timestamp_ms: number, body: Uint8Array | number[]): string;
+    /**
+     * The identity for a secret key stored on this device.
+     */
+    static fromSecret(secret: Uint8Array | number[]): DeviceIdentity;
+    /**
+     * A fresh key pair from `crypto.getRandomValues`.
+     */
+    static generate(): DeviceIdentity;
+    /**
+     * The 32 secret-key bytes, to keep in this device's storage only.
+     */
+    secretKey(): Uint8Array;
+    /**
+     * The user id this key owns.
+     */
+    readonly userId: string;
+}
+
+/**
+ * The on-device engine for one user (see `DeviceSession`).
+ */
+export class MeshSession {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Replaces the typed-list signals with a typed list; returns `{model_version, favourites,
+     * skipped, traits, vector_preview, vector_fingerprint}`.
+     */
+    analyse(text: string): any;
+    /**
+     * The JSON body of `POST /v1/discovery/candidates`.
+     */
+    candidatesRequestJson(k: number, exclude_user_id?: string | null): string;
+    /**
+     * Opt-out on the device: forgets every signal, the vector and the traits.
+     */
+    clear(): void;
+    /**
+     * "Why this match?" for one candidate object from the candidates response.
+     */
+    explain(candidate: any): any;
+    /**
+     * Imports an export file's bytes; `format` is a format name (e.g. `goodreads_library`)
+     * or `undefined` to detect it. Returns `{format, source, rows, imported_rows,
+     * duplicates_merged, skipped: [{line, reason}], favourites, summary}`.
+     */
+    importFile(bytes: Uint8Array | number[], format?: string | null): any;
+    /**
+     * Restores stored signals; returns the summary (or `undefined` when there are none).
+     */
+    loadSignals(bytes: Uint8Array | number[]): any;
+    /**
+     * Decodes the model bytes from `GET /v1/model`.
+     */
+    constructor(model_bytes: Uint8Array | number[]);
+    /**
+     * The JSON body of `PUT /v1/profiles/{id}`: what leaves the device on opt-in.
+     */
+    profileUploadJson(display_name: string, show_favourites: number): string;
+    /**
+     * Removes every signal of a source (e.g. `spotify`); returns how many.
+     */
+    pruneSource(source: string): number;
+    /**
+     * Removes one signal by id; returns whether it existed.
+     */
+    prune(id: string): boolean;
+    /**
+     * Sets a signal's grade: `public`, `limited` or `private`.
+     */
+    setGrade(id: string, grade: string): boolean;
+    /**
+     * Sets "now" (Unix ms) and the recency half-life (days) for later imports.
+     */
+    setWeightPolicy(now_ms: number, half_life_days: number): void;
+    /**
+     * The signals in stored form, for this device's IndexedDB only.
+     */
+    signalsBytes(): Uint8Array;
+    /**
+     * The audit list: `[{id, source, grade, kind, title, creator, weight}]`.
+     */
+    signals(): any;
+    /**
+     * The current summary, or `undefined` without signals.
+     */
+    summary(): any;
+    /**
+     * The model version in use.
+     */
+    readonly modelVersion: number;
+}
+
+/**
+ * Parses, canonicalises and hashes an export without keeping anything; returns how many
+ * favourites were hashed (for benchmarks).
+ */
+export function importAndHash(bytes: Uint8Array | number[]): number;
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+export interface InitOutput {
+    readonly memory: WebAssembly.Memory;
+    readonly __wbg_deviceidentity_free: (a: number, b: number) => void;
+    readonly __wbg_meshsession_free: (a: number, b: number) => void;
+    readonly deviceidentity_authorization: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
+    readonly deviceidentity_fromSecret: (a: number, b: number) => [number, number, number];
+    readonly deviceidentity_generate: () => [number, number, number];
+    readonly deviceidentity_secretKey: (a: number) => [number, number];
+    readonly deviceidentity_userId: (a: number) => [number, number];
+    readonly importAndHash: (a: number, b: number) => [number, number, number];
+    readonly meshsession_analyse: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_candidatesRequestJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly meshsession_clear: (a: number) => void;
+    readonly meshsession_explain: (a: number, b: any) => [number, number, number];
+    readonly meshsession_importFile: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_loadSignals: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_modelVersion: (a: number) => number;
+    readonly meshsession_new: (a: number, b: number) => [number, number, number];
+    readonly meshsession_profileUploadJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly meshsession_prune: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_pruneSource: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_setGrade: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_setWeightPolicy: (a: number, b: number, c: number) => [number, number];
+    readonly meshsession_signals: (a: number) => [number, number, number];
+    readonly meshsession_signalsBytes: (a: number) => [number, number];
+    readonly meshsession_summary: (a: number) => [number, number, number];
+    readonly __wbindgen_malloc: (a: number, b: number) => number;
+    readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
+    readonly __wbindgen_free: (a: number, b: number, c: number) => void;
+    readonly __wbindgen_exn_store: (a: number) => void;
+    readonly __externref_table_alloc: () => number;
+    readonly __wbindgen_externrefs: WebAssembly.Table;
+    readonly __externref_table_dealloc: (a: number) => void;
+    readonly __wbindgen_start: () => void;
+}
+
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+
+/**
+ * Instantiates the given `module`, which can either be bytes or
+ * a precompiled `WebAssembly.Module`.
+ *
+ * @param {{ module: SyncInitInput }} module - Passing `SyncInitInput` directly is deprecated.
+ *
+ * @returns {InitOutput}
+ */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * If `module_or_path` is {RequestInfo} or {URL}, makes a request and
+ * for everything else, calls `WebAssembly.instantiate` directly.
+ *
+ * @param {{ module_or_path: InitInput | Promise<InitInput> }} module_or_path - Passing `InitInput` directly is deprecated.
+ *
+ * @returns {Promise<InitOutput>}
+ */
+export default function __wbg_init (module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>): Promise<InitOutput>;
