@@ -375,11 +375,7 @@ impl DeviceSession {
     /// The key a title line resolves to, as the catalogue or the typed form gives it.
     fn resolved_key(&self, line: &str) -> Option<ItemKey> {
         let entry = parse_favourite_line(1, line).ok().flatten()?;
-        Some(
-            self.catalogue
-                .resolve(&entry)
-                .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone()),
-        )
+        Some(self.catalogue.key_of(&entry))
     }
 }
 

@@ -131,6 +131,15 @@ impl Catalogue {
     }
 }
 
+impl Catalogue {
+    /// The key a typed favourite counts under: its catalogue entry's when it names exactly
+    /// one, else the key of the entry as typed.
+    pub fn key_of(&self, entry: &FavouriteEntry) -> ItemKey {
+        self.resolve(entry)
+            .map_or_else(|| ItemKey::from_entry(entry), |item| item.key().clone())
+    }
+}
+
 /// The readable label of a genre of a kind of item.
 fn trait_label(kind: ItemKind, genre: &str) -> String {
     match (kind, genre) {

@@ -32,4 +32,4 @@ pub use favourite_profile::{
 pub use federated_pca::{
     PcaBasis, SparseRows, accumulate, inverse_document_frequency, occupied_buckets,
 };
-pub use taste_model::{MODEL_BUCKETS, initial_model};
+pub use taste_model::{MODEL_BUCKETS, initial_model, model_salt};

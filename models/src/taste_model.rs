@@ -13,6 +13,11 @@ const SALT_CONTEXT: &str = "mesh-discovery 2026-11 model salt";
 const GENRE_SHARE: f32 = 0.8;
 const ITEM_SHARE: f32 = 0.45;
 
+/// The hashing salt of model `version`: each version hashes favourites under its own key.
+pub fn model_salt(version: u32) -> [u8; 32] {
+    blake3::derive_key(SALT_CONTEXT, &version.to_le_bytes())
+}
+
 /// The version-1 taste model: a 4096 × 256 hashed-embedding table, deterministic for a given
 /// catalogue and `version`.
 ///
@@ -21,7 +26,7 @@ const ITEM_SHARE: f32 = 0.45;
 /// and their own, so people who like the same genres get close taste vectors. Later versions
 /// come from federated training.
 pub fn initial_model(catalogue: &Catalogue, version: u32) -> ModelWeights {
-    let salt = blake3::derive_key(SALT_CONTEXT, &version.to_le_bytes());
+    let salt = model_salt(version);
     let mut rng = ChaCha8Rng::seed_from_u64(u64::from(version));
     let mut weights: Vec<f32> = Vec::with_capacity(MODEL_BUCKETS as usize * TASTE_DIM);
     for _ in 0..MODEL_BUCKETS {

@@ -4,11 +4,12 @@
 //! A client's update `x(xᵀE)` has L2 norm `‖Eᵀx‖ ≤ 1` (unit `x`, orthonormal `E`), so the
 //! default clip at 1 bounds each client's influence without changing any update; it is the
 //! sensitivity that differential-privacy noise will be calibrated to.
-use std::collections::HashMap;
 use std::time::Instant;
 
-use mesh_models::{Catalogue, PcaBasis, accumulate, inverse_document_frequency, occupied_buckets};
-use mesh_shared::{ItemHash, ItemKey, ModelWeights, TASTE_DIM, WeightedItem, parse_favourite_line};
+use mesh_models::{
+    Catalogue, PcaBasis, accumulate, inverse_document_frequency, model_salt, occupied_buckets,
+};
+use mesh_shared::{FavouriteHasher, ModelWeights, TASTE_DIM, WeightedItem};
 use serde::Serialize;
 
 use crate::{Dataset, Result};
@@ -84,22 +85,9 @@ pub fn train(
     catalogue: &Catalogue,
     options: TrainOptions,
 ) -> Result<TrainReport> {
-    let salt = blake3::derive_key(
-        "mesh-discovery 2026-11 model salt",
-        &options.version.to_le_bytes(),
-    );
-    let hasher = mesh_shared::FavouriteHasher::new(&salt);
-    let item_hashes: HashMap<&str, ItemHash> = dataset
-        .items
-        .iter()
-        .filter_map(|(id, info)| {
-            let entry = parse_favourite_line(1, &info.title).ok().flatten()?;
-            let key = catalogue
-                .resolve(&entry)
-                .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
-            Some((id.as_str(), hasher.hash(&key)))
-        })
-        .collect();
+    let salt = model_salt(options.version);
+    let item_hashes =
+        crate::evaluation::item_hashes(dataset, catalogue, &FavouriteHasher::new(&salt));
     let hidden = options
         .hold_out
         .map(|split| crate::evaluation::held_out_split(dataset, split));

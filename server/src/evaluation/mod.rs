@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mesh_models::Catalogue;
 use mesh_shared::{
-    ItemHash, ItemKey, ModelWeights, WeightedItem, parse_favourite_line, taste_vector,
+    FavouriteHasher, ItemHash, ModelWeights, WeightedItem, parse_favourite_line, taste_vector,
 };
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -113,7 +113,7 @@ pub fn evaluate(
     model: &ModelWeights,
     options: EvalOptions,
 ) -> EvalReport {
-    let item_hashes = item_hashes(dataset, catalogue, model);
+    let item_hashes = item_hashes(dataset, catalogue, &model.hasher());
     let mut report = EvalReport {
         users: dataset.users.len(),
         ties: dataset.edges.len(),
@@ -285,21 +285,17 @@ fn split_edges(edges: &[Tie], fraction: f64, seed: u64) -> (Vec<Tie>, Vec<Tie>) 
 }
 
 /// The keyed hash of every titled item, resolved like a typed favourite.
-fn item_hashes(
+pub(crate) fn item_hashes(
     dataset: &Dataset,
     catalogue: &Catalogue,
-    model: &ModelWeights,
+    hasher: &FavouriteHasher,
 ) -> HashMap<String, ItemHash> {
-    let hasher = model.hasher();
     dataset
         .items
         .iter()
         .filter_map(|(id, info)| {
             let entry = parse_favourite_line(1, &info.title).ok().flatten()?;
-            let key = catalogue
-                .resolve(&entry)
-                .map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
-            Some((id.clone(), hasher.hash(&key)))
+            Some((id.clone(), hasher.hash(&catalogue.key_of(&entry))))
         })
         .collect()
 }

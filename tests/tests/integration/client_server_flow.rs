@@ -50,11 +50,7 @@ fn plaintext_keys(titles: impl Iterator<Item = String>) -> Vec<ItemKey> {
     let catalogue = Catalogue::embedded();
     titles
         .filter_map(|t| parse_favourite_line(1, &t).ok().flatten())
-        .map(|e| {
-            catalogue
-                .resolve(&e)
-                .map_or_else(|| ItemKey::from_entry(&e), |i| i.key().clone())
-        })
+        .map(|e| catalogue.key_of(&e))
         .collect()
 }
 
