@@ -116,9 +116,7 @@ impl ExternalId {
     /// may go on below the repository, `/tree/main/src`, or carry a query).
     pub fn github(text: &str) -> Option<Self> {
         let text = text.trim().trim_end_matches('/');
-        let url_path = text
-            .strip_prefix("git@github.com:")
-            .or_else(|| text.split("github.com/").nth(1));
+        let url_path = github_url_path(text);
         let path = match url_path {
             Some(path) => path.split(['?', '#']).next().unwrap_or(path),
             None => text,
@@ -129,13 +127,21 @@ impl ExternalId {
             return None;
         }
         let name = name.strip_suffix(".git").unwrap_or(name);
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 100
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        };
-        (valid(owner) && valid(name)).then(|| {
+        // GitHub logins are letters, digits and hyphens; repository names may also hold `_`
+        // and `.`.
+        let valid_owner = !owner.is_empty()
+            && owner.len() <= 39
+            && owner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let valid_name = !name.is_empty()
+            && name.len() <= 100
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        (valid_owner && valid_name).then(|| {
             Self::GitHub(format!(
                 "{}/{}",
                 owner.to_ascii_lowercase(),
@@ -150,6 +156,32 @@ impl ExternalId {
             Self::Isbn(s) | Self::Imdb(s) | Self::Mbid(s) | Self::Spotify(s) | Self::GitHub(s) => s,
         }
     }
+}
+
+/// The path after the host of a GitHub URL (`https://github.com/…`, `http://www.github.com/…`,
+/// `github.com/…`, `git@github.com:…`, `ssh://git@github.com/…`), the host matched exactly and
+/// case-insensitively.
+fn github_url_path(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    for prefix in [
+        "git@github.com:",
+        "ssh://git@github.com/",
+        "git://github.com/",
+    ] {
+        if lower.starts_with(prefix) {
+            return text.get(prefix.len()..);
+        }
+    }
+    let without_scheme = ["https://", "http://"]
+        .iter()
+        .find(|s| lower.starts_with(*s))
+        .map_or(0, |s| s.len());
+    let rest = &lower[without_scheme..];
+    let host_start = without_scheme + if rest.starts_with("www.") { 4 } else { 0 };
+    lower[host_start..]
+        .starts_with("github.com/")
+        .then(|| text.get(host_start + "github.com/".len()..))
+        .flatten()
 }
 
 fn isbn13_valid(digits: &str) -> bool {
@@ -240,8 +272,19 @@ mod tests {
     #[case("https://github.com/Rust-Lang/Rust")]
     #[case("git@github.com:rust-lang/rust.git")]
     #[case("https://github.com/rust-lang/rust.git")]
+    #[case("HTTPS://WWW.GitHub.com/rust-lang/rust/tree/master?tab=1")]
+    #[case("ssh://git@github.com/rust-lang/rust.git")]
     fn reads_github_repos(#[case] text: &str) {
         assert_eq!(ExternalId::github(text).unwrap().as_str(), "rust-lang/rust");
+    }
+
+    /// Found by the `canonical_key` fuzz target: a host that only contains "github.com".
+    #[rstest]
+    #[case("ThegiThub.com/r")]
+    #[case("https://notgithub.com/a/b")]
+    #[case("owner.with.dots/repo")]
+    fn refuses_what_is_not_a_repository(#[case] text: &str) {
+        assert_eq!(ExternalId::github(text), None);
     }
 
     #[test]
