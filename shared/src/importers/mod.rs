@@ -172,10 +172,12 @@ pub struct ImportedFavourite {
     pub line: usize,
 }
 
-/// Names the format of an export from its content (the file name is only a tie-breaker).
+/// Names the format of an export from its content alone: CSV headers, and for JSON the keys in
+/// its first 4 KiB. Anything else is a plain list.
 ///
 /// # Errors
-/// [`Error::ImportFormat`] when the content is not text or matches no known format.
+/// [`Error::ImportStructure`] when the content is not UTF-8 text; [`Error::ImportFormat`] for
+/// JSON that matches no supported export.
 pub fn detect_format(bytes: &[u8]) -> Result<ExportFormat> {
     let text = as_text(bytes)?;
     let head: String = text.chars().take(4096).collect();
