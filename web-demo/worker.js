@@ -86,7 +86,14 @@ const operations = {
     session = new MeshSession(new Uint8Array(await response.arrayBuffer()));
     session.setWeightPolicy(Date.now(), HALF_LIFE_DAYS);
     const stored = await dbOp("readonly", (s) => s.get(SIGNALS_KEY));
-    if (stored) session.loadSignals(new Uint8Array(stored));
+    if (stored) {
+      try {
+        session.loadSignals(new Uint8Array(stored));
+      } catch (error) {
+        console.warn(`stored signals could not be read and were dropped: ${error.message}`);
+        await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
+      }
+    }
     identity = await loadIdentity();
     await register();
     return state({ userId: identity.userId, modelVersion: session.modelVersion });

@@ -41,7 +41,8 @@ pub(crate) struct ServedModel {
 
 impl AppState {
     /// Loads the current model from the store (saving the version-1 model on first start),
-    /// indexes every stored profile and adds the given read-only population.
+    /// indexes every stored profile of the current model version and adds the given read-only
+    /// population.
     ///
     /// # Errors
     /// A store failure or a stored model that does not decode.
@@ -78,8 +79,22 @@ impl AppState {
                 profile.upload.card,
             );
         }
+        // Vectors from another model version live in another space: such profiles stay
+        // stored but are not discoverable until their device publishes again.
+        let mut stale = 0usize;
         for (user, stored) in store.profiles()? {
-            index.upsert(user, stored.upload.taste_vector, stored.upload.card);
+            if stored.upload.model_version == model.version() {
+                index.upsert(user, stored.upload.taste_vector, stored.upload.card);
+            } else {
+                stale += 1;
+            }
+        }
+        if stale > 0 {
+            tracing::info!(
+                stale,
+                model_version = model.version(),
+                "profiles from older model versions wait for a new publish"
+            );
         }
         Ok(Self {
             store,

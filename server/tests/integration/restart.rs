@@ -88,3 +88,29 @@ async fn replay_protection_survives_a_restart() {
     );
     assert_eq!(mesh.stored_profile(&ada.user), stored, "nothing changed");
 }
+
+#[tokio::test]
+async fn profiles_of_an_older_model_wait_for_a_new_publish_after_the_model_changes() {
+    let mesh = Coordinator::new();
+    let ada = Device::new(1);
+    let upload = upload_from_favourites(&mesh.model(), "Ada", SCI_FI_FILMS);
+    mesh.published(&ada, &upload).await;
+    let next = mesh_models::initial_model(mesh_models::Catalogue::embedded(), 2);
+    mesh.state.store().save_model(&next.encode()).unwrap();
+
+    let mesh = mesh.restart();
+
+    assert_eq!(mesh.state.model_version(), 2);
+    assert!(
+        mesh.stored_profile(&ada.user).is_some(),
+        "kept in the store"
+    );
+    assert!(
+        !mesh.state.is_discoverable(&ada.user),
+        "a v1 vector is not comparable with v2 ones"
+    );
+    let republished = upload_from_favourites(&mesh.model(), "Ada", SCI_FI_FILMS);
+    let reply = mesh.put_profile(&ada, &republished).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(mesh.state.is_discoverable(&ada.user));
+}
