@@ -120,7 +120,7 @@ pub fn demo_population(
 /// `1 + ln(weight)`.
 ///
 /// # Errors
-/// [`Error::Dataset`] naming the file, line and column of the first malformed field, or a
+/// [`crate::Error::Dataset`] naming the file, line and column of the first malformed field, or a
 /// missing `interactions.tsv`.
 pub fn load_population_dir(
     dir: &Path,
