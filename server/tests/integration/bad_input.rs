@@ -58,10 +58,12 @@ fn vector(len: usize, value: f32, axes: &[usize]) -> Value {
     StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("taste_vector[3]"),
     &["taste_vector[3]", "number out of range"]
 )]
-#[case::component_overflowing_f32_to_infinity(
+// Parsed exactly (serde_json's `float_roundtrip`, on for the whole workspace), a number no
+// f32 holds is a range error at its own path.
+#[case::component_overflowing_f32(
     || profile_with_component("1e39"),
-    StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("taste_vector"),
-    &["taste_vector: component 3 is not a finite number"]
+    StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("taste_vector[3]"),
+    &["taste_vector[3]", "number out of range"]
 )]
 #[case::component_null(
     || profile_with_component("null"),
