@@ -110,7 +110,7 @@ pub fn profile_from_entries(
     let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
     for (line, entry, weight) in entries {
         let resolved = catalogue.resolve(&entry);
-        let key = catalogue.key_of(&entry);
+        let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
         if let Some(&(first, at)) = first_line_of.get(&hash) {
             let item: &mut ResolvedFavourite = &mut items[at];

@@ -9,6 +9,21 @@ use crate::{Clock, DiscoveryIndex, Result, Store, StoredProfile};
 /// Version of the model a new store starts with.
 const FIRST_MODEL_VERSION: u32 = 1;
 
+/// The store's current model, saving the version-1 model first in a new store.
+///
+/// # Errors
+/// A store failure or a stored model that does not decode.
+pub fn current_model(store: &dyn Store) -> Result<ModelWeights> {
+    match store.current_model()? {
+        Some(bytes) => Ok(ModelWeights::decode(&bytes)?),
+        None => {
+            let model = initial_model(Catalogue::embedded(), FIRST_MODEL_VERSION);
+            store.save_model(&model.encode())?;
+            Ok(model)
+        }
+    }
+}
+
 /// Shared state of the coordinator's handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -51,14 +66,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         population: Vec<PopulationProfile>,
     ) -> Result<Self> {
-        let model = match store.current_model()? {
-            Some(bytes) => ModelWeights::decode(&bytes)?,
-            None => {
-                let model = initial_model(Catalogue::embedded(), FIRST_MODEL_VERSION);
-                store.save_model(&model.encode())?;
-                model
-            }
-        };
+        let model = current_model(store.as_ref())?;
         let bytes = model.encode();
         let etag = format!(
             "\"mesh-model-v{}-{}\"",

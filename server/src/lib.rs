@@ -26,7 +26,7 @@ mod routes;
 mod store;
 
 pub use api_error::ApiError;
-pub use app_state::AppState;
+pub use app_state::{AppState, current_model};
 pub use clock::{Clock, SystemClock};
 pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use discovery_index::DiscoveryIndex;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use mesh_models::Catalogue;
 use mesh_server::{
     AppConfig, AppState, Dataset, EvalOptions, RedbStore, Store, SystemClock, TrainOptions, app,
-    demo_population, evaluate, load_population_dir, train,
+    current_model, demo_population, evaluate, load_population_dir, train,
 };
 
 #[derive(Debug, Parser)]
@@ -114,7 +114,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
         RedbStore::open(&args.data_dir)
             .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
     );
-    let current = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new())?.model_version();
+    let current = current_model(store.as_ref())?.version();
     let dataset = Dataset::load(&args.data)?;
     let options = TrainOptions {
         buckets: args.buckets,
@@ -154,11 +154,9 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let model = match &args.data_dir {
         Some(dir) => {
-            let store = Arc::new(
-                RedbStore::open(dir)
-                    .with_context(|| format!("opening the store in {}", dir.display()))?,
-            );
-            AppState::open(store, Arc::new(SystemClock), Vec::new())?.model_weights()?
+            let store = RedbStore::open(dir)
+                .with_context(|| format!("opening the store in {}", dir.display()))?;
+            current_model(&store)?
         }
         None => mesh_models::initial_model(Catalogue::embedded(), 1),
     };
@@ -187,9 +185,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         RedbStore::open(&args.data_dir)
             .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
     );
-    // The population needs the served model, so open once without it to load or create it.
-    let bare = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new())?;
-    let model = bare.model_weights()?;
+    let model = current_model(store.as_ref())?;
     let catalogue = Catalogue::embedded();
     let population = match &args.population {
         Some(dir) => load_population_dir(dir, catalogue, &model)?,

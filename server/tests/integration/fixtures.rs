@@ -118,9 +118,7 @@ impl Coordinator {
     ) -> Self {
         let store = Arc::new(RedbStore::open(dir.path()).unwrap());
         // The population is computed from the served model, as `mesh serve` does.
-        let bare = AppState::open(store.clone(), clock.clone(), Vec::new()).unwrap();
-        let population = population(&bare.model_weights().unwrap());
-        drop(bare);
+        let population = population(&mesh_server::current_model(store.as_ref()).unwrap());
         let state = AppState::open(store.clone(), clock.clone(), population.clone()).unwrap();
         let router = app(state.clone(), &AppConfig::default());
         Self {

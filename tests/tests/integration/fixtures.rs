@@ -2,7 +2,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mesh_models::Catalogue;
-use mesh_server::{AppState, PopulationProfile, RedbStore, SystemClock, demo_population};
+use mesh_server::{
+    AppState, PopulationProfile, RedbStore, SystemClock, current_model, demo_population,
+};
 
 /// The workspace root.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -20,8 +22,7 @@ pub(crate) fn favourites() -> String {
 /// A coordinator state over a fresh store in `dir` with the `mesh serve` demo population.
 pub(crate) fn coordinator(dir: &std::path::Path, population: usize) -> AppState {
     let store = Arc::new(RedbStore::open(dir).unwrap());
-    let bare = AppState::open(store.clone(), Arc::new(SystemClock), Vec::new()).unwrap();
-    let model = bare.model_weights().unwrap();
+    let model = current_model(store.as_ref()).unwrap();
     let people: Vec<PopulationProfile> =
         demo_population(Catalogue::embedded(), &model, population, 42).unwrap();
     AppState::open(store, Arc::new(SystemClock), people).unwrap()
