@@ -26,6 +26,7 @@ mod importers;
 mod model_weights;
 mod request_signature;
 mod schema;
+pub mod secagg;
 mod signal;
 mod signal_weight;
 mod taste_vector;
