@@ -6,4 +6,4 @@ use criterion::criterion_main;
 
 mod benchmarks;
 
-criterion_main!(benchmarks::import::benches);
+criterion_main!(benchmarks::import::benches, benchmarks::secagg::benches);

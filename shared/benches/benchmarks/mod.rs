@@ -1,1 +1,2 @@
 pub(crate) mod import;
+pub(crate) mod secagg;
