@@ -31,7 +31,8 @@ fn secagg(c: &mut Criterion) {
             (1..CLIENTS as usize)
                 .map(|j| pairwise_seed(&secrets[0], black_box(&publics[j])))
                 .collect::<Vec<_>>()
-        });
+        })
+    });
     group.bench_function(
         "SecAgg masking of a d=256 update against 99 peers (one client)",
         |b| b.iter(|| mask_input(black_box(&input), 0, &[9; 32], &peers, 1)),
