@@ -19,11 +19,19 @@ const KINDS: [ItemKind; 7] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let kind = KINDS[usize::from(selector) % KINDS.len()];
     let title = canonical_title(text, kind);
-    assert_eq!(canonical_title(&title, kind), title, "canonical titles are fixed points");
+    assert_eq!(
+        canonical_title(&title, kind),
+        title,
+        "canonical titles are fixed points"
+    );
     let folded = fold_text(text);
     assert_eq!(fold_text(&folded), folded);
     let _ = (canonical_person(text), canonical_artist(text));
@@ -49,6 +57,10 @@ fuzz_target!(|data: &[u8]| {
             ExternalId::GitHub(s) => ExternalId::github(s),
             _ => Some(id.clone()),
         };
-        assert_eq!(again.as_ref(), Some(&id), "normalised ids parse to themselves");
+        assert_eq!(
+            again.as_ref(),
+            Some(&id),
+            "normalised ids parse to themselves"
+        );
     }
 });

@@ -14,9 +14,14 @@ fn model() -> &'static ModelWeights {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(profile) = resolve_favourites(Catalogue::embedded(), model(), text) {
         assert!(!profile.items.is_empty());
-        assert_eq!(profile.taste_vector.as_slice().len(), mesh_shared::TASTE_DIM);
+        assert_eq!(
+            profile.taste_vector.as_slice().len(),
+            mesh_shared::TASTE_DIM
+        );
     }
 });
