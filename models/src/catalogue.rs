@@ -109,10 +109,9 @@ impl Catalogue {
     /// are editions).
     /// Ambiguous or unknown titles resolve to `None`.
     pub fn resolve(&self, entry: &FavouriteEntry) -> Option<&CatalogueItem> {
+        let candidates = self.by_title.get(&entry.canonical_title())?;
         let creator = entry.canonical_creator();
-        let mut matches = self
-            .by_title
-            .get(&entry.canonical_title())?
+        let mut matches = candidates
             .iter()
             .map(|&i| &self.items[i])
             .filter(|item| {

@@ -102,19 +102,39 @@ pub fn profile_from_entries(
     catalogue: &Catalogue,
     model: &ModelWeights,
     entries: Vec<(usize, FavouriteEntry, f32)>,
+    skipped: Vec<SkippedLine>,
+) -> Result<FavouriteProfile> {
+    let entries = entries
+        .into_iter()
+        .map(|(line, entry, weight)| (line, entry, weight, true))
+        .collect();
+    build_profile(catalogue, model, entries, skipped)
+}
+
+/// Resolves, hashes and merges entries once; entries flagged `true` also shape the traits.
+fn build_profile(
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+    entries: Vec<(usize, FavouriteEntry, f32, bool)>,
     mut skipped: Vec<SkippedLine>,
 ) -> Result<FavouriteProfile> {
     let hasher = model.hasher();
     let mut items: Vec<ResolvedFavourite> = Vec::new();
     let mut first_line_of: HashMap<ItemHash, (usize, usize)> = HashMap::new();
-    let mut known: Vec<(&CatalogueItem, f32)> = Vec::new();
-    for (line, entry, weight) in entries {
+    // Per distinct item: its catalogue entry and the largest weight of the entries that may
+    // shape traits.
+    let mut known: Vec<Option<(&CatalogueItem, f32)>> = Vec::new();
+    for (line, entry, weight, feeds_traits) in entries {
         let resolved = catalogue.resolve(&entry);
         let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
         if let Some(&(first, at)) = first_line_of.get(&hash) {
             let item: &mut ResolvedFavourite = &mut items[at];
             item.weight = item.weight.max(weight);
+            if feeds_traits && let Some(catalogue_item) = resolved {
+                let previous = known[at].map_or(0.0, |(_, w)| w);
+                known[at] = Some((catalogue_item, previous.max(weight)));
+            }
             skipped.push(SkippedLine {
                 line,
                 reason: format!("duplicate of line {first}"),
@@ -122,9 +142,7 @@ pub fn profile_from_entries(
             continue;
         }
         first_line_of.insert(hash, (line, items.len()));
-        if let Some(item) = resolved {
-            known.push((item, weight));
-        }
+        known.push(resolved.filter(|_| feeds_traits).map(|item| (item, weight)));
         items.push(ResolvedFavourite {
             line,
             title: resolved.map_or_else(|| entry.title.clone(), CatalogueItem::display_title),
@@ -143,6 +161,7 @@ pub fn profile_from_entries(
         })
         .collect();
     let taste_vector = taste_vector(model, &weighted)?;
+    let known: Vec<(&CatalogueItem, f32)> = known.into_iter().flatten().collect();
     Ok(FavouriteProfile {
         items,
         skipped,
@@ -153,7 +172,8 @@ pub fn profile_from_entries(
 
 /// Builds the profile of a device's signals: every signal feeds the taste vector with its
 /// weight (the same item from two sources counts once, with the larger weight); traits come
-/// only from signals graded public or limited, so a private signal never shapes the card.
+/// only from signals graded public or limited (an item counts once, with the largest weight
+/// of those), so a private signal never shapes the card.
 ///
 /// # Errors
 /// [`mesh_shared::Error::EmptyFavourites`] when there are no signals.
@@ -165,20 +185,16 @@ pub fn profile_from_signals(
     let entries = signals
         .iter()
         .enumerate()
-        .map(|(i, signal)| (i + 1, signal_entry(signal), signal.weight))
-        .collect();
-    let mut profile = profile_from_entries(catalogue, model, entries, Vec::new())?;
-    let shown: Vec<(&CatalogueItem, f32)> = signals
-        .iter()
-        .filter(|s| s.grade != PrivacyGrade::Private)
-        .filter_map(|s| {
-            catalogue
-                .resolve(&signal_entry(s))
-                .map(|item| (item, s.weight))
+        .map(|(i, signal)| {
+            (
+                i + 1,
+                signal_entry(signal),
+                signal.weight,
+                signal.grade != PrivacyGrade::Private,
+            )
         })
         .collect();
-    profile.traits = infer_traits(&shown);
-    Ok(profile)
+    build_profile(catalogue, model, entries, Vec::new())
 }
 
 /// The key a signal counts under: the catalogue entry it names, if exactly one, else the key

@@ -152,6 +152,36 @@ pub fn spotify_history(listens: usize, seed: u64) -> String {
     out
 }
 
+/// A typed favourites list of `lines` distinct films, books and artists (`Title (year)`,
+/// `book: Title — Author`, `artist: Name`).
+pub fn typed_list(lines: usize, seed: u64) -> String {
+    let mut seq = Sequence(seed);
+    (0..lines)
+        .map(|i| {
+            let words = 1 + seq.below(3);
+            let title = format!("{} {i}", title(&mut seq, words));
+            match i % 3 {
+                0 => format!("{title} ({})", 1950 + seq.below(75)),
+                1 => format!("book: {title} — {} {}", seq.pick(NAMES), seq.pick(SURNAMES)),
+                _ => format!("artist: {title}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A deterministic model of `buckets` rows with pseudo-random weights, for benchmarks.
+pub fn benchmark_model(buckets: u32, seed: u64) -> crate::ModelWeights {
+    let mut seq = Sequence(seed);
+    let weights = (0..buckets as usize * crate::TASTE_DIM)
+        .map(|_| (seq.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+        .collect();
+    // Finite weights of the right count: the constructor cannot refuse them.
+    #[allow(clippy::expect_used)]
+    crate::ModelWeights::new(1, [seed as u8; 32], buckets, weights)
+        .expect("a well-formed benchmark model")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +215,14 @@ mod tests {
         assert_eq!(spotify.format, ExportFormat::SpotifyStreamingHistory);
         assert_eq!(spotify.rows, 2000);
         assert!(spotify.favourites.len() > 100);
+        let list = import_export(
+            typed_list(500, 3).as_bytes(),
+            Some(ExportFormat::PlainList),
+            &WeightPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!((list.rows, list.favourites.len()), (500, 500));
+        let model = benchmark_model(64, 1);
+        assert_eq!(crate::ModelWeights::decode(&model.encode()).unwrap(), model);
     }
 }

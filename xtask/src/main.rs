@@ -238,19 +238,22 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
         .args(["ci", "--no-audit", "--no-fund"]))
 }
 
-/// Workloads of the import benchmark: (name, file, rows, Chromium target in ms).
-const IMPORT_WORKLOADS: [(&str, &str, &str, f64); 2] = [
+/// Workloads of the benchmark: (result key, criterion name, Chromium target in ms).
+const WORKLOADS: [(&str, &str, f64); 3] = [
     (
         "goodreads_10k",
-        "goodreads-10k.csv",
         "import + canonicalise + hash a 10,000-row Goodreads export",
         50.0,
     ),
     (
         "spotify_50k",
-        "spotify-50k.json",
         "import + canonicalise + hash a 50,000-listen Spotify history",
         300.0,
+    ),
+    (
+        "taste_500",
+        "taste vector for 500 typed favourites (parse, canonicalise, hash, vector, traits)",
+        5.0,
     ),
 ];
 
@@ -260,19 +263,28 @@ fn bench(root: &Path) -> Result<()> {
     ensure_npm_packages(root)?;
     let data_dir = target_dir(root).join("bench-data");
     std::fs::create_dir_all(&data_dir)?;
-    std::fs::write(
-        data_dir.join("goodreads-10k.csv"),
-        mesh_shared::testing::goodreads_export(10_000, 7),
+    let testing = |name: &str, bytes: Vec<u8>| std::fs::write(data_dir.join(name), bytes);
+    testing(
+        "goodreads-10k.csv",
+        mesh_shared::testing::goodreads_export(10_000, 7).into_bytes(),
     )?;
-    std::fs::write(
-        data_dir.join("spotify-50k.json"),
-        mesh_shared::testing::spotify_history(50_000, 7),
+    testing(
+        "spotify-50k.json",
+        mesh_shared::testing::spotify_history(50_000, 7).into_bytes(),
+    )?;
+    testing(
+        "favourites-500.txt",
+        mesh_shared::testing::typed_list(500, 7).into_bytes(),
+    )?;
+    testing(
+        "model-16384.bin",
+        mesh_shared::testing::benchmark_model(16_384, 7).encode(),
     )?;
 
     println!("xtask: native benchmarks (criterion)");
-    let native = cargo()
-        .current_dir(root)
-        .args([
+    let mut native_out = String::new();
+    for args in [
+        [
             "bench",
             "-p",
             "mesh-shared",
@@ -280,17 +292,25 @@ fn bench(root: &Path) -> Result<()> {
             "testing",
             "--bench",
             "bench_main",
-        ])
-        .output()
-        .context("running cargo bench")?;
-    let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
-    print!("{native_out}");
-    if !native.status.success() {
-        bail!(
-            "cargo bench failed: {}",
-            String::from_utf8_lossy(&native.stderr)
-        );
+        ]
+        .as_slice(),
+        ["bench", "-p", "mesh-client", "--bench", "bench_main"].as_slice(),
+    ] {
+        let output = cargo()
+            .current_dir(root)
+            .args(args)
+            .output()
+            .context("running cargo bench")?;
+        if !output.status.success() {
+            bail!(
+                "cargo {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        native_out.push_str(&String::from_utf8_lossy(&output.stdout));
     }
+    print!("{native_out}");
 
     println!("xtask: Chromium benchmarks");
     let browser = Command::new("node")
@@ -316,7 +336,7 @@ fn bench(root: &Path) -> Result<()> {
     let mut table = String::from(
         "| workload | native median (criterion) | Chromium median (15 runs) | Chromium / native | Chromium target | met |\n|---|---:|---:|---:|---:|---|\n",
     );
-    for (key, _, name, target_ms) in IMPORT_WORKLOADS {
+    for (key, name, target_ms) in WORKLOADS {
         let native_ms = criterion_median_ms(&native_out, name)
             .with_context(|| format!("no criterion estimate for {name:?}"))?;
         let browser_ms = results[key]["median_ms"]

@@ -1,0 +1,21 @@
+//! Criterion benchmarks of the on-device engine. Run with `cargo bench -p mesh-client`.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mesh_client::DeviceSession;
+use mesh_shared::testing::{benchmark_model, typed_list};
+
+fn taste_vector(c: &mut Criterion) {
+    let model = benchmark_model(16_384, 7).encode();
+    let list = typed_list(500, 7);
+    let mut session = DeviceSession::new(&model).expect("a valid model");
+    c.bench_function(
+        "taste vector for 500 typed favourites (parse, canonicalise, hash, vector, traits)",
+        |b| b.iter(|| session.analyse(black_box(&list)).expect("500 favourites")),
+    );
+}
+
+criterion_group!(benches, taste_vector);
+criterion_main!(benches);
