@@ -111,20 +111,17 @@ impl Catalogue {
     pub fn resolve(&self, entry: &FavouriteEntry) -> Option<&CatalogueItem> {
         let candidates = self.by_title.get(&entry.canonical_title())?;
         let creator = entry.canonical_creator();
-        let mut matches = candidates
-            .iter()
-            .map(|&i| &self.items[i])
-            .filter(|item| {
-                entry.kind.is_none_or(|kind| kind == item.kind)
-                    && (entry.kind == Some(ItemKind::Book)
-                        || entry.year.is_none_or(|year| item.year == Some(year)))
-                    && creator.as_ref().is_none_or(|c| {
-                        item.creator
-                            .as_deref()
-                            .map(canonical_person)
-                            .is_some_and(|ic| ic.contains(c.as_str()))
-                    })
-            });
+        let mut matches = candidates.iter().map(|&i| &self.items[i]).filter(|item| {
+            entry.kind.is_none_or(|kind| kind == item.kind)
+                && (entry.kind == Some(ItemKind::Book)
+                    || entry.year.is_none_or(|year| item.year == Some(year)))
+                && creator.as_ref().is_none_or(|c| {
+                    item.creator
+                        .as_deref()
+                        .map(canonical_person)
+                        .is_some_and(|ic| ic.contains(c.as_str()))
+                })
+        });
         let first = matches.next()?;
         matches.next().is_none().then_some(first)
     }
