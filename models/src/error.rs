@@ -17,6 +17,9 @@ pub enum Error {
     /// Internal or operator input: training that cannot proceed (empty round, bad sizes).
     #[error("training: {0}")]
     Training(String),
+    /// Internal: a tensor operation of the on-device training failed.
+    #[error("tensor: {0}")]
+    Tensor(#[from] candle_core::Error),
     /// User input or model data, from the shared layer.
     #[error(transparent)]
     Shared(#[from] mesh_shared::Error),

@@ -21,6 +21,7 @@ mod catalogue;
 mod error;
 mod favourite_profile;
 mod federated_pca;
+mod local_training;
 mod taste_model;
 
 pub use catalogue::{Catalogue, CatalogueItem};
@@ -32,4 +33,5 @@ pub use favourite_profile::{
 pub use federated_pca::{
     PcaBasis, SparseRows, accumulate, inverse_document_frequency, occupied_buckets,
 };
+pub use local_training::{LocalTrainer, LocalTrainingOptions, LocalUpdate};
 pub use taste_model::{MODEL_BUCKETS, initial_model, model_salt};

@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use mesh_models::{
-    Catalogue, PcaBasis, accumulate, inverse_document_frequency, model_salt, occupied_buckets,
+    Catalogue, LocalTrainer, LocalTrainingOptions, PcaBasis, accumulate,
+    inverse_document_frequency, model_salt, occupied_buckets,
 };
 use mesh_shared::{FavouriteHasher, ModelWeights, TASTE_DIM, WeightedItem};
 use serde::Serialize;
@@ -33,9 +34,40 @@ pub struct TrainOptions {
     pub hold_out: Option<crate::EvalOptions>,
     /// Run the central reference instead: no clipping, so each round computes exactly the
     /// central product `XᵀXE` (the unclipped federated sum equals it; `mesh_models` tests
-    /// this).
+    /// this), and the fine-tuning rounds take full-batch gradient steps on the summed
+    /// objective.
     pub central: bool,
+    /// Rounds of on-device fine-tuning (candle, BPR on held-out favourites) after the
+    /// subspace iteration.
+    pub local_rounds: u32,
+    /// Settings of each client's local training in those rounds (its seed is mixed with the
+    /// round and the client).
+    pub local: LocalTrainingOptions,
+    /// How the coordinator applies the mean client update.
+    pub server_optimizer: ServerOptimizer,
 }
+
+/// How the coordinator turns a round's mean update into the next model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ServerOptimizer {
+    /// `w += lr · mean update` (FedAvg; lr 1 is plain averaging).
+    FedAvg {
+        /// Server learning rate.
+        learning_rate: f32,
+    },
+    /// Adam on the negated mean update as a pseudo-gradient (FedAdam, Reddi et al. 2021).
+    FedAdam {
+        /// Server learning rate.
+        learning_rate: f32,
+        /// First-moment decay.
+        beta1: f32,
+        /// Second-moment decay.
+        beta2: f32,
+        /// Adaptivity floor τ.
+        tau: f32,
+    },
+}
+
 
 impl Default for TrainOptions {
     fn default() -> Self {
@@ -48,6 +80,9 @@ impl Default for TrainOptions {
             seed: 7,
             hold_out: None,
             central: false,
+            local_rounds: 0,
+            local: LocalTrainingOptions::default(),
+            server_optimizer: ServerOptimizer::FedAvg { learning_rate: 1.0 },
         }
     }
 }
@@ -65,6 +100,8 @@ pub struct RoundStats {
     pub mean_update_norm: f32,
     /// Wall time of the round, seconds.
     pub seconds: f64,
+    /// Fine-tuning rounds: the clients' mean local loss before and after their local steps.
+    pub local_loss: Option<(f32, f32)>,
 }
 
 /// The trained model and how training went.
@@ -125,6 +162,7 @@ pub fn train(
         clipped: 0,
         mean_update_norm: 0.0,
         seconds: start.elapsed().as_secs_f64(),
+        local_loss: None,
     });
 
     let mut basis = PcaBasis::random(options.buckets, idf, options.seed)?;
@@ -156,12 +194,115 @@ pub fn train(
             clipped,
             mean_update_norm: norms / clients.len().max(1) as f32,
             seconds: start.elapsed().as_secs_f64(),
+            local_loss: None,
+        });
+    }
+    let mut model = basis.to_model(options.version, salt, options.rank)?;
+    let mut optimiser_state = None;
+    for local_round in 1..=options.local_rounds {
+        let start = Instant::now();
+        let round = options.rounds + local_round;
+        let trainer = LocalTrainer::new(&model);
+        let mut sum = vec![0.0f32; options.buckets as usize * TASTE_DIM];
+        let (mut clipped, mut norms, mut contributed) = (0, 0.0f32, 0usize);
+        let (mut loss_before, mut loss_after) = (0.0f64, 0.0f64);
+        for (c, items) in clients.iter().enumerate() {
+            let local = LocalTrainingOptions {
+                seed: options.local.seed ^ (u64::from(round) << 32) ^ c as u64,
+                clip_norm: if options.central {
+                    f32::MAX
+                } else {
+                    options.local.clip_norm
+                },
+                ..options.local
+            };
+            // A client with fewer than two distinct favourites has nothing to hold out.
+            let Ok(update) = trainer.train(items, &local) else {
+                continue;
+            };
+            contributed += 1;
+            norms += update.norm_before_clip;
+            clipped += usize::from(update.clipped);
+            loss_before += f64::from(update.loss_before);
+            loss_after += f64::from(update.loss_after);
+            accumulate(&mut sum, &update.delta);
+        }
+        if contributed == 0 {
+            return Err(mesh_models::Error::Training(
+                "no client could train locally (each needs two distinct favourites)".to_owned(),
+            )
+            .into());
+        }
+        let mean_update: Vec<f32> = sum.iter().map(|x| x / contributed as f32).collect();
+        let mut weights = model.weights().to_vec();
+        apply_server_step(
+            options.server_optimizer,
+            &mut optimiser_state,
+            &mut weights,
+            &mean_update,
+        );
+        model = ModelWeights::new(options.version, salt, options.buckets, weights)?;
+        stats.push(RoundStats {
+            round,
+            clients: contributed,
+            clipped,
+            mean_update_norm: norms / contributed as f32,
+            seconds: start.elapsed().as_secs_f64(),
+            local_loss: Some((
+                (loss_before / contributed as f64) as f32,
+                (loss_after / contributed as f64) as f32,
+            )),
         });
     }
     Ok(TrainReport {
-        model: basis.to_model(options.version, salt, options.rank)?,
+        model,
         rounds: stats,
     })
+}
+
+/// First and second moments of FedAdam.
+#[derive(Debug)]
+struct AdamMoments {
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+fn apply_server_step(
+    optimiser: ServerOptimizer,
+    state: &mut Option<AdamMoments>,
+    weights: &mut [f32],
+    mean_update: &[f32],
+) {
+    match optimiser {
+        ServerOptimizer::FedAvg { learning_rate } => {
+            for (w, d) in weights.iter_mut().zip(mean_update) {
+                *w += learning_rate * d;
+            }
+        }
+        ServerOptimizer::FedAdam {
+            learning_rate,
+            beta1,
+            beta2,
+            tau,
+        } => {
+            let moments = state.get_or_insert_with(|| AdamMoments {
+                first: vec![0.0; weights.len()],
+                second: vec![tau * tau; weights.len()],
+            });
+            for (((w, d), m), v) in weights
+                .iter_mut()
+                .zip(mean_update)
+                .zip(&mut moments.first)
+                .zip(&mut moments.second)
+            {
+                *m = beta1 * *m + (1.0 - beta1) * d;
+                *v = beta2 * *v + (1.0 - beta2) * d * d;
+                if *m != 0.0 {
+                    *w += learning_rate * *m / (v.sqrt() + tau);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

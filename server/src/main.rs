@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mesh_models::Catalogue;
+use mesh_models::{Catalogue, LocalTrainingOptions};
 use mesh_server::{
-    AppConfig, AppState, Dataset, EvalOptions, RedbStore, Store, SystemClock, TrainOptions, app,
-    current_model, demo_population, evaluate, load_population_dir, train,
+    AppConfig, AppState, Dataset, EvalOptions, RedbStore, ServerOptimizer, Store, SystemClock,
+    TrainOptions, app, current_model, demo_population, evaluate, load_population_dir, train,
 };
 
 #[derive(Debug, Parser)]
@@ -56,6 +56,27 @@ struct TrainArgs {
     /// Leave out the favourites `mesh eval` hides on a dataset without ties (same seed).
     #[arg(long)]
     hold_out: bool,
+    /// Rounds of on-device fine-tuning (candle BPR, every client) after the subspace rounds.
+    #[arg(long, default_value_t = 0)]
+    local_rounds: u32,
+    /// Local epochs per fine-tuning round.
+    #[arg(long, default_value_t = 1)]
+    local_epochs: u32,
+    /// Local SGD step size.
+    #[arg(long, default_value_t = 0.5)]
+    local_lr: f32,
+    /// L2 clip of each client's fine-tuning update.
+    #[arg(long, default_value_t = 1.0)]
+    local_clip: f32,
+    /// How the coordinator applies the mean update: fedavg or fedadam.
+    #[arg(long, default_value = "fedavg")]
+    server_optimizer: String,
+    /// Server learning rate.
+    #[arg(long, default_value_t = 1.0)]
+    server_lr: f32,
+    /// FedAdam's adaptivity floor τ (about the size of a mean update's coordinates).
+    #[arg(long, default_value_t = 1e-3)]
+    server_tau: f32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,15 +145,38 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
         version: current + 1,
         central: args.central,
         hold_out: args.hold_out.then(EvalOptions::default),
+        local_rounds: args.local_rounds,
+        local: LocalTrainingOptions {
+            epochs: args.local_epochs,
+            learning_rate: args.local_lr,
+            clip_norm: args.local_clip,
+            ..LocalTrainingOptions::default()
+        },
+        server_optimizer: match args.server_optimizer.as_str() {
+            "fedavg" => ServerOptimizer::FedAvg {
+                learning_rate: args.server_lr,
+            },
+            "fedadam" => ServerOptimizer::FedAdam {
+                learning_rate: args.server_lr,
+                beta1: 0.9,
+                beta2: 0.99,
+                tau: args.server_tau,
+            },
+            other => anyhow::bail!("--server-optimizer {other}: expected fedavg or fedadam"),
+        },
         ..TrainOptions::default()
     };
     let report = train(&dataset, Catalogue::embedded(), options)?;
     println!(
-        "| round | clients | clipped | mean update norm | seconds |\n|---:|---:|---:|---:|---:|"
+        "| round | clients | clipped | mean update norm | local loss before → after | seconds |\n|---:|---:|---:|---:|---|---:|"
     );
     for r in &report.rounds {
+        let loss = r
+            .local_loss
+            .map(|(before, after)| format!("{before:.4} → {after:.4}"))
+            .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.3} | {:.2} |",
+            "| {} | {} | {} | {:.3} | {loss} | {:.2} |",
             r.round, r.clients, r.clipped, r.mean_update_norm, r.seconds
         );
     }

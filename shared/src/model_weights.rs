@@ -151,6 +151,16 @@ impl ModelWeights {
         &self.weights[start..start + TASTE_DIM]
     }
 
+    /// The whole table, row-major `buckets × 256`.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The salt favourites are hashed under for this model.
+    pub fn salt(&self) -> [u8; 32] {
+        self.salt
+    }
+
     #[cfg(test)]
     pub(crate) fn seeded_for_tests(seed: u64, buckets: u32) -> Self {
         let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
