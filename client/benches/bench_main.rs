@@ -5,6 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesh_client::DeviceSession;
+use mesh_models::LocalTrainingOptions;
 use mesh_shared::testing::{benchmark_model, typed_list};
 
 fn taste_vector(c: &mut Criterion) {
@@ -17,5 +18,26 @@ fn taste_vector(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, taste_vector);
+fn local_training(c: &mut Criterion) {
+    let model = benchmark_model(16_384, 7).encode();
+    let list = typed_list(500, 7);
+    let mut session = DeviceSession::new(&model).expect("a valid model");
+    session.analyse(&list).expect("500 favourites");
+    let mut seed = 0;
+    c.bench_function(
+        "one local training epoch over 500 favourites (candle autograd, 5 folds)",
+        |b| {
+            b.iter(|| {
+                seed += 1;
+                let options = LocalTrainingOptions {
+                    seed,
+                    ..LocalTrainingOptions::default()
+                };
+                session.train_locally(black_box(&options)).expect("trains")
+            })
+        },
+    );
+}
+
+criterion_group!(benches, taste_vector, local_training);
 criterion_main!(benches);

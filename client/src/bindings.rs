@@ -36,6 +36,24 @@ impl JsMeshSession {
         to_js(&view)
     }
 
+    /// Trains the served model locally on the favourites for `epochs` passes (seeded by
+    /// `seed`, a random number from the caller) and keeps the clipped update for the next
+    /// federated round. Returns `{model_version, favourites, loss_before, loss_after,
+    /// rows_updated, update_norm, norm_before_clip, clipped}`.
+    #[wasm_bindgen(js_name = trainLocally)]
+    pub fn train_locally(&mut self, epochs: u32, seed: f64) -> Result<JsValue, JsError> {
+        if !(seed.is_finite() && seed >= 0.0) {
+            return Err(JsError::new("seed must be a finite number ≥ 0"));
+        }
+        let options = mesh_models::LocalTrainingOptions {
+            epochs,
+            seed: seed as u64,
+            ..mesh_models::LocalTrainingOptions::default()
+        };
+        let view = self.0.train_locally(&options).map_err(js_error)?;
+        to_js(&view)
+    }
+
     /// Sets "now" (Unix ms) and the recency half-life (days) for later imports.
     #[wasm_bindgen(js_name = setWeightPolicy)]
     pub fn set_weight_policy(&mut self, now_ms: f64, half_life_days: f32) -> Result<(), JsError> {

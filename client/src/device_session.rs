@@ -1,9 +1,13 @@
-use mesh_models::{Catalogue, FavouriteProfile, profile_from_signals, resolved_signal_key};
+use mesh_models::{
+    Catalogue, FavouriteProfile, LocalTrainer, LocalTrainingOptions, LocalUpdate,
+    profile_from_signals, resolved_signal_key,
+};
 use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
     FavouriteHasher, ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights,
     PROFILE_SCHEMA_VERSION, PrivacyGrade, ProfileUpload, PublicCard, Signal, SignalSet,
-    SignalSource, SkippedRow, UserId, WeightPolicy, explain, import_export, parse_favourite_line,
+    SignalSource, SkippedRow, UserId, WeightPolicy, WeightedItem, explain, import_export,
+    parse_favourite_line,
 };
 use serde::Serialize;
 
@@ -19,7 +23,8 @@ const MAX_PUBLIC_FAVOURITES: usize = 10;
 /// here; only [`DeviceSession::profile_upload`] builds something meant to leave the device.
 #[derive(Debug)]
 pub struct DeviceSession {
-    model: ModelWeights,
+    trainer: LocalTrainer,
+    pending_update: Option<LocalUpdate>,
     catalogue: &'static Catalogue,
     signals: SignalSet,
     profile: Option<FavouriteProfile>,
@@ -76,6 +81,27 @@ pub struct ImportView {
     pub summary: Option<AnalysisView>,
 }
 
+/// What a local training run did; the update itself stays in the session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingView {
+    /// The model version the update is against.
+    pub model_version: u32,
+    /// Distinct favourites trained on.
+    pub favourites: usize,
+    /// Local objective before training (fixed evaluation draw).
+    pub loss_before: f32,
+    /// Local objective after training.
+    pub loss_after: f32,
+    /// Table rows the update changes (own favourites and sampled negatives).
+    pub rows_updated: usize,
+    /// L2 norm of the update as kept (after clipping).
+    pub update_norm: f32,
+    /// L2 norm before clipping.
+    pub norm_before_clip: f32,
+    /// Whether clipping scaled the update down.
+    pub clipped: bool,
+}
+
 /// One signal for the audit screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalView {
@@ -102,7 +128,8 @@ impl DeviceSession {
     /// [`Error::Shared`] when the bytes do not decode to a valid model.
     pub fn new(model_bytes: &[u8]) -> Result<Self> {
         Ok(Self {
-            model: ModelWeights::decode(model_bytes)?,
+            trainer: LocalTrainer::new(ModelWeights::decode(model_bytes)?),
+            pending_update: None,
             catalogue: Catalogue::embedded(),
             signals: SignalSet::default(),
             profile: None,
@@ -112,7 +139,7 @@ impl DeviceSession {
 
     /// The model version in use.
     pub fn model_version(&self) -> u32 {
-        self.model.version()
+        self.trainer.model().version()
     }
 
     /// Sets "now" (Unix ms, from the caller's clock) and the recency half-life used by later
@@ -246,7 +273,7 @@ impl DeviceSession {
     pub fn summary(&self) -> Option<AnalysisView> {
         let profile = self.profile.as_ref()?;
         Some(AnalysisView {
-            model_version: self.model.version(),
+            model_version: self.trainer.model().version(),
             favourites: profile
                 .items
                 .iter()
@@ -293,7 +320,7 @@ impl DeviceSession {
             .collect();
         let upload = ProfileUpload {
             schema_version: PROFILE_SCHEMA_VERSION,
-            model_version: self.model.version(),
+            model_version: self.trainer.model().version(),
             taste_vector: profile.taste_vector.clone(),
             card: PublicCard {
                 display_name: display_name.trim().to_owned(),
@@ -312,7 +339,7 @@ impl DeviceSession {
     pub fn candidates_request(&self, k: u32, exclude: Option<UserId>) -> Result<CandidatesRequest> {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
         let request = CandidatesRequest {
-            model_version: self.model.version(),
+            model_version: self.trainer.model().version(),
             taste_vector: profile.taste_vector.clone(),
             k,
             exclude,
@@ -328,7 +355,7 @@ impl DeviceSession {
     /// [`Error::NotAnalysed`] without signals.
     pub fn explain(&self, candidate: &DiscoveryCandidate) -> Result<Explanation> {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
-        let hasher = self.model.hasher();
+        let hasher = self.trainer.model().hasher();
         let shareable: Vec<ItemKey> = self
             .signals
             .signals()
@@ -352,13 +379,55 @@ impl DeviceSession {
         }))
     }
 
+    /// Trains the served model on this user's favourites (see `mesh_models::LocalTrainer`)
+    /// and keeps the clipped update for the next federated round. The favourites never leave
+    /// the device; the update leaves it only through secure aggregation.
+    ///
+    /// # Errors
+    /// [`Error::NotAnalysed`] without favourites; [`Error::Models`] with fewer than two
+    /// distinct favourites or options out of range.
+    pub fn train_locally(&mut self, options: &LocalTrainingOptions) -> Result<TrainingView> {
+        let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
+        let items: Vec<WeightedItem> = profile
+            .items
+            .iter()
+            .map(|i| WeightedItem {
+                hash: i.hash,
+                weight: i.weight,
+            })
+            .collect();
+        let update = self.trainer.train(&items, options)?;
+        let view = TrainingView {
+            model_version: self.trainer.model().version(),
+            favourites: items.len(),
+            loss_before: update.loss_before,
+            loss_after: update.loss_after,
+            rows_updated: update.delta.rows.len(),
+            update_norm: update.delta.norm(),
+            norm_before_clip: update.norm_before_clip,
+            clipped: update.clipped,
+        };
+        self.pending_update = Some(update);
+        Ok(view)
+    }
+
+    /// The update of the last [`DeviceSession::train_locally`], until the signals change.
+    pub fn pending_update(&self) -> Option<&LocalUpdate> {
+        self.pending_update.as_ref()
+    }
+
+    fn signals_changed_update_is_stale(&mut self) {
+        self.pending_update = None;
+    }
+
     fn refresh(&mut self) -> Result<()> {
+        self.signals_changed_update_is_stale();
         self.profile = if self.signals.is_empty() {
             None
         } else {
             Some(profile_from_signals(
                 self.catalogue,
-                &self.model,
+                self.trainer.model(),
                 self.signals.signals(),
             )?)
         };
@@ -425,6 +494,34 @@ mod tests {
 
     fn session() -> DeviceSession {
         DeviceSession::new(&initial_model(Catalogue::embedded(), 1).encode()).unwrap()
+    }
+
+    #[test]
+    fn local_training_lowers_the_loss_and_keeps_the_update_until_signals_change() {
+        let mut session = session();
+        let options = LocalTrainingOptions {
+            epochs: 2,
+            seed: 5,
+            ..LocalTrainingOptions::default()
+        };
+        assert!(matches!(
+            session.train_locally(&options),
+            Err(Error::NotAnalysed)
+        ));
+        let list: String = Catalogue::embedded()
+            .items()
+            .iter()
+            .take(40)
+            .map(|i| format!("{}\n", i.display_title()))
+            .collect();
+        session.analyse(&list).unwrap();
+        let view = session.train_locally(&options).unwrap();
+        assert!(view.loss_after < view.loss_before, "{view:?}");
+        assert_eq!(view.favourites, 40);
+        assert!(view.update_norm <= options.clip_norm + 1e-5);
+        assert!(session.pending_update().is_some());
+        session.analyse("Blade Runner (1982)\nThe Matrix").unwrap();
+        assert!(session.pending_update().is_none());
     }
 
     #[test]

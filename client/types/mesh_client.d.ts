@@ -100,6 +100,13 @@ export class MeshSession {
      */
     summary(): any;
     /**
+     * Trains the served model locally on the favourites for `epochs` passes (seeded by
+     * `seed`, a random number from the caller) and keeps the clipped update for the next
+     * federated round. Returns `{model_version, favourites, loss_before, loss_after,
+     * rows_updated, update_norm, norm_before_clip, clipped}`.
+     */
+    trainLocally(epochs: number, seed: number): any;
+    /**
      * The model version in use.
      */
     readonly modelVersion: number;
@@ -139,6 +146,7 @@ export interface InitOutput {
     readonly meshsession_signals: (a: number) => [number, number, number];
     readonly meshsession_signalsBytes: (a: number) => [number, number];
     readonly meshsession_summary: (a: number) => [number, number, number];
+    readonly meshsession_trainLocally: (a: number, b: number, c: number) => [number, number, number];
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

@@ -67,15 +67,15 @@ pub struct LocalUpdate {
 
 /// Trains against one served model. Built once per model (it indexes the model's non-empty
 /// rows, the pool negatives come from), then used for any number of clients.
-#[derive(Debug)]
-pub struct LocalTrainer<'m> {
-    model: &'m ModelWeights,
+#[derive(Debug, Clone)]
+pub struct LocalTrainer {
+    model: ModelWeights,
     negative_pool: Vec<u32>,
 }
 
-impl<'m> LocalTrainer<'m> {
-    /// Indexes `model`'s non-empty rows.
-    pub fn new(model: &'m ModelWeights) -> Self {
+impl LocalTrainer {
+    /// Takes the served model and indexes its non-empty rows.
+    pub fn new(model: ModelWeights) -> Self {
         let negative_pool = (0..model.buckets())
             .filter(|&b| model.row(b).iter().any(|x| *x != 0.0))
             .collect();
@@ -83,6 +83,16 @@ impl<'m> LocalTrainer<'m> {
             model,
             negative_pool,
         }
+    }
+
+    /// The model the updates are computed against.
+    pub fn model(&self) -> &ModelWeights {
+        &self.model
+    }
+
+    /// Gives the model back.
+    pub fn into_model(self) -> ModelWeights {
+        self.model
     }
 
     /// Runs the local objective over `items` (favourite hashes with enthusiasm weights).
@@ -101,9 +111,8 @@ impl<'m> LocalTrainer<'m> {
                 options.folds, options.negatives, options.epochs
             )));
         }
-        if !(options.learning_rate.is_finite() && options.learning_rate > 0.0)
-            || !(options.clip_norm.is_finite() && options.clip_norm > 0.0)
-        {
+        let positive_finite = |x: f32| x.is_finite() && x > 0.0;
+        if !positive_finite(options.learning_rate) || !positive_finite(options.clip_norm) {
             return Err(Error::Training(
                 "the learning rate and the clip norm must be positive and finite".to_owned(),
             ));
@@ -310,7 +319,7 @@ mod tests {
     #[test]
     fn local_training_lowers_the_local_loss() {
         let model = initial_model(Catalogue::embedded(), 1);
-        let trainer = LocalTrainer::new(&model);
+        let trainer = LocalTrainer::new(model.clone());
         let options = LocalTrainingOptions {
             epochs: 3,
             clip_norm: 100.0,
@@ -331,7 +340,7 @@ mod tests {
     #[test]
     fn the_update_is_clipped_and_deterministic_for_a_seed() {
         let model = initial_model(Catalogue::embedded(), 1);
-        let trainer = LocalTrainer::new(&model);
+        let trainer = LocalTrainer::new(model.clone());
         let options = LocalTrainingOptions {
             clip_norm: 0.01,
             seed: 3,
@@ -349,7 +358,7 @@ mod tests {
     #[test]
     fn the_update_touches_only_own_rows_and_sampled_negatives() {
         let model = initial_model(Catalogue::embedded(), 1);
-        let trainer = LocalTrainer::new(&model);
+        let trainer = LocalTrainer::new(model.clone());
         let favourites = items(&model, 20);
         let options = LocalTrainingOptions {
             negatives: 4,
@@ -364,7 +373,7 @@ mod tests {
     #[test]
     fn too_few_favourites_or_bad_options_are_refused() {
         let model = initial_model(Catalogue::embedded(), 1);
-        let trainer = LocalTrainer::new(&model);
+        let trainer = LocalTrainer::new(model.clone());
         let hasher = FavouriteHasher::new(&[0; 32]);
         let one = [WeightedItem {
             hash: hasher.hash(Catalogue::embedded().items()[0].key()),

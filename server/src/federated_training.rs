@@ -68,7 +68,6 @@ pub enum ServerOptimizer {
     },
 }
 
-
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
@@ -202,7 +201,7 @@ pub fn train(
     for local_round in 1..=options.local_rounds {
         let start = Instant::now();
         let round = options.rounds + local_round;
-        let trainer = LocalTrainer::new(&model);
+        let trainer = LocalTrainer::new(model);
         let mut sum = vec![0.0f32; options.buckets as usize * TASTE_DIM];
         let (mut clipped, mut norms, mut contributed) = (0, 0.0f32, 0usize);
         let (mut loss_before, mut loss_after) = (0.0f64, 0.0f64);
@@ -234,7 +233,7 @@ pub fn train(
             .into());
         }
         let mean_update: Vec<f32> = sum.iter().map(|x| x / contributed as f32).collect();
-        let mut weights = model.weights().to_vec();
+        let mut weights = trainer.into_model().weights().to_vec();
         apply_server_step(
             options.server_optimizer,
             &mut optimiser_state,

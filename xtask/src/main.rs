@@ -239,7 +239,7 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
 }
 
 /// Workloads of the benchmark: (result key, criterion name, Chromium target in ms).
-const WORKLOADS: [(&str, &str, f64); 3] = [
+const WORKLOADS: [(&str, &str, f64); 4] = [
     (
         "goodreads_10k",
         "import + canonicalise + hash a 10,000-row Goodreads export",
@@ -254,6 +254,11 @@ const WORKLOADS: [(&str, &str, f64); 3] = [
         "taste_500",
         "taste vector for 500 typed favourites (parse, canonicalise, hash, vector, traits)",
         5.0,
+    ),
+    (
+        "train_500",
+        "one local training epoch over 500 favourites (candle autograd, 5 folds)",
+        150.0,
     ),
 ];
 
