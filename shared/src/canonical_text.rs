@@ -82,9 +82,27 @@ pub fn canonical_title(title: &str, kind: ItemKind) -> String {
 /// case (with `ß` as `ss`), `&` as `and`, apostrophes removed, other punctuation as spaces,
 /// whitespace collapsed, and a leading or trailing English article dropped.
 pub fn fold_text(text: &str) -> String {
-    let mut folded = String::with_capacity(text.len());
+    // ASCII has no decompositions and no combining marks: skip the normalisation.
+    let folded = if text.is_ascii() {
+        fold_chars(text.len(), text.chars())
+    } else {
+        fold_chars(text.len(), text.nfkd().filter(|c| !is_combining_mark(*c)))
+    };
+    let mut words: Vec<&str> = folded.split_whitespace().collect();
+    while words.len() > 1 && matches!(words.last(), Some(&("the" | "a" | "an"))) {
+        words.pop();
+    }
+    while words.len() > 1 && matches!(words.first(), Some(&("the" | "a" | "an"))) {
+        words.remove(0);
+    }
+    words.join(" ")
+}
+
+/// Folds decomposed characters without combining marks: see [`fold_text`].
+fn fold_chars(capacity: usize, chars: impl Iterator<Item = char>) -> String {
+    let mut folded = String::with_capacity(capacity);
     let mut previous_alnum = false;
-    let mut chars = text.nfkd().filter(|c| !is_combining_mark(*c)).peekable();
+    let mut chars = chars.peekable();
     while let Some(c) = chars.next() {
         let next_alnum = chars.peek().is_some_and(|n| n.is_alphanumeric());
         match c {
@@ -93,6 +111,7 @@ pub fn fold_text(text: &str) -> String {
             // "AC/DC", "R.E.M." and "L.A." fold like "ACDC", "REM" and "LA".
             '.' | '/' if previous_alnum && next_alnum => {}
             '.' if previous_alnum => {}
+            c if c.is_ascii_alphanumeric() => folded.push(c.to_ascii_lowercase()),
             c if c.is_alphanumeric() => {
                 let lower = c.to_lowercase().nfkd().filter(|l| !is_combining_mark(*l));
                 for l in lower {
@@ -103,14 +122,7 @@ pub fn fold_text(text: &str) -> String {
         }
         previous_alnum = c.is_alphanumeric();
     }
-    let mut words: Vec<&str> = folded.split_whitespace().collect();
-    while words.len() > 1 && matches!(words.last(), Some(&("the" | "a" | "an"))) {
-        words.pop();
-    }
-    while words.len() > 1 && matches!(words.first(), Some(&("the" | "a" | "an"))) {
-        words.remove(0);
-    }
-    words.join(" ")
+    folded
 }
 
 /// Appends a lower-case letter, spelling out letters that have no decomposition.
@@ -232,6 +244,9 @@ fn strip_dash_suffix(text: &str) -> String {
 
 fn strip_feat_tail(text: &str) -> String {
     let lower = text.to_lowercase();
+    if !(lower.contains("feat") || lower.contains("ft.") || lower.contains("(with ")) {
+        return text.to_owned();
+    }
     for open in ["(feat", "[feat", "(ft.", "[ft.", "(with "] {
         if let Some(at) = lower.find(open)
             && at > 0

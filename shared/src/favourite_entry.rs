@@ -43,7 +43,12 @@ impl FavouriteEntry {
 /// # Errors
 /// [`Error::FavouriteLine`] when the line is too long or holds no title.
 pub fn parse_favourite_line(line_no: usize, line: &str) -> Result<Option<FavouriteEntry>> {
-    let normalised: String = line.nfkc().collect();
+    // ASCII text is already in NFKC.
+    let normalised: String = if line.is_ascii() {
+        line.to_owned()
+    } else {
+        line.nfkc().collect()
+    };
     let line = normalised.trim_start_matches('\u{feff}').trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);

@@ -99,19 +99,16 @@ impl SignalSet {
     /// (an export is a snapshot of that source). Grades the user changed on signals that are
     /// imported again are kept.
     pub fn apply_import(&mut self, source: SignalSource, report: &ImportReport) {
-        let previous: Vec<Signal> = self
+        let previous: std::collections::HashMap<String, PrivacyGrade> = self
             .signals
             .iter()
             .filter(|s| s.source == source)
-            .cloned()
+            .map(|s| (s.id.clone(), s.grade))
             .collect();
         self.signals.retain(|s| s.source != source);
         for favourite in &report.favourites {
             let id = signal_id(source, &favourite.key);
-            let grade = previous
-                .iter()
-                .find(|s| s.id == id)
-                .map_or(source.default_grade(), |s| s.grade);
+            let grade = previous.get(&id).copied().unwrap_or(source.default_grade());
             self.signals.push(Signal {
                 id,
                 source,
