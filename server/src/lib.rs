@@ -31,7 +31,7 @@ pub use clock::{Clock, SystemClock};
 pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use discovery_index::DiscoveryIndex;
 pub use error::{Error, Result};
-pub use evaluation::{EvalOptions, EvalReport, MethodScore, evaluate, held_out_split};
+pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
 pub use federated_training::{RoundStats, ServerOptimizer, TrainOptions, TrainReport, train};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};

@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 use mesh_server::{
-    AppConfig, AppState, Dataset, EvalOptions, RedbStore, ServerOptimizer, Store, SystemClock,
-    TrainOptions, app, current_model, demo_population, evaluate, load_population_dir, train,
+    AppConfig, AppState, Dataset, EvalOptions, EvalSetting, RedbStore, ServerOptimizer, Store,
+    SystemClock, TrainOptions, app, current_model, demo_population, evaluate, load_population_dir,
+    train,
 };
 
 #[derive(Debug, Parser)]
@@ -87,9 +88,17 @@ struct EvalArgs {
     /// Score the current model of this store instead of the version-1 model.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Also write the report as JSON to this file.
+    /// Setting of the protocol on a dataset with ties: a (taste only) or b (20% of ties
+    /// hidden, the rest usable). Ignored without ties.
+    #[arg(long, default_value = "a")]
+    setting: String,
+    /// Also write the results as JSON to this file: one object per method, keyed by method
+    /// (`mesh` is the project's own), each with the metric names as keys.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write a Markdown report with SVG plots (beside it) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Seed of the splits.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -204,9 +213,15 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }
         None => mesh_models::initial_model(Catalogue::embedded(), 1),
     };
+    let setting = match args.setting.to_ascii_lowercase().as_str() {
+        "a" => EvalSetting::A,
+        "b" => EvalSetting::B,
+        other => anyhow::bail!("--setting {other}: expected a or b"),
+    };
     let dataset = Dataset::load(&args.data)?;
     let options = EvalOptions {
         seed: args.seed,
+        setting,
         ..EvalOptions::default()
     };
     let report = evaluate(&dataset, Catalogue::embedded(), &model, options);
@@ -218,8 +233,17 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     );
     print!("{}", report.to_markdown());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+        std::fs::write(path, serde_json::to_vec_pretty(&report.methods_json())?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.report {
+        let title = format!("mesh eval: {}", args.data.display());
+        let files = report
+            .write_report(&title, path)
+            .with_context(|| format!("writing the report {}", path.display()))?;
+        for file in files {
+            println!("wrote {}", file.display());
+        }
     }
     Ok(())
 }

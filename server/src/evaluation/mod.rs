@@ -19,10 +19,20 @@ use serde::Serialize;
 use crate::Dataset;
 
 mod metrics;
+mod report;
 mod scorers;
 
-use metrics::{RankMetrics, mean};
+use metrics::{CURVE_CUTOFFS, RankMetrics, community_entropy, mean};
 use scorers::{AdamicAdar, Blend, DenseCosine, Jaccard, PairScorer, TfIdfCosine};
+
+/// Which setting of the protocol to run on a dataset with ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EvalSetting {
+    /// Taste only: every tie is relevant, none is a feature.
+    A,
+    /// 20% of ties hidden; the rest usable as graph features.
+    B,
+}
 
 /// How to split and score.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +41,8 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Share of ties (or favourites) hidden as the test set.
     pub test_fraction: f64,
+    /// The setting (ignored without ties: then held-out favourites are scored).
+    pub setting: EvalSetting,
 }
 
 impl Default for EvalOptions {
@@ -38,13 +50,18 @@ impl Default for EvalOptions {
         Self {
             seed: 42,
             test_fraction: 0.2,
+            setting: EvalSetting::A,
         }
     }
 }
 
-/// One method's figures in one setting.
+/// One method's figures in one setting. Serialised with the metric names as keys
+/// (`"recall@10"`, `"ndcg@10"`, …).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MethodScore {
+    /// Short key of the method in the JSON report; the project's own method is `mesh`.
+    #[serde(skip)]
+    pub id: String,
     /// `A`, `B` or `held-out favourites`.
     pub setting: String,
     /// The method.
@@ -52,13 +69,25 @@ pub struct MethodScore {
     /// Users evaluated.
     pub users: usize,
     /// Mean recall@10.
+    #[serde(rename = "recall@10")]
     pub recall_at_10: f64,
     /// Mean recall@50.
+    #[serde(rename = "recall@50")]
     pub recall_at_50: f64,
     /// Mean NDCG@10.
+    #[serde(rename = "ndcg@10")]
     pub ndcg_at_10: f64,
     /// Mean reciprocal rank of the first relevant candidate.
     pub mrr: f64,
+    /// Mean Shannon entropy (bits) of the communities among each top-10 (datasets with ties).
+    #[serde(rename = "diversity@10")]
+    pub diversity: Option<f64>,
+    /// Share of the candidates (users, or items without ties) that appear in at least one
+    /// top-10.
+    #[serde(rename = "coverage@10")]
+    pub coverage: f64,
+    /// Mean recall at cut-offs 1, 2, 5, 10, 20, 30, 50 (`[k, recall]`).
+    pub recall_curve: Vec<(usize, f64)>,
     /// Wall time of scoring and ranking, seconds.
     pub seconds: f64,
 }
@@ -79,14 +108,30 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
+    /// One object per method, keyed by its id (`mesh` for the project's own), each with the
+    /// metric names as keys.
+    pub fn methods_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.results
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// The results as a Markdown table.
     pub fn to_markdown(&self) -> String {
         let mut out = String::from(
-            "| setting | method | users | R@10 | R@50 | NDCG@10 | MRR | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+            "| setting | method | users | R@10 | R@50 | NDCG@10 | MRR | diversity@10 | coverage@10 | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for r in &self.results {
             out.push_str(&format!(
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} |\n",
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.1} |\n",
                 r.setting,
                 r.method,
                 r.users,
@@ -94,6 +139,8 @@ impl EvalReport {
                 r.recall_at_50,
                 r.ndcg_at_10,
                 r.mrr,
+                r.diversity.map_or("—".to_owned(), |d| format!("{d:.2}")),
+                r.coverage,
                 r.seconds
             ));
         }
@@ -140,21 +187,40 @@ pub fn evaluate(
     let tfidf = TfIdfCosine::new(dataset);
     let dense = DenseCosine::new(vectors);
     let users = dataset.users.len();
+    let communities = label_propagation(users, &dataset.edges);
+    let community_count = communities.iter().collect::<HashSet<_>>().len();
+    report.notes.push(format!(
+        "Diversity: entropy (bits) of the communities among each top-10; {community_count} communities found by label propagation on all {} ties.",
+        dataset.edges.len()
+    ));
+    let ranking = Ranking {
+        users,
+        communities: &communities,
+    };
 
-    let all_ties = AdamicAdar::new(users, &dataset.edges);
-    for (method, scorer) in [
-        ("Jaccard on favourite sets", &jaccard as &dyn PairScorer),
-        ("cosine on TF-IDF weighted favourites", &tfidf),
-        (model_name.as_str(), &dense),
-    ] {
-        report.results.push(rank_all(
-            "A",
-            method,
-            scorer,
-            users,
-            |u| all_ties.neighbours(u),
-            |_| &[],
-        ));
+    if options.setting == EvalSetting::A {
+        let all_ties = AdamicAdar::new(users, &dataset.edges);
+        for (id, method, scorer) in [
+            (
+                "jaccard",
+                "Jaccard on favourite sets",
+                &jaccard as &dyn PairScorer,
+            ),
+            (
+                "tfidf_cosine",
+                "cosine on TF-IDF weighted favourites",
+                &tfidf,
+            ),
+            ("mesh", model_name.as_str(), &dense),
+        ] {
+            report.results.push(ranking.rank_all(
+                ("A", id, method),
+                scorer,
+                |u| all_ties.neighbours(u),
+                |_| &[],
+            ));
+        }
+        return report;
     }
 
     let (known, hidden) = split_edges(&dataset.edges, options.test_fraction, options.seed);
@@ -172,15 +238,14 @@ pub fn evaluate(
                 b: other,
                 alpha,
             };
-            let score = rank_all(
-                "validation",
-                "",
-                &blend,
-                users,
-                |u| validation_graph.neighbours(u),
-                |u| train_graph.neighbours(u),
-            )
-            .ndcg_at_10;
+            let score = ranking
+                .rank_all(
+                    ("validation", "", ""),
+                    &blend,
+                    |u| validation_graph.neighbours(u),
+                    |u| train_graph.neighbours(u),
+                )
+                .ndcg_at_10;
             if score > best.1 {
                 best = (alpha, score);
             }
@@ -207,21 +272,25 @@ pub fn evaluate(
     };
     let blend_tfidf_name = format!("Adamic-Adar + TF-IDF blend (weight {alpha_tfidf:.1})");
     let blend_dense_name = format!("Adamic-Adar + {model_name} blend (weight {alpha_dense:.1})");
-    for (method, scorer) in [
+    for (id, method, scorer) in [
         (
+            "adamic_adar",
             "Adamic-Adar on the known ties",
             &known_graph as &dyn PairScorer,
         ),
-        ("cosine on TF-IDF weighted favourites", &tfidf),
-        (model_name.as_str(), &dense),
-        (blend_tfidf_name.as_str(), &blend_tfidf),
-        (blend_dense_name.as_str(), &blend_dense),
+        ("jaccard", "Jaccard on favourite sets", &jaccard),
+        (
+            "tfidf_cosine",
+            "cosine on TF-IDF weighted favourites",
+            &tfidf,
+        ),
+        ("mesh_taste_only", model_name.as_str(), &dense),
+        ("adamic_adar+tfidf", blend_tfidf_name.as_str(), &blend_tfidf),
+        ("mesh", blend_dense_name.as_str(), &blend_dense),
     ] {
-        report.results.push(rank_all(
-            "B",
-            method,
+        report.results.push(ranking.rank_all(
+            ("B", id, method),
             scorer,
-            users,
             |u| hidden_graph.neighbours(u),
             |u| known_graph.neighbours(u),
         ));
@@ -229,46 +298,106 @@ pub fn evaluate(
     report
 }
 
-/// Ranks every candidate for every user with at least one relevant user; `excluded(u)` are
-/// left out of `u`'s candidates (known ties in setting B).
-fn rank_all<'a>(
-    setting: &str,
-    method: &str,
-    scorer: &dyn PairScorer,
-    users: usize,
-    relevant: impl Fn(usize) -> &'a [u32],
-    excluded: impl Fn(usize) -> &'a [u32],
-) -> MethodScore {
-    let start = Instant::now();
-    let mut scores = vec![0.0f32; users];
-    let mut per_user = Vec::new();
-    for u in 0..users {
-        let relevant_set: HashSet<u32> = relevant(u).iter().copied().collect();
-        if relevant_set.is_empty() {
-            continue;
-        }
-        scorer.score_all(u, &mut scores);
-        let excluded_set: HashSet<u32> = excluded(u).iter().copied().collect();
-        let mut candidates: Vec<usize> = (0..users)
-            .filter(|&v| v != u && !excluded_set.contains(&(v as u32)))
-            .collect();
-        candidates.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        per_user.push(RankMetrics::of(
-            &candidates,
-            |c| relevant_set.contains(&(c as u32)),
-            relevant_set.len(),
-        ));
+/// Community label per user: asynchronous label propagation in user order, ties broken
+/// towards the smallest label, until stable (at most 50 sweeps). Isolated users keep their
+/// own label.
+fn label_propagation(users: usize, edges: &[Tie]) -> Vec<u32> {
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); users];
+    for &(a, b) in edges {
+        neighbours[a].push(b);
+        neighbours[b].push(a);
     }
-    let m = mean(&per_user);
-    MethodScore {
-        setting: setting.to_owned(),
-        method: method.to_owned(),
-        users: per_user.len(),
-        recall_at_10: m.recall_at_10,
-        recall_at_50: m.recall_at_50,
-        ndcg_at_10: m.ndcg_at_10,
-        mrr: m.mrr,
-        seconds: start.elapsed().as_secs_f64(),
+    let mut labels: Vec<u32> = (0..users as u32).collect();
+    for _ in 0..50 {
+        let mut changed = false;
+        for u in 0..users {
+            let mut counts: HashMap<u32, usize> = HashMap::new();
+            for &v in &neighbours[u] {
+                *counts.entry(labels[v]).or_default() += 1;
+            }
+            let Some(best) = counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(label, _)| *label)
+            else {
+                continue;
+            };
+            if best != labels[u] {
+                labels[u] = best;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    labels
+}
+
+/// Ranks users for users.
+struct Ranking<'a> {
+    users: usize,
+    communities: &'a [u32],
+}
+
+impl Ranking<'_> {
+    /// Ranks every candidate for every user with at least one relevant user; `excluded(u)`
+    /// are left out of `u`'s candidates (known ties in setting B).
+    fn rank_all<'r>(
+        &self,
+        (setting, id, method): (&str, &str, &str),
+        scorer: &dyn PairScorer,
+        relevant: impl Fn(usize) -> &'r [u32],
+        excluded: impl Fn(usize) -> &'r [u32],
+    ) -> MethodScore {
+        let start = Instant::now();
+        let users = self.users;
+        let mut scores = vec![0.0f32; users];
+        let mut per_user = Vec::new();
+        let mut entropy = Vec::new();
+        let mut shown = vec![false; users];
+        for u in 0..users {
+            let relevant_set: HashSet<u32> = relevant(u).iter().copied().collect();
+            if relevant_set.is_empty() {
+                continue;
+            }
+            scorer.score_all(u, &mut scores);
+            let excluded_set: HashSet<u32> = excluded(u).iter().copied().collect();
+            let mut candidates: Vec<usize> = (0..users)
+                .filter(|&v| v != u && !excluded_set.contains(&(v as u32)))
+                .collect();
+            candidates.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            for &c in candidates.iter().take(10) {
+                shown[c] = true;
+            }
+            entropy.push(community_entropy(
+                candidates.iter().take(10).map(|&c| self.communities[c]),
+            ));
+            per_user.push(RankMetrics::of(
+                &candidates,
+                |c| relevant_set.contains(&(c as u32)),
+                relevant_set.len(),
+            ));
+        }
+        let m = mean(&per_user);
+        let seconds = start.elapsed().as_secs_f64();
+        if !method.is_empty() {
+            tracing::info!(setting, method, users = per_user.len(), seconds, "ranked");
+        }
+        MethodScore {
+            id: id.to_owned(),
+            setting: setting.to_owned(),
+            method: method.to_owned(),
+            users: per_user.len(),
+            recall_at_10: m.recall_at_10,
+            recall_at_50: m.recall_at_50,
+            ndcg_at_10: m.ndcg_at_10,
+            mrr: m.mrr,
+            diversity: Some(entropy.iter().sum::<f64>() / entropy.len().max(1) as f64),
+            coverage: shown.iter().filter(|s| **s).count() as f64 / users.max(1) as f64,
+            recall_curve: CURVE_CUTOFFS.into_iter().zip(m.recall_curve).collect(),
+            seconds,
+        }
     }
 }
 
@@ -410,6 +539,7 @@ fn held_out_favourites(
         })
         .collect();
     let (mut by_popularity, mut by_model) = (Vec::new(), Vec::new());
+    let (mut shown_popular, mut shown_model) = (vec![false; items.len()], vec![false; items.len()]);
     let start = Instant::now();
     for (u, hidden_ids) in split.iter().enumerate() {
         let hidden: HashSet<usize> = hidden_ids
@@ -425,12 +555,15 @@ fn held_out_favourites(
             .filter_map(|i| index.get(i.item.as_str()).copied())
             .collect();
         let candidates: Vec<usize> = (0..items.len()).filter(|i| !known.contains(i)).collect();
-        let rank = |scores: &[f32]| {
+        let rank = |scores: &[f32], shown: &mut [bool]| {
             let mut ranked = candidates.clone();
             ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            for &c in ranked.iter().take(10) {
+                shown[c] = true;
+            }
             RankMetrics::of(&ranked, |c| hidden.contains(&c), hidden.len())
         };
-        by_popularity.push(rank(&popularity));
+        by_popularity.push(rank(&popularity, &mut shown_popular));
         if let Some(vector) = user_vector(dataset, u, model, item_hashes, |i| {
             !hidden_ids.contains(&i.item)
         }) {
@@ -438,16 +571,25 @@ fn held_out_favourites(
                 .iter()
                 .map(|row| row.iter().zip(&vector).map(|(a, b)| a * b).sum())
                 .collect();
-            by_model.push(rank(&scores));
+            by_model.push(rank(&scores, &mut shown_model));
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    for (method, all) in [
-        ("most popular items", &by_popularity),
-        (model_name, &by_model),
+    for (id, method, all, shown) in [
+        (
+            "popularity",
+            "most popular items",
+            &by_popularity,
+            &shown_popular,
+        ),
+        ("mesh", model_name, &by_model, &shown_model),
     ] {
         let m = mean(all);
         report.results.push(MethodScore {
+            id: id.to_owned(),
+            diversity: None,
+            coverage: shown.iter().filter(|s| **s).count() as f64 / items.len().max(1) as f64,
+            recall_curve: CURVE_CUTOFFS.into_iter().zip(m.recall_curve).collect(),
             setting: "held-out favourites".to_owned(),
             method: method.to_owned(),
             users: all.len(),
@@ -480,6 +622,19 @@ mod tests {
                 timestamp: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn label_propagation_finds_separate_groups() {
+        let edges = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5)];
+        let labels = label_propagation(7, &edges);
+        assert_eq!(labels[0], labels[1]);
+        assert_eq!(labels[1], labels[2]);
+        assert_eq!(labels[3], labels[4]);
+        assert_eq!(labels[4], labels[5]);
+        assert_ne!(labels[0], labels[3]);
+        assert_ne!(labels[6], labels[0]);
+        assert_ne!(labels[6], labels[3]);
     }
 
     #[test]
@@ -536,11 +691,36 @@ mod tests {
             dense.mrr, 1.0,
             "identical titled favourites give identical taste vectors"
         );
-        assert!(report.results.iter().any(|r| r.setting == "B"));
         assert!(
             report
                 .to_markdown()
                 .contains("| A | Jaccard on favourite sets | 4 | 1.000 |")
         );
+        let json = report.methods_json();
+        assert_eq!(json["mesh"]["mrr"], 1.0);
+        assert_eq!(json["jaccard"]["ndcg@10"], 1.0);
+        assert!(json["tfidf_cosine"]["recall@50"].is_number());
+        // Two communities ({0, 1} and {2, 3}) and two singletons: a top-10 of 5 candidates
+        // holds at least three communities.
+        assert!(json["mesh"]["diversity@10"].as_f64().unwrap() > 1.0);
+
+        let setting_b = evaluate(
+            &dataset,
+            catalogue,
+            &initial_model(catalogue, 1),
+            EvalOptions {
+                setting: EvalSetting::B,
+                ..EvalOptions::default()
+            },
+        );
+        assert!(setting_b.results.iter().all(|r| r.setting == "B"));
+        for id in [
+            "adamic_adar",
+            "adamic_adar+tfidf",
+            "mesh",
+            "mesh_taste_only",
+        ] {
+            assert!(setting_b.methods_json()[id]["ndcg@10"].is_number(), "{id}");
+        }
     }
 }
