@@ -49,9 +49,12 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A metric read off a method's score.
+type Metric = fn(&MethodScore) -> f64;
+
 /// Grouped horizontal bars: R@10, NDCG@10 and MRR for each method.
 fn metrics_svg(results: &[MethodScore]) -> String {
-    let metrics: [(&str, fn(&MethodScore) -> f64); 3] = [
+    let metrics: [(&str, Metric); 3] = [
         ("R@10", |m| m.recall_at_10),
         ("NDCG@10", |m| m.ndcg_at_10),
         ("MRR", |m| m.mrr),
