@@ -1,0 +1,112 @@
+//! The encoder against onnxruntime's output on the same pinned files. The files come from
+//! `cargo xtask fetch-encoder` (run by `cargo xtask test`) in `$MESH_ENCODER_DIR`, by default
+//! `~/.cache/mesh-discovery/encoder`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use mesh_encoder::{EMBEDDING_DIM, Error, SentenceEncoder};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Reference {
+    items: Vec<ReferenceItem>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceItem {
+    title: String,
+    input_ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+fn encoder_dir() -> PathBuf {
+    std::env::var_os("MESH_ENCODER_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".cache/mesh-discovery/encoder"))
+        })
+        .expect("MESH_ENCODER_DIR or HOME")
+}
+
+fn encoder() -> &'static SentenceEncoder {
+    static ENCODER: OnceLock<SentenceEncoder> = OnceLock::new();
+    ENCODER.get_or_init(|| {
+        let dir = encoder_dir();
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; fetch the encoder with `cargo xtask fetch-encoder`",
+                    dir.join(name).display()
+                )
+            })
+        };
+        SentenceEncoder::from_bytes(&read("model.onnx"), &read("tokenizer.json")).unwrap()
+    })
+}
+
+fn reference() -> Reference {
+    serde_json::from_str(include_str!("fixtures/onnxruntime_reference.json")).unwrap()
+}
+
+#[test]
+fn tokens_and_embeddings_match_onnxruntime() {
+    for item in reference().items {
+        let ids = encoder().token_ids(&item.title).unwrap();
+        assert_eq!(ids, item.input_ids, "{}", item.title);
+        let embedding = encoder().embed(&item.title).unwrap();
+        assert_eq!(embedding.len(), EMBEDDING_DIM);
+        let max_diff = embedding
+            .iter()
+            .zip(&item.embedding)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-5, "{}: max |diff| {max_diff}", item.title);
+        let norm: f32 = embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn related_titles_are_closer_than_unrelated_ones() {
+    let cosine = |a: &str, b: &str| -> f32 {
+        let (a, b) = (encoder().embed(a).unwrap(), encoder().embed(b).unwrap());
+        a.iter().zip(&b).map(|(x, y)| x * y).sum()
+    };
+    let close = cosine(
+        "space opera science fiction",
+        "a science-fiction film set in space",
+    );
+    let far = cosine(
+        "space opera science fiction",
+        "slow jazz for a rainy evening",
+    );
+    assert!(close > far + 0.2, "close {close}, far {far}");
+}
+
+#[test]
+fn blank_text_and_bad_files_are_refused() {
+    assert!(matches!(encoder().embed("   "), Err(Error::EmptyText)));
+    assert!(matches!(
+        encoder().embed_token_ids(&[]),
+        Err(Error::EmptyText)
+    ));
+    let tokenizer = std::fs::read(encoder_dir().join("tokenizer.json")).unwrap();
+    let err = SentenceEncoder::from_bytes(b"not an onnx file", &tokenizer).unwrap_err();
+    assert!(err.to_string().starts_with("encoder model:"), "{err}");
+    let model = std::fs::read(encoder_dir().join("model.onnx")).unwrap();
+    let err = SentenceEncoder::from_bytes(&model, b"{}").unwrap_err();
+    assert!(err.to_string().starts_with("encoder tokenizer:"), "{err}");
+}
+
+#[test]
+fn long_texts_are_truncated_not_refused() {
+    let long = "word ".repeat(2_000);
+    assert_eq!(
+        encoder().token_ids(&long).unwrap().len(),
+        mesh_encoder::MAX_TOKENS
+    );
+    assert_eq!(encoder().embed(&long).unwrap().len(), EMBEDDING_DIM);
+}
