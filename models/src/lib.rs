@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod content_traits;
 mod error;
 mod favourite_profile;
 mod federated_pca;
@@ -25,6 +26,10 @@ mod local_training;
 mod taste_model;
 
 pub use catalogue::{Catalogue, CatalogueItem};
+pub use content_traits::{
+    CONTENT_DIM, ENCODER_NAME, EmbeddedFavourite, LexiconTrait, MIN_TRAIT_SIMILARITY, TraitLexicon,
+    content_text, infer_content_traits,
+};
 pub use error::{Error, Result};
 pub use favourite_profile::{
     FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, profile_from_entries,

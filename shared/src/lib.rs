@@ -30,6 +30,7 @@ pub mod secagg;
 mod signal;
 mod signal_weight;
 mod taste_vector;
+mod traits_report;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod wire;
@@ -60,6 +61,7 @@ pub use signal_weight::{
     star_enthusiasm,
 };
 pub use taste_vector::{TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector};
+pub use traits_report::{InferredTrait, TraitsReport};
 pub use wire::{
     ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, DiscoveryCandidate,
     MAX_CANDIDATES, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, RegisteredIdentity,

@@ -4,7 +4,7 @@ use schemars::{JsonSchema, schema_for};
 
 use crate::{
     ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, Explanation, ProfileUpload,
-    PublicCard, RegisteredIdentity,
+    PublicCard, RegisteredIdentity, TraitsReport,
 };
 
 /// `(file name, schema)` for every wire type, in a fixed order.
@@ -30,5 +30,6 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         ("api_error.schema.json", schema::<ApiErrorBody>()),
         ("explanation.schema.json", schema::<Explanation>()),
+        ("traits.schema.json", schema::<TraitsReport>()),
     ]
 }

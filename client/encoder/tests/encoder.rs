@@ -110,3 +110,37 @@ fn long_texts_are_truncated_not_refused() {
     );
     assert_eq!(encoder().embed(&long).unwrap().len(), EMBEDDING_DIM);
 }
+
+/// The trait prototypes shipped in `models/traits/prototypes.bin` are this encoder's
+/// embeddings of the lexicon's descriptions. `MESH_UPDATE_TRAITS=1` rewrites them.
+#[test]
+fn trait_prototypes_match_the_encoder() {
+    use mesh_models::TraitLexicon;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/traits");
+    let tsv = std::fs::read_to_string(root.join("lexicon.tsv")).unwrap();
+    let prototypes: Vec<Vec<f32>> = TraitLexicon::descriptions(&tsv)
+        .unwrap()
+        .iter()
+        .map(|(_, _, description)| encoder().embed(description).unwrap())
+        .collect();
+    let path = root.join("prototypes.bin");
+    if std::env::var_os("MESH_UPDATE_TRAITS").is_some() {
+        std::fs::write(&path, TraitLexicon::encode_prototypes(&prototypes)).unwrap();
+    }
+    let shipped = TraitLexicon::parse(&tsv, &std::fs::read(&path).unwrap()).unwrap_or_else(|e| {
+        panic!("{}: {e}; refresh with MESH_UPDATE_TRAITS=1", path.display())
+    });
+    for (entry, fresh) in shipped.traits().iter().zip(&prototypes) {
+        let max_diff = entry
+            .prototype
+            .iter()
+            .zip(fresh)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            max_diff < 1e-5,
+            "{}: prototype differs by {max_diff}; refresh with MESH_UPDATE_TRAITS=1",
+            entry.id
+        );
+    }
+}
