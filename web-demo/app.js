@@ -72,6 +72,48 @@ async function busy(button, action) {
 function renderState(state) {
   renderSummary(state.summary);
   renderSignals(state.signals);
+  if (state.summary) refreshTraits();
+}
+
+let traitsRequest = 0;
+async function refreshTraits() {
+  const ticket = ++traitsRequest;
+  $("inferred-status").textContent = "Inferring traits on this device…";
+  try {
+    const result = await call("traits");
+    if (ticket === traitsRequest) renderTraits(result);
+  } catch (error) {
+    if (ticket === traitsRequest) $("inferred-status").textContent = `Traits unavailable: ${error.message}`;
+  }
+}
+
+function renderTraits({ traits, stats }) {
+  if (stats) {
+    const loaded = stats.encoderLoadMs === null
+      ? "encoder not needed (all cached)"
+      : `encoder loaded in ${Math.round(stats.encoderLoadMs)} ms`;
+    $("inferred-status").textContent =
+      `${traits.favourites_embedded} of ${traits.favourites_total} favourites embedded on this device ` +
+      `(${stats.embedded} new in ${Math.round(stats.embedMs)} ms, ${stats.cached} from the cache; ${loaded}).`;
+  }
+  $("inferred-summary").textContent = traits.summary;
+  $("inferred-traits").replaceChildren(
+    ...traits.traits.map((t) => {
+      const toggle = el("button", {
+        type: "button",
+        class: t.enabled ? "small" : "small secondary",
+        "aria-pressed": String(!t.enabled),
+        "data-trait": t.id,
+      }, t.enabled ? "Turn off" : "Turn back on");
+      toggle.addEventListener("click", () =>
+        busy(toggle, async () => renderTraits(await call("setTraitEnabled", { id: t.id, enabled: !t.enabled }))),
+      );
+      return el("li", { class: t.enabled ? "inferred-trait" : "inferred-trait off", "data-trait": t.id },
+        el("strong", {}, `${t.label} · ${Math.round(t.score * 100)}%`),
+        el("span", { class: "explanation" }, ` ${t.explanation} ${t.enabled ? "" : "(off: never published)"}`),
+        toggle);
+    }),
+  );
 }
 
 function renderSummary(summary) {

@@ -5,33 +5,116 @@ import init, { MeshSession, DeviceIdentity } from "./pkg/mesh_client.js";
 
 const DB_NAME = "mesh-device";
 const STORE = "device";
+const EMBEDDINGS = "embeddings";
 const SECRET_KEY = "device-secret";
 const SIGNALS_KEY = "signals";
+const DISABLED_TRAITS_KEY = "disabled-traits";
 const HALF_LIFE_DAYS = 730;
 
 let session = null;
 let identity = null;
 let lastTimestamp = 0;
+// The encoder module (tract + tokenizer, ~2.5 MB gzipped, plus the 23 MB model) is loaded
+// only when a favourite lacks a cached content embedding.
+let encoder = null;
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 2);
+    const request = indexedDB.open(DB_NAME, 3);
     request.onupgradeneeded = () => {
-      if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
+      const names = request.result.objectStoreNames;
+      if (!names.contains(STORE)) request.result.createObjectStore(STORE);
+      if (!names.contains(EMBEDDINGS)) request.result.createObjectStore(EMBEDDINGS);
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
 }
 
-async function dbOp(mode, op) {
+async function dbOp(mode, op, store = STORE) {
   const db = await openDb();
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const request = op(tx.objectStore(STORE));
+    const tx = db.transaction(store, mode);
+    const request = op(tx.objectStore(store));
     tx.oncomplete = () => resolve(request.result);
     tx.onerror = () => reject(tx.error);
   });
+}
+
+/// Cached embeddings of `keys` (undefined where missing), in one transaction.
+async function cachedEmbeddings(keys) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(EMBEDDINGS, "readonly");
+    const store = tx.objectStore(EMBEDDINGS);
+    const requests = keys.map((key) => store.get(key));
+    tx.oncomplete = () => resolve(requests.map((r) => r.result));
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+async function cacheEmbeddings(keys, values) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(EMBEDDINGS, "readwrite");
+    const store = tx.objectStore(EMBEDDINGS);
+    keys.forEach((key, i) => store.put(values.slice(i * 384, (i + 1) * 384), key));
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+async function loadEncoder() {
+  if (encoder) return { encoder, loadMs: 0 };
+  const start = performance.now();
+  const module = await import("./pkg/mesh_encoder.js");
+  await module.default();
+  const [model, tokenizer] = await Promise.all(
+    ["pkg/encoder/model.onnx", "pkg/encoder/tokenizer.json"].map(async (path) => {
+      const response = await fetch(new URL(`./${path}`, import.meta.url));
+      if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    }),
+  );
+  encoder = new module.SentenceEncoder(model, tokenizer);
+  return { encoder, loadMs: performance.now() - start };
+}
+
+/// Gives the session a content embedding for every favourite: from the cache, or embedded
+/// now (loading the encoder only then) and cached.
+async function refreshContentEmbeddings() {
+  const requests = session.contentRequests();
+  const cached = await cachedEmbeddings(requests.map((r) => r.key));
+  const hitKeys = [];
+  const hitValues = [];
+  const missing = [];
+  requests.forEach((request, i) => {
+    if (cached[i]) {
+      hitKeys.push(request.key);
+      hitValues.push(...new Float32Array(cached[i]));
+    } else {
+      missing.push(request);
+    }
+  });
+  if (hitKeys.length) session.setContentEmbeddings(hitKeys, new Float32Array(hitValues));
+  let encoderLoadMs = null;
+  let embedMs = 0;
+  if (missing.length) {
+    const loaded = await loadEncoder();
+    encoderLoadMs = loaded.loadMs;
+    const start = performance.now();
+    const values = loaded.encoder.embedMany(missing.map((r) => r.text));
+    embedMs = performance.now() - start;
+    const keys = missing.map((r) => r.key);
+    session.setContentEmbeddings(keys, values);
+    await cacheEmbeddings(keys, values);
+  }
+  return { cached: hitKeys.length, embedded: missing.length, encoderLoadMs, embedMs };
+}
+
+async function saveDisabledTraits(traits) {
+  const disabled = traits.traits.filter((t) => !t.enabled).map((t) => t.id);
+  await dbOp("readwrite", (s) => s.put(disabled, DISABLED_TRAITS_KEY));
 }
 
 async function loadIdentity() {
@@ -94,9 +177,23 @@ const operations = {
         await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
       }
     }
+    const disabled = (await dbOp("readonly", (s) => s.get(DISABLED_TRAITS_KEY))) || [];
+    for (const id of disabled) session.setTraitEnabled(id, false);
     identity = await loadIdentity();
     await register();
     return state({ userId: identity.userId, modelVersion: session.modelVersion });
+  },
+
+  async traits() {
+    const stats = await refreshContentEmbeddings();
+    return { traits: session.traits(), stats };
+  },
+
+  async setTraitEnabled({ id, enabled }) {
+    session.setTraitEnabled(id, enabled);
+    const traits = session.traits();
+    await saveDisabledTraits(traits);
+    return { traits, stats: null };
   },
 
   async analyse({ text }) {
@@ -161,6 +258,8 @@ const operations = {
     }
     session.clear();
     await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
+    await dbOp("readwrite", (s) => s.delete(DISABLED_TRAITS_KEY));
+    await dbOp("readwrite", (s) => s.clear(), EMBEDDINGS);
     await dbOp("readwrite", (s) => s.delete(SECRET_KEY));
     identity = await loadIdentity();
     await register();

@@ -54,6 +54,41 @@ impl JsMeshSession {
         to_js(&view)
     }
 
+    /// The favourites' texts to embed, `[{key, text}]`: embed those the cache lacks (with the
+    /// encoder module) and hand them to `setContentEmbeddings`.
+    #[wasm_bindgen(js_name = contentRequests)]
+    pub fn content_requests(&self) -> Result<JsValue, JsError> {
+        to_js(&self.0.content_requests())
+    }
+
+    /// Stores content embeddings: `keys` from `contentRequests`, `values` their 384-value
+    /// unit embeddings concatenated. Returns how many are stored in all.
+    #[wasm_bindgen(js_name = setContentEmbeddings)]
+    pub fn set_content_embeddings(
+        &mut self,
+        keys: Vec<String>,
+        values: &[f32],
+    ) -> Result<u32, JsError> {
+        let stored = self
+            .0
+            .set_content_embeddings(&keys, values)
+            .map_err(js_error)?;
+        Ok(u32::try_from(stored).unwrap_or(u32::MAX))
+    }
+
+    /// The traits JSON (`shared/schema/traits.schema.json`): `{encoder, favourites_embedded,
+    /// favourites_total, traits: [{id, label, score, favourites, favourite_count, enabled,
+    /// explanation}], summary}`.
+    pub fn traits(&self) -> Result<JsValue, JsError> {
+        to_js(&self.0.traits_report())
+    }
+
+    /// Turns a trait off (never published) or back on.
+    #[wasm_bindgen(js_name = setTraitEnabled)]
+    pub fn set_trait_enabled(&mut self, id: &str, enabled: bool) {
+        self.0.set_trait_enabled(id, enabled);
+    }
+
     /// Sets "now" (Unix ms) and the recency half-life (days) for later imports.
     #[wasm_bindgen(js_name = setWeightPolicy)]
     pub fn set_weight_policy(&mut self, now_ms: f64, half_life_days: f32) -> Result<(), JsError> {

@@ -1,13 +1,16 @@
+use std::collections::{BTreeSet, HashMap};
+
 use mesh_models::{
-    Catalogue, FavouriteProfile, LocalTrainer, LocalTrainingOptions, LocalUpdate,
-    profile_from_signals, resolved_signal_key,
+    CONTENT_DIM, Catalogue, ENCODER_NAME, EmbeddedFavourite, FavouriteProfile, LocalTrainer,
+    LocalTrainingOptions, LocalUpdate, TraitLexicon, infer_content_traits, profile_from_signals,
+    resolved_signal_key, signal_content_text,
 };
 use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
     FavouriteHasher, ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights,
     PROFILE_SCHEMA_VERSION, PrivacyGrade, ProfileUpload, PublicCard, Signal, SignalSet,
-    SignalSource, SkippedRow, UserId, WeightPolicy, WeightedItem, explain, import_export,
-    parse_favourite_line,
+    SignalSource, SkippedRow, TraitsReport, UserId, WeightPolicy, WeightedItem, explain,
+    import_export, parse_favourite_line,
 };
 use serde::Serialize;
 
@@ -29,6 +32,20 @@ pub struct DeviceSession {
     signals: SignalSet,
     profile: Option<FavouriteProfile>,
     weight_policy: WeightPolicy,
+    /// Content embeddings by [`ContentRequest::key`].
+    content_embeddings: HashMap<String, Vec<f32>>,
+    /// Trait ids (or catalogue trait labels) the user turned off.
+    disabled_traits: BTreeSet<String>,
+}
+
+/// A favourite's text that needs a content embedding, under the key its embedding is cached
+/// by (a hash of the encoder's name and the text, so a changed text gets a new embedding).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContentRequest {
+    /// Cache key.
+    pub key: String,
+    /// The text to embed.
+    pub text: String,
 }
 
 /// What the page shows of the current profile.
@@ -130,6 +147,8 @@ impl DeviceSession {
         Ok(Self {
             trainer: LocalTrainer::new(ModelWeights::decode(model_bytes)?),
             pending_update: None,
+            content_embeddings: HashMap::new(),
+            disabled_traits: BTreeSet::new(),
             catalogue: Catalogue::embedded(),
             signals: SignalSet::default(),
             profile: None,
@@ -324,7 +343,7 @@ impl DeviceSession {
             taste_vector: profile.taste_vector.clone(),
             card: PublicCard {
                 display_name: display_name.trim().to_owned(),
-                traits: profile.traits.clone(),
+                traits: self.published_traits(profile),
                 public_favourites: public_titles,
             },
         };
@@ -411,6 +430,127 @@ impl DeviceSession {
         Ok(view)
     }
 
+    /// The texts of the public and limited favourites, with their cache keys: the Worker
+    /// embeds those its cache lacks (loading the encoder module only then) and hands the
+    /// embeddings to [`DeviceSession::set_content_embeddings`]. Private signals are left out:
+    /// they never shape traits.
+    pub fn content_requests(&self) -> Vec<ContentRequest> {
+        let mut seen = BTreeSet::new();
+        self.signals
+            .signals()
+            .iter()
+            .filter(|s| s.grade != PrivacyGrade::Private)
+            .map(|s| {
+                let text = signal_content_text(self.catalogue, s);
+                ContentRequest {
+                    key: content_key(&text),
+                    text,
+                }
+            })
+            .filter(|r| seen.insert(r.key.clone()))
+            .collect()
+    }
+
+    /// Stores content embeddings (`keys.len()` × 384 values, in key order, unit vectors).
+    /// Returns how many are stored in all.
+    ///
+    /// # Errors
+    /// [`Error::ContentEmbedding`] when the sizes disagree or a vector is not finite and of
+    /// unit length; nothing is stored then.
+    pub fn set_content_embeddings(&mut self, keys: &[String], values: &[f32]) -> Result<usize> {
+        if values.len() != keys.len() * CONTENT_DIM {
+            return Err(Error::ContentEmbedding(format!(
+                "{} values for {} keys, expected {} ({CONTENT_DIM} each)",
+                values.len(),
+                keys.len(),
+                keys.len() * CONTENT_DIM
+            )));
+        }
+        for (index, (key, vector)) in keys
+            .iter()
+            .zip(values.chunks_exact(CONTENT_DIM))
+            .enumerate()
+        {
+            let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
+                return Err(Error::ContentEmbedding(format!(
+                    "embedding {index} (key {key}) has norm {norm}, expected 1"
+                )));
+            }
+        }
+        for (key, vector) in keys.iter().zip(values.chunks_exact(CONTENT_DIM)) {
+            self.content_embeddings.insert(key.clone(), vector.to_vec());
+        }
+        Ok(self.content_embeddings.len())
+    }
+
+    /// The traits inferred from the content embeddings of the public and limited favourites
+    /// (see `mesh_models::infer_content_traits`), with the ones turned off marked.
+    pub fn traits_report(&self) -> TraitsReport {
+        let favourites: Vec<(String, f32, String)> = self
+            .signals
+            .signals()
+            .iter()
+            .filter(|s| s.grade != PrivacyGrade::Private)
+            .map(|s| {
+                (
+                    display_title(s),
+                    s.weight,
+                    content_key(&signal_content_text(self.catalogue, s)),
+                )
+            })
+            .collect();
+        let embedded: Vec<EmbeddedFavourite<'_>> = favourites
+            .iter()
+            .filter_map(|(title, weight, key)| {
+                Some(EmbeddedFavourite {
+                    title,
+                    weight: *weight,
+                    embedding: self.content_embeddings.get(key)?,
+                })
+            })
+            .collect();
+        infer_content_traits(
+            TraitLexicon::embedded(),
+            &embedded,
+            favourites.len(),
+            &self.disabled_traits,
+        )
+    }
+
+    /// Turns a trait (a lexicon id, or a catalogue trait's label) off or back on. A trait
+    /// turned off is never published.
+    pub fn set_trait_enabled(&mut self, id: &str, enabled: bool) {
+        if enabled {
+            self.disabled_traits.remove(id);
+        } else {
+            self.disabled_traits.insert(id.to_owned());
+        }
+    }
+
+    /// The traits the public card carries: the enabled content traits when any favourite has
+    /// a content embedding, else the enabled catalogue-genre traits.
+    fn published_traits(&self, profile: &FavouriteProfile) -> Vec<CardTrait> {
+        let report = self.traits_report();
+        if report.favourites_embedded > 0 {
+            return report
+                .traits
+                .iter()
+                .filter(|t| t.enabled)
+                .map(|t| CardTrait {
+                    label: t.label.clone(),
+                    strength: (t.score * 20.0).round() / 20.0,
+                })
+                .collect();
+        }
+        profile
+            .traits
+            .iter()
+            .filter(|t| !self.disabled_traits.contains(&t.label))
+            .cloned()
+            .collect()
+    }
+
     /// The update of the last [`DeviceSession::train_locally`], until the signals change.
     pub fn pending_update(&self) -> Option<&LocalUpdate> {
         self.pending_update.as_ref()
@@ -484,6 +624,15 @@ fn display_title(signal: &Signal) -> String {
         line.push_str(creator);
     }
     line
+}
+
+/// The cache key of a content embedding: BLAKE3 of the encoder's name and the text.
+fn content_key(text: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(ENCODER_NAME.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(text.as_bytes());
+    hasher.finalize().to_hex()[..32].to_owned()
 }
 
 #[cfg(test)]

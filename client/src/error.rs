@@ -22,6 +22,9 @@ pub enum Error {
     /// Internal: the platform's random source failed.
     #[error("the platform random source failed: {0}")]
     Randomness(String),
+    /// Caller input: content embeddings of the wrong size or not unit vectors.
+    #[error("content embeddings: {0}")]
+    ContentEmbedding(String),
     /// Peer or caller input: JSON that does not match the expected shape.
     #[error("{what}: {reason}")]
     Json {

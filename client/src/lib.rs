@@ -30,7 +30,7 @@ mod signal_file;
 
 pub use device_identity::DeviceIdentity;
 pub use device_session::{
-    AnalysisView, DeviceSession, FavouriteView, ImportView, SignalView, TrainingView,
-    import_and_hash,
+    AnalysisView, ContentRequest, DeviceSession, FavouriteView, ImportView, SignalView,
+    TrainingView, import_and_hash,
 };
 pub use error::{Error, Result};

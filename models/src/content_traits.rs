@@ -185,6 +185,9 @@ pub struct EmbeddedFavourite<'a> {
     pub embedding: &'a [f32],
 }
 
+/// A trait's support: total weight and `(similarity, title)` of each favourite behind it.
+type Support<'a> = (f32, Vec<(f32, &'a str)>);
+
 /// Infers the traits of `favourites` (those with an embedding, out of `total` favourites);
 /// traits whose id is in `disabled` are reported but marked disabled and left out of the
 /// summary.
@@ -194,8 +197,7 @@ pub fn infer_content_traits(
     total: usize,
     disabled: &BTreeSet<String>,
 ) -> TraitsReport {
-    // trait index → (weight, [(similarity, title)])
-    let mut support: BTreeMap<usize, (f32, Vec<(f32, &str)>)> = BTreeMap::new();
+    let mut support: BTreeMap<usize, Support<'_>> = BTreeMap::new();
     let mut total_weight = 0.0f32;
     for favourite in favourites {
         if favourite.embedding.len() != CONTENT_DIM || favourite.weight <= 0.0 {
@@ -264,9 +266,9 @@ fn evidence_phrase(named: &[String], count: usize) -> String {
         (1, 1) => quoted[0].clone(),
         (n, c) if c > n => format!("{} and {} more", quoted.join(", "), c - n),
         _ => {
-            let (last, rest) = quoted.split_last().map_or((String::new(), &[][..]), |(l, r)| {
-                (l.clone(), r)
-            });
+            let (last, rest) = quoted
+                .split_last()
+                .map_or((String::new(), &[][..]), |(l, r)| (l.clone(), r));
             format!("{} and {last}", rest.join(", "))
         }
     }
@@ -318,10 +320,26 @@ mod tests {
     fn favourites_count_towards_their_closest_trait_and_name_it() {
         let (a, b, c, far) = (unit(0), unit(0), unit(1), unit(7));
         let favourites = [
-            EmbeddedFavourite { title: "Solaris", weight: 2.0, embedding: &a },
-            EmbeddedFavourite { title: "Stalker", weight: 1.0, embedding: &b },
-            EmbeddedFavourite { title: "Kind of Blue", weight: 1.0, embedding: &c },
-            EmbeddedFavourite { title: "Cookbook", weight: 1.0, embedding: &far },
+            EmbeddedFavourite {
+                title: "Solaris",
+                weight: 2.0,
+                embedding: &a,
+            },
+            EmbeddedFavourite {
+                title: "Stalker",
+                weight: 1.0,
+                embedding: &b,
+            },
+            EmbeddedFavourite {
+                title: "Kind of Blue",
+                weight: 1.0,
+                embedding: &c,
+            },
+            EmbeddedFavourite {
+                title: "Cookbook",
+                weight: 1.0,
+                embedding: &far,
+            },
         ];
         let report = infer_content_traits(&lexicon(), &favourites, 5, &BTreeSet::new());
         assert_eq!(report.favourites_embedded, 4);
@@ -343,8 +361,16 @@ mod tests {
         let a = unit(0);
         let c = unit(1);
         let favourites = [
-            EmbeddedFavourite { title: "Solaris", weight: 1.0, embedding: &a },
-            EmbeddedFavourite { title: "Kind of Blue", weight: 1.0, embedding: &c },
+            EmbeddedFavourite {
+                title: "Solaris",
+                weight: 1.0,
+                embedding: &a,
+            },
+            EmbeddedFavourite {
+                title: "Kind of Blue",
+                weight: 1.0,
+                embedding: &c,
+            },
         ];
         let disabled = BTreeSet::from(["jazz".to_owned()]);
         let report = infer_content_traits(&lexicon(), &favourites, 2, &disabled);
@@ -367,7 +393,11 @@ mod tests {
     #[test]
     fn content_text_joins_title_creator_and_genres() {
         assert_eq!(
-            content_text("Blade Runner (1982)", Some("Ridley Scott"), &["sci-fi".to_owned()]),
+            content_text(
+                "Blade Runner (1982)",
+                Some("Ridley Scott"),
+                &["sci-fi".to_owned()]
+            ),
             "Blade Runner (1982) by Ridley Scott. sci-fi"
         );
         assert_eq!(content_text("Radiohead", None, &[]), "Radiohead");

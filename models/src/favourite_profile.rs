@@ -205,6 +205,24 @@ pub fn resolved_signal_key(catalogue: &Catalogue, signal: &Signal) -> ItemKey {
         .map_or_else(|| signal.key.clone(), |item| item.key().clone())
 }
 
+/// The text the sentence encoder embeds for a signal: the catalogue entry's title, creator
+/// and genres when the catalogue knows it, else the signal's own title (with its year) and
+/// creator.
+pub fn signal_content_text(catalogue: &Catalogue, signal: &Signal) -> String {
+    match catalogue.resolve(&signal_entry(signal)) {
+        Some(item) => {
+            crate::content_text(&item.display_title(), item.creator.as_deref(), &item.genres)
+        }
+        None => {
+            let title = match signal.year {
+                Some(year) => format!("{} ({year})", signal.title),
+                None => signal.title.clone(),
+            };
+            crate::content_text(&title, signal.creator.as_deref(), &[])
+        }
+    }
+}
+
 fn signal_entry(signal: &Signal) -> FavouriteEntry {
     FavouriteEntry {
         kind: (signal.key.kind() != ItemKind::Any).then_some(signal.key.kind()),

@@ -33,7 +33,7 @@ pub use content_traits::{
 pub use error::{Error, Result};
 pub use favourite_profile::{
     FavouriteProfile, ResolvedFavourite, SkippedLine, infer_traits, profile_from_entries,
-    profile_from_signals, resolve_favourites, resolved_signal_key,
+    profile_from_signals, resolve_favourites, resolved_signal_key, signal_content_text,
 };
 pub use federated_pca::{
     PcaBasis, SparseRows, accumulate, inverse_document_frequency, occupied_buckets,

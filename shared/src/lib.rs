@@ -30,9 +30,9 @@ pub mod secagg;
 mod signal;
 mod signal_weight;
 mod taste_vector;
-mod traits_report;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod traits_report;
 mod wire;
 
 pub use canonical_text::{

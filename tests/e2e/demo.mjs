@@ -64,7 +64,21 @@ try {
   const fingerprint = (await page.textContent("#fingerprint")).trim();
   const hashFingerprint = (await page.textContent("#hash-fingerprint")).trim();
   const traits = await page.$$eval("#traits li", (items) => items.map((i) => i.textContent));
+  await page.waitForSelector("#inferred-traits li", { timeout: 180000 });
+  const inferred = await page.$$eval("#inferred-traits li", (items) =>
+    items.map((i) => ({
+      id: i.dataset.trait,
+      text: i.querySelector("strong").textContent,
+      explanation: i.querySelector(".explanation").textContent.trim(),
+    })),
+  );
+  const inferredStatus = await page.textContent("#inferred-status");
   screenshots.push(await shot("01-taste-summary.png"));
+  const turnedOff = inferred[0].id;
+  await page.click(`#inferred-traits li[data-trait="${turnedOff}"] button`);
+  await page.waitForSelector(`#inferred-traits li.off[data-trait="${turnedOff}"]`);
+  const inferredSummaryAfterOff = await page.textContent("#inferred-summary");
+  screenshots.push(await shot("01b-trait-turned-off.png"));
 
   const signalRows = () => page.$$eval("#signals tr.signal", (rows) => rows.length);
   const countText = () => page.textContent("#signal-count");
@@ -112,6 +126,11 @@ try {
   const afterReload = await countText();
   const fingerprintAfterReload = (await page.textContent("#fingerprint")).trim();
   const gradeAfterReload = await page.$eval(`#signals tr.signal[data-id="${firstRow}"] .badge`, (b) => b.className);
+  await page.waitForFunction(() => document.getElementById("inferred-status").textContent.includes("embedded on this device"), null, { timeout: 180000 });
+  const inferredStatusAfterReload = await page.textContent("#inferred-status");
+  const turnedOffAfterReload = await page.$$eval(`#inferred-traits li[data-trait="${turnedOff}"]`, (items) =>
+    items.map((i) => i.classList.contains("off")),
+  );
   screenshots.push(await shot("04-after-reload.png"));
 
   await page.fill("#display-name", "Browser Tester");
@@ -142,7 +161,8 @@ try {
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   console.log(JSON.stringify({
-    userId, emptyListError, fingerprint, hashFingerprint, traits, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
+    userId, emptyListError, fingerprint, hashFingerprint, traits, inferred, inferredStatus, turnedOff,
+    inferredSummaryAfterOff, inferredStatusAfterReload, turnedOffAfterReload, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
     afterSourcePrune, fingerprintBeforeReload, afterReload, fingerprintAfterReload, gradeAfterReload,
     publishStatus, matches, optOutStatus, auditHiddenAfterOptOut, signalsAfterOptOutReload, screenshots,
   }));

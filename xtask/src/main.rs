@@ -381,17 +381,20 @@ fn test(root: &Path) -> Result<()> {
     check_typescript_drift(root)?;
     ensure_chromium()?;
     ensure_npm_packages(root)?;
-    run(cargo().current_dir(root).args([
-        "test",
-        "-p",
-        "mesh-tests",
-        "--test",
-        "integration",
-        "--",
-        "--ignored",
-        "--nocapture",
-        "browser",
-    ]))
+    run(cargo()
+        .current_dir(root)
+        .env("MESH_ENCODER_DIR", &encoder_files)
+        .args([
+            "test",
+            "-p",
+            "mesh-tests",
+            "--test",
+            "integration",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "browser",
+        ]))
 }
 
 fn ensure_chromium() -> Result<()> {

@@ -127,9 +127,8 @@ fn trait_prototypes_match_the_encoder() {
     if std::env::var_os("MESH_UPDATE_TRAITS").is_some() {
         std::fs::write(&path, TraitLexicon::encode_prototypes(&prototypes)).unwrap();
     }
-    let shipped = TraitLexicon::parse(&tsv, &std::fs::read(&path).unwrap()).unwrap_or_else(|e| {
-        panic!("{}: {e}; refresh with MESH_UPDATE_TRAITS=1", path.display())
-    });
+    let shipped = TraitLexicon::parse(&tsv, &std::fs::read(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}; refresh with MESH_UPDATE_TRAITS=1", path.display()));
     for (entry, fresh) in shipped.traits().iter().zip(&prototypes) {
         let max_diff = entry
             .prototype
@@ -143,4 +142,90 @@ fn trait_prototypes_match_the_encoder() {
             entry.id
         );
     }
+}
+
+/// Real favourites, embedded by the real encoder: the traits name the favourites behind
+/// them, a trait turned off leaves the summary, and the JSON validates against the schema.
+#[test]
+fn traits_from_real_embeddings_validate_against_the_schema() {
+    use mesh_models::{
+        Catalogue, EmbeddedFavourite, TraitLexicon, content_text, infer_content_traits,
+    };
+    let titles = [
+        "Duke Ellington",
+        "Billie Holiday",
+        "Ray Charles",
+        "Aretha Franklin",
+        "Alien",
+        "The Shining",
+        "Dracula",
+    ];
+    let catalogue = Catalogue::embedded();
+    let items: Vec<(String, Vec<f32>)> = titles
+        .iter()
+        .map(|title| {
+            let item = catalogue
+                .items()
+                .iter()
+                .find(|i| i.title == *title)
+                .unwrap_or_else(|| panic!("{title} is in the catalogue"));
+            let text = content_text(&item.display_title(), item.creator.as_deref(), &item.genres);
+            (item.display_title(), encoder().embed(&text).unwrap())
+        })
+        .collect();
+    let favourites: Vec<EmbeddedFavourite<'_>> = items
+        .iter()
+        .map(|(title, embedding)| EmbeddedFavourite {
+            title,
+            weight: 1.0,
+            embedding,
+        })
+        .collect();
+    let lexicon = TraitLexicon::embedded();
+    let report = infer_content_traits(lexicon, &favourites, favourites.len(), &Default::default());
+    let jazz = report
+        .traits
+        .iter()
+        .find(|t| t.id == "jazz_soul")
+        .unwrap_or_else(|| panic!("{report:#?}"));
+    assert!(jazz.favourite_count >= 3, "{jazz:?}");
+    assert!(
+        jazz.favourites
+            .iter()
+            .any(|f| f.starts_with("Billie Holiday"))
+    );
+    assert!(
+        report.traits.iter().any(|t| t.id == "horror"),
+        "{report:#?}"
+    );
+    assert!(
+        report.summary.contains("jazz, soul and blues"),
+        "{}",
+        report.summary
+    );
+
+    let off = std::collections::BTreeSet::from(["jazz_soul".to_owned()]);
+    let without_jazz = infer_content_traits(lexicon, &favourites, favourites.len(), &off);
+    assert!(
+        !without_jazz.summary.contains("jazz"),
+        "{}",
+        without_jazz.summary
+    );
+
+    let schema_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/schema/traits.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for report in [&report, &without_jazz] {
+        let json = serde_json::to_value(report).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}\n{json:#}");
+    }
+    let mut broken = serde_json::to_value(&report).unwrap();
+    broken["traits"][0]["score"] = serde_json::json!(1.5);
+    assert!(!validator.is_valid(&broken), "a score is at most 1");
 }

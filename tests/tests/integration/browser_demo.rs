@@ -79,6 +79,79 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
         "wasm and native item hashes differ"
     );
 
+    // Traits: the same traits natively, from the native encoder's embeddings of the same texts.
+    let encoder_dir = std::env::var_os("MESH_ENCODER_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mesh-discovery/encoder"))
+        })
+        .unwrap();
+    let encoder = mesh_encoder::SentenceEncoder::from_bytes(
+        &std::fs::read(encoder_dir.join("model.onnx")).unwrap(),
+        &std::fs::read(encoder_dir.join("tokenizer.json")).unwrap(),
+    )
+    .unwrap();
+    let requests = native.content_requests();
+    let keys: Vec<String> = requests.iter().map(|r| r.key.clone()).collect();
+    let values: Vec<f32> = requests
+        .iter()
+        .flat_map(|r| encoder.embed(&r.text).unwrap())
+        .collect();
+    native.set_content_embeddings(&keys, &values).unwrap();
+    let native_traits = native.traits_report();
+    let seen_inferred = seen["inferred"].as_array().unwrap();
+    assert_eq!(
+        seen_inferred.len(),
+        native_traits.traits.len(),
+        "{seen_inferred:?} vs {native_traits:?}"
+    );
+    for (shown, native_trait) in seen_inferred.iter().zip(&native_traits.traits) {
+        assert_eq!(shown["id"], native_trait.id.as_str());
+        let percent = format!(
+            "{} · {}%",
+            native_trait.label,
+            (native_trait.score * 100.0).round()
+        );
+        assert_eq!(shown["text"], percent.as_str());
+        assert!(
+            shown["explanation"]
+                .as_str()
+                .unwrap()
+                .starts_with(&native_trait.explanation),
+            "{shown}"
+        );
+    }
+    let turned_off = seen["turnedOff"].as_str().unwrap();
+    let label = &native_traits.traits[0].label;
+    assert_eq!(turned_off, native_traits.traits[0].id);
+    assert!(
+        !seen["inferredSummaryAfterOff"]
+            .as_str()
+            .unwrap()
+            .contains(label.as_str()),
+        "a trait turned off leaves the summary: {}",
+        seen["inferredSummaryAfterOff"]
+    );
+    assert!(
+        seen["inferredStatus"]
+            .as_str()
+            .unwrap()
+            .contains("encoder loaded"),
+        "the first analysis loads the encoder: {}",
+        seen["inferredStatus"]
+    );
+    assert!(
+        seen["inferredStatusAfterReload"]
+            .as_str()
+            .unwrap()
+            .contains("encoder not needed (all cached)"),
+        "embeddings are cached across reloads: {}",
+        seen["inferredStatusAfterReload"]
+    );
+    for off in seen["turnedOffAfterReload"].as_array().unwrap() {
+        assert_eq!(off, true, "a trait turned off stays off after a reload");
+    }
+
     for import in seen["imports"].as_array().unwrap() {
         let file = import["file"].as_str().unwrap();
         let bytes = std::fs::read(exports.join(file)).unwrap();

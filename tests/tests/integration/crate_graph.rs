@@ -57,6 +57,15 @@ fn the_crate_graph_matches_architecture_md() {
     assert_eq!(ours("mesh-client"), ["mesh-models", "mesh-shared"]);
     assert_eq!(ours("mesh-server"), ["mesh-models", "mesh-shared"]);
     assert_eq!(ours("xtask"), ["mesh-shared"]);
+    assert_eq!(ours("mesh-encoder"), Vec::<String>::new());
+    for tract in ["tract-onnx", "tokenizers"] {
+        for lean in ["mesh-shared", "mesh-models", "mesh-client", "mesh-server"] {
+            assert!(
+                !deps[lean].contains(&tract.to_owned()),
+                "{lean} depends on {tract}: the encoder lives in its own module"
+            );
+        }
+    }
     for forbidden in ["axum", "tokio", "redb", "wasm-bindgen", "js-sys", "anyhow"] {
         assert!(
             !deps["mesh-shared"].contains(&forbidden.to_owned()),
