@@ -50,6 +50,11 @@ export class MeshSession {
      */
     clear(): void;
     /**
+     * The favourites' texts to embed, `[{key, text}]`: embed those the cache lacks (with the
+     * encoder module) and hand them to `setContentEmbeddings`.
+     */
+    contentRequests(): any;
+    /**
      * "Why this match?" for one candidate object from the candidates response.
      */
     explain(candidate: any): any;
@@ -80,9 +85,18 @@ export class MeshSession {
      */
     prune(id: string): boolean;
     /**
+     * Stores content embeddings: `keys` from `contentRequests`, `values` their 384-value
+     * unit embeddings concatenated. Returns how many are stored in all.
+     */
+    setContentEmbeddings(keys: string[], values: Float32Array | number[]): number;
+    /**
      * Sets a signal's grade: `public`, `limited` or `private`.
      */
     setGrade(id: string, grade: string): boolean;
+    /**
+     * Turns a trait off (never published) or back on.
+     */
+    setTraitEnabled(id: string, enabled: boolean): void;
     /**
      * Sets "now" (Unix ms) and the recency half-life (days) for later imports.
      */
@@ -106,6 +120,12 @@ export class MeshSession {
      * rows_updated, update_norm, norm_before_clip, clipped}`.
      */
     trainLocally(epochs: number, seed: number): any;
+    /**
+     * The traits JSON (`shared/schema/traits.schema.json`): `{encoder, favourites_embedded,
+     * favourites_total, traits: [{id, label, score, favourites, favourite_count, enabled,
+     * explanation}], summary}`.
+     */
+    traits(): any;
     /**
      * The model version in use.
      */
@@ -133,6 +153,7 @@ export interface InitOutput {
     readonly meshsession_analyse: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_candidatesRequestJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly meshsession_clear: (a: number) => void;
+    readonly meshsession_contentRequests: (a: number) => [number, number, number];
     readonly meshsession_explain: (a: number, b: any) => [number, number, number];
     readonly meshsession_importFile: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_loadSignals: (a: number, b: number, c: number) => [number, number, number];
@@ -141,12 +162,15 @@ export interface InitOutput {
     readonly meshsession_profileUploadJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly meshsession_prune: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_pruneSource: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_setContentEmbeddings: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_setGrade: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_setTraitEnabled: (a: number, b: number, c: number, d: number) => void;
     readonly meshsession_setWeightPolicy: (a: number, b: number, c: number) => [number, number];
     readonly meshsession_signals: (a: number) => [number, number, number];
     readonly meshsession_signalsBytes: (a: number) => [number, number];
     readonly meshsession_summary: (a: number) => [number, number, number];
     readonly meshsession_trainLocally: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_traits: (a: number) => [number, number, number];
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;
@@ -154,6 +178,7 @@ export interface InitOutput {
     readonly __externref_table_alloc: () => number;
     readonly __wbindgen_externrefs: WebAssembly.Table;
     readonly __externref_table_dealloc: (a: number) => void;
+    readonly __externref_drop_slice: (a: number, b: number) => void;
     readonly __wbindgen_start: () => void;
 }
 
