@@ -440,7 +440,7 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
 }
 
 /// Workloads of the benchmark: (result key, criterion name, Chromium target in ms).
-const WORKLOADS: [(&str, &str, f64); 4] = [
+const WORKLOADS: [(&str, &str, f64); 5] = [
     (
         "goodreads_10k",
         "import + canonicalise + hash a 10,000-row Goodreads export",
@@ -460,6 +460,11 @@ const WORKLOADS: [(&str, &str, f64); 4] = [
         "train_500",
         "one local training epoch over 500 favourites (candle autograd, 5 folds)",
         150.0,
+    ),
+    (
+        "embed_16",
+        "content embedding of a 16-token title (MiniLM int8, tract)",
+        30.0,
     ),
 ];
 
@@ -501,9 +506,11 @@ fn bench(root: &Path) -> Result<()> {
         ]
         .as_slice(),
         ["bench", "-p", "mesh-client", "--bench", "bench_main"].as_slice(),
+        ["bench", "-p", "mesh-encoder", "--bench", "encoder"].as_slice(),
     ] {
         let output = cargo()
             .current_dir(root)
+            .env("MESH_ENCODER_DIR", encoder_dir(root))
             .args(args)
             .output()
             .context("running cargo bench")?;
@@ -554,6 +561,24 @@ fn bench(root: &Path) -> Result<()> {
             if browser_ms <= target_ms { "yes" } else { "NO" }
         ));
     }
+    let pkg = root.join("web-demo/pkg");
+    for (module, budget) in [
+        ("mesh_client_bg.wasm", 1_000_000),
+        ("mesh_encoder_bg.wasm", 3_500_000),
+    ] {
+        let bytes = std::fs::read(pkg.join(module))?;
+        let gzipped = gzip_size(&bytes)?;
+        table.push_str(&format!(
+            "\n{module}: {} bytes raw, {gzipped} bytes gzip -9 (budget {budget}: {})",
+            bytes.len(),
+            if gzipped <= budget { "met" } else { "NOT met" }
+        ));
+    }
+    table.push_str(&format!(
+        "\nencoder in Chromium: module + files fetched in {:.0} ms, loaded and optimised in {:.0} ms\n",
+        results["embed_16"]["module_and_files_ms"].as_f64().unwrap_or(f64::NAN),
+        results["embed_16"]["load_and_optimise_ms"].as_f64().unwrap_or(f64::NAN)
+    ));
     table.push_str(&format!(
         "\nChromium: {}\n",
         results["browser"].as_str().unwrap_or("?")
@@ -563,6 +588,25 @@ fn bench(root: &Path) -> Result<()> {
     std::fs::write(&report, &table)?;
     println!("xtask: wrote {}", report.display());
     Ok(())
+}
+
+/// Size after `gzip -9` (Debian's gzip, present on every machine here).
+fn gzip_size(bytes: &[u8]) -> Result<usize> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .args(["-9", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting gzip")?;
+    let mut stdin = child.stdin.take().context("gzip stdin")?;
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output()?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the gzip writer panicked"))??;
+    Ok(output.stdout.len())
 }
 
 /// The middle value of criterion's `time: [low mid high]` line after the benchmark `name`.
