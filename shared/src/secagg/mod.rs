@@ -1,12 +1,15 @@
 //! Secure-aggregation primitives both sides compute identically (Bonawitz et al. 2017; the
 //! round protocol over HTTP comes with issue 5): fixed-point quantisation into `Z_2^32` with
 //! reported clipping, pairwise masks from X25519 + HKDF-SHA256 + ChaCha20, self masks, and
-//! Shamir t-of-n sharing of mask seeds over the Ristretto/ed25519 scalar field. Randomness
+//! Shamir t-of-n sharing of mask seeds over the Ristretto/ed25519 scalar field, and the
+//! distributed discrete Gaussian noise with its privacy accountant. Randomness
 //! comes from the caller (a CSPRNG on the device); nothing here draws its own.
+mod discrete_gaussian;
 mod pairwise_mask;
 mod quantizer;
 mod shamir;
 
+pub use discrete_gaussian::{DiscreteGaussian, NoisyRound, PrivacyAccountant};
 pub use pairwise_mask::{
     MaskedInput, expand_mask, mask_input, mask_public_key, pairwise_seed, remove_pairwise_masks,
     remove_self_masks,
