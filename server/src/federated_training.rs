@@ -10,7 +10,10 @@ use mesh_models::{
     Catalogue, LocalTrainer, LocalTrainingOptions, PcaBasis, accumulate,
     inverse_document_frequency, model_salt, occupied_buckets,
 };
+use mesh_shared::secagg::{DiscreteGaussian, NoisyRound, PrivacyAccountant};
 use mesh_shared::{FavouriteHasher, ModelWeights, TASTE_DIM, WeightedItem};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
 use crate::{Dataset, Result};
@@ -45,6 +48,63 @@ pub struct TrainOptions {
     pub local: LocalTrainingOptions,
     /// How the coordinator applies the mean client update.
     pub server_optimizer: ServerOptimizer,
+    /// Differential privacy of every round's sum (`None`: no noise).
+    pub dp: Option<DpOptions>,
+}
+
+/// Distributed discrete Gaussian noise on every round's sum (see
+/// `mesh_shared::secagg::DiscreteGaussian`). Each client would add `N_Z(0, (z·Δ)²/n)` in
+/// fixed point (2^12 units per 1.0) to its clipped update; the simulation draws the sum of the
+/// clients' noise once per coordinate with the total variance `(z·Δ)²`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DpOptions {
+    /// Noise multiplier `z`: the sum's noise standard deviation over the L2 sensitivity.
+    pub noise_multiplier: f64,
+    /// δ of the reported (ε, δ).
+    pub delta: f64,
+    /// Seed of the simulated noise.
+    pub seed: u64,
+    /// Most distinct favourites a client counts in the document-frequency round (its L2
+    /// sensitivity is the square root of this).
+    pub document_frequency_cap: usize,
+}
+
+impl Default for DpOptions {
+    fn default() -> Self {
+        Self {
+            noise_multiplier: 1.0,
+            delta: 1e-5,
+            seed: 1,
+            document_frequency_cap: 64,
+        }
+    }
+}
+
+/// Fixed-point units per 1.0 of an update coordinate.
+const DP_UNITS: f64 = 4_096.0;
+
+/// Adds the simulated distributed noise for an L2 sensitivity `sensitivity` (in real units)
+/// to a round's `sum` and records the round.
+fn add_round_noise(
+    dp: &DpOptions,
+    accountant: &mut PrivacyAccountant,
+    rng: &mut ChaCha20Rng,
+    sum: &mut [f32],
+    sensitivity: f64,
+    clients: usize,
+) -> Result<()> {
+    let sigma_units = dp.noise_multiplier * sensitivity * DP_UNITS;
+    let sampler = DiscreteGaussian::new(sigma_units)?;
+    for value in sum.iter_mut() {
+        *value += (sampler.sample(rng) as f64 / DP_UNITS) as f32;
+    }
+    accountant.record(&NoisyRound {
+        l2_sensitivity: sensitivity * DP_UNITS,
+        dimension: sum.len(),
+        client_sigma: sigma_units / (clients.max(1) as f64).sqrt(),
+        clients,
+    });
+    Ok(())
 }
 
 /// How the coordinator turns a round's mean update into the next model.
@@ -82,6 +142,7 @@ impl Default for TrainOptions {
             local_rounds: 0,
             local: LocalTrainingOptions::default(),
             server_optimizer: ServerOptimizer::FedAvg { learning_rate: 1.0 },
+            dp: None,
         }
     }
 }
@@ -110,6 +171,8 @@ pub struct TrainReport {
     pub model: ModelWeights,
     /// Per-round statistics.
     pub rounds: Vec<RoundStats>,
+    /// With differential privacy: `(ε, δ)` spent by all rounds together.
+    pub privacy: Option<(f64, f64)>,
 }
 
 /// Trains the next model version on `dataset`, every user a client.
@@ -121,6 +184,13 @@ pub fn train(
     catalogue: &Catalogue,
     options: TrainOptions,
 ) -> Result<TrainReport> {
+    if options.dp.is_some() && (options.central || options.clip_norm.is_none()) {
+        return Err(mesh_models::Error::Training(
+            "differential privacy needs clipped federated updates (not --central, a clip norm)"
+                .to_owned(),
+        )
+        .into());
+    }
     let salt = model_salt(options.version);
     let item_hashes =
         crate::evaluation::item_hashes(dataset, catalogue, &FavouriteHasher::new(&salt));
@@ -148,12 +218,33 @@ pub fn train(
     let mut stats = Vec::new();
 
     let start = Instant::now();
-    let mut document_frequency = vec![0u32; options.buckets as usize];
+    let mut accountant = PrivacyAccountant::default();
+    let mut noise_rng = ChaCha20Rng::seed_from_u64(options.dp.map_or(0, |dp| dp.seed));
+    let mut document_frequency = vec![0.0f32; options.buckets as usize];
     for items in &clients {
-        for bucket in occupied_buckets(items, options.buckets) {
-            document_frequency[bucket as usize] += 1;
+        let mut occupied = occupied_buckets(items, options.buckets);
+        if let Some(dp) = &options.dp {
+            occupied.truncate(dp.document_frequency_cap);
+        }
+        for bucket in occupied {
+            document_frequency[bucket as usize] += 1.0;
         }
     }
+    if let Some(dp) = &options.dp {
+        let sensitivity = (dp.document_frequency_cap as f64).sqrt();
+        add_round_noise(
+            dp,
+            &mut accountant,
+            &mut noise_rng,
+            &mut document_frequency,
+            sensitivity,
+            clients.len(),
+        )?;
+    }
+    let document_frequency: Vec<u32> = document_frequency
+        .iter()
+        .map(|df| df.round().max(0.0) as u32)
+        .collect();
     let idf = inverse_document_frequency(&document_frequency, clients.len());
     stats.push(RoundStats {
         round: 0,
@@ -185,6 +276,17 @@ pub fn train(
                 clipped += 1;
             }
             accumulate(&mut sum, &update);
+        }
+        if let Some(dp) = &options.dp {
+            let sensitivity = f64::from(options.clip_norm.unwrap_or(1.0));
+            add_round_noise(
+                dp,
+                &mut accountant,
+                &mut noise_rng,
+                &mut sum,
+                sensitivity,
+                clients.len(),
+            )?;
         }
         basis.apply_round(&sum)?;
         stats.push(RoundStats {
@@ -232,6 +334,17 @@ pub fn train(
             )
             .into());
         }
+        if let Some(dp) = &options.dp {
+            let sensitivity = f64::from(options.local.clip_norm);
+            add_round_noise(
+                dp,
+                &mut accountant,
+                &mut noise_rng,
+                &mut sum,
+                sensitivity,
+                contributed,
+            )?;
+        }
         let mean_update: Vec<f32> = sum.iter().map(|x| x / contributed as f32).collect();
         let mut weights = trainer.into_model().weights().to_vec();
         apply_server_step(
@@ -256,6 +369,9 @@ pub fn train(
     Ok(TrainReport {
         model,
         rounds: stats,
+        privacy: options
+            .dp
+            .map(|dp| (accountant.epsilon(dp.delta), dp.delta)),
     })
 }
 
@@ -308,6 +424,71 @@ fn apply_server_step(
 mod tests {
     use super::*;
     use crate::{Interaction, ItemInfo};
+
+    #[test]
+    fn private_training_reports_its_budget_and_refuses_unclipped_updates() {
+        let dataset = small_dataset();
+        let options = TrainOptions {
+            buckets: 256,
+            rounds: 2,
+            dp: Some(DpOptions {
+                noise_multiplier: 2.0,
+                ..DpOptions::default()
+            }),
+            ..TrainOptions::default()
+        };
+        let report = train(&dataset, Catalogue::embedded(), options).unwrap();
+        let (epsilon, delta) = report.privacy.unwrap();
+        assert_eq!(delta, 1e-5);
+        // Three rounds (document frequency + 2) at ρ = 1/(2·2²) each: ρ = 0.375.
+        assert!(epsilon > 0.375 && epsilon < 10.0, "{epsilon}");
+        let noisier = TrainOptions {
+            dp: Some(DpOptions {
+                noise_multiplier: 8.0,
+                ..DpOptions::default()
+            }),
+            ..options
+        };
+        let quieter = train(&dataset, Catalogue::embedded(), noisier).unwrap();
+        assert!(quieter.privacy.unwrap().0 < epsilon);
+        let central = TrainOptions {
+            central: true,
+            ..options
+        };
+        let err = train(&dataset, Catalogue::embedded(), central).unwrap_err();
+        assert!(
+            err.to_string().contains("clipped federated updates"),
+            "{err}"
+        );
+    }
+
+    fn small_dataset() -> Dataset {
+        let mut dataset = Dataset {
+            users: (0..30).map(|u| format!("u{u}")).collect(),
+            ..Dataset::default()
+        };
+        for i in 0..20 {
+            dataset.items.insert(
+                i.to_string(),
+                ItemInfo {
+                    title: format!("Artist number {i}"),
+                    tags: Vec::new(),
+                },
+            );
+        }
+        dataset.interactions = (0..30)
+            .map(|u| {
+                (0..4)
+                    .map(|k| Interaction {
+                        item: ((u + k * 3) % 20).to_string(),
+                        weight: 10.0,
+                        timestamp: None,
+                    })
+                    .collect()
+            })
+            .collect();
+        dataset
+    }
 
     #[test]
     fn trains_a_servable_model_of_the_next_version() {

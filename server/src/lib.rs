@@ -32,7 +32,9 @@ pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use discovery_index::DiscoveryIndex;
 pub use error::{Error, Result};
 pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
-pub use federated_training::{RoundStats, ServerOptimizer, TrainOptions, TrainReport, train};
+pub use federated_training::{
+    DpOptions, RoundStats, ServerOptimizer, TrainOptions, TrainReport, train,
+};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};
 pub use store::{RedbStore, Registration, Store, StoredProfile};

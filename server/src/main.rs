@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 use mesh_server::{
-    AppConfig, AppState, Dataset, EvalOptions, EvalSetting, RedbStore, ServerOptimizer, Store,
-    SystemClock, TrainOptions, app, current_model, demo_population, evaluate, load_population_dir,
-    train,
+    AppConfig, AppState, Dataset, DpOptions, EvalOptions, EvalSetting, RedbStore, ServerOptimizer,
+    Store, SystemClock, TrainOptions, app, current_model, demo_population, evaluate,
+    load_population_dir, train,
 };
 
 #[derive(Debug, Parser)]
@@ -75,6 +75,13 @@ struct TrainArgs {
     /// Server learning rate.
     #[arg(long, default_value_t = 1.0)]
     server_lr: f32,
+    /// Differential privacy: noise multiplier z of every round's sum (distributed discrete
+    /// Gaussian, σ = z × the round's L2 sensitivity); 0 for none.
+    #[arg(long, default_value_t = 0.0)]
+    dp_noise_multiplier: f64,
+    /// δ of the reported (ε, δ).
+    #[arg(long, default_value_t = 1e-5)]
+    dp_delta: f64,
     /// FedAdam's adaptivity floor τ (about the size of a mean update's coordinates).
     #[arg(long, default_value_t = 1e-3)]
     server_tau: f32,
@@ -173,6 +180,11 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
             },
             other => anyhow::bail!("--server-optimizer {other}: expected fedavg or fedadam"),
         },
+        dp: (args.dp_noise_multiplier > 0.0).then(|| DpOptions {
+            noise_multiplier: args.dp_noise_multiplier,
+            delta: args.dp_delta,
+            ..DpOptions::default()
+        }),
         ..TrainOptions::default()
     };
     let report = train(&dataset, Catalogue::embedded(), options)?;
@@ -187,6 +199,13 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
         println!(
             "| {} | {} | {} | {:.3} | {loss} | {:.2} |",
             r.round, r.clients, r.clipped, r.mean_update_norm, r.seconds
+        );
+    }
+    if let Some((epsilon, delta)) = report.privacy {
+        println!(
+            "differential privacy over {} rounds (noise multiplier {}): ε = {epsilon:.3} at δ = {delta:e}",
+            report.rounds.len(),
+            args.dp_noise_multiplier
         );
     }
     store.save_model(&report.model.encode())?;
