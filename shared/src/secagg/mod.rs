@@ -8,6 +8,7 @@ mod discrete_gaussian;
 mod pairwise_mask;
 mod quantizer;
 mod shamir;
+mod share_encryption;
 
 pub use discrete_gaussian::{DiscreteGaussian, NoisyRound, PrivacyAccountant};
 pub use pairwise_mask::{
@@ -16,3 +17,4 @@ pub use pairwise_mask::{
 };
 pub use quantizer::{Quantized, Quantizer};
 pub use shamir::{SeedShare, reconstruct_seed, split_seed};
+pub use share_encryption::{SharesForPeer, decrypt_shares, encrypt_shares, share_encryption_key};

@@ -31,6 +31,16 @@ pub fn mask_public_key(secret: &[u8; 32]) -> [u8; 32] {
 /// [`Error::InvalidField`] when the peer's key is a low-order point (a non-contributory
 /// exchange, as a malicious peer or server might send).
 pub fn pairwise_seed(my_secret: &[u8; 32], peer_public: &[u8; 32]) -> Result<[u8; 32]> {
+    agreed_key(my_secret, peer_public, PAIRWISE_INFO)
+}
+
+/// HKDF-SHA256 of an X25519 shared secret, salted with both public keys in a fixed order and
+/// bound to `info` (so mask seeds and share-encryption keys never coincide).
+pub(crate) fn agreed_key(
+    my_secret: &[u8; 32],
+    peer_public: &[u8; 32],
+    info: &[u8],
+) -> Result<[u8; 32]> {
     let secret = StaticSecret::from(*my_secret);
     let mine = PublicKey::from(&secret).to_bytes();
     let shared = secret.diffie_hellman(&PublicKey::from(*peer_public));
@@ -50,7 +60,7 @@ pub fn pairwise_seed(my_secret: &[u8; 32], peer_public: &[u8; 32]) -> Result<[u8
     salt[32..].copy_from_slice(&high);
     let mut seed = [0u8; 32];
     Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes())
-        .expand(PAIRWISE_INFO, &mut seed)
+        .expand(info, &mut seed)
         .map_err(|_| Error::InvalidField {
             field: "seed".to_owned(),
             reason: "HKDF output length".to_owned(),
