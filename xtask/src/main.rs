@@ -381,13 +381,14 @@ fn test(root: &Path) -> Result<()> {
     check_typescript_drift(root)?;
     ensure_chromium()?;
     ensure_npm_packages(root)?;
+    // `--workspace` (not `-p mesh-tests`) keeps the feature set of the run above, so nothing
+    // is rebuilt; only the ignored browser test matches the filter.
     run(cargo()
         .current_dir(root)
         .env("MESH_ENCODER_DIR", &encoder_files)
         .args([
             "test",
-            "-p",
-            "mesh-tests",
+            "--workspace",
             "--test",
             "integration",
             "--",
