@@ -492,30 +492,7 @@ mod tests {
 
     #[test]
     fn trains_a_servable_model_of_the_next_version() {
-        let mut dataset = Dataset {
-            users: (0..30).map(|u| format!("u{u}")).collect(),
-            ..Dataset::default()
-        };
-        for i in 0..20 {
-            dataset.items.insert(
-                i.to_string(),
-                ItemInfo {
-                    title: format!("Artist number {i}"),
-                    tags: Vec::new(),
-                },
-            );
-        }
-        dataset.interactions = (0..30)
-            .map(|u| {
-                (0..4)
-                    .map(|k| Interaction {
-                        item: ((u + k * 3) % 20).to_string(),
-                        weight: 10.0,
-                        timestamp: None,
-                    })
-                    .collect()
-            })
-            .collect();
+        let dataset = small_dataset();
         let options = TrainOptions {
             buckets: 512,
             rounds: 2,

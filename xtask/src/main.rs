@@ -251,33 +251,13 @@ fn build_encoder_wasm(root: &Path, out_dir: &Path) -> Result<()> {
         .join(WASM_TARGET)
         .join("wasm-encoder")
         .join("mesh_encoder.wasm");
-    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
-    bindgen
-        .input_path(&wasm)
-        .web(true)?
-        .typescript(true)
-        .omit_default_module_path(false)
-        .remove_name_section(true)
-        .remove_producers_section(true)
-        .out_name("mesh_encoder");
-    bindgen
-        .generate(out_dir)
-        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    // The name section alone is 3.4 MB of the encoder module.
+    bindgen_web(root, &wasm, out_dir, "mesh_encoder", true)?;
     let files_dir = out_dir.join("encoder");
     std::fs::create_dir_all(&files_dir)?;
     for pin in encoder_pins(root)? {
         std::fs::copy(encoder_files.join(&pin.file), files_dir.join(&pin.file))?;
     }
-    if std::env::var_os("MESH_UPDATE_TYPES").is_some() {
-        std::fs::copy(
-            out_dir.join("mesh_encoder.d.ts"),
-            root.join("client/types/mesh_encoder.d.ts"),
-        )?;
-    }
-    let size = std::fs::metadata(out_dir.join("mesh_encoder_bg.wasm"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!("xtask: wrote the encoder module ({size} bytes of wasm)");
     Ok(())
 }
 
@@ -296,13 +276,22 @@ fn build_core_wasm(root: &Path, out_dir: &Path) -> Result<()> {
         .join(WASM_TARGET)
         .join("wasm")
         .join("mesh_client.wasm");
+    bindgen_web(root, &wasm, out_dir, "mesh_client", false)
+}
+
+/// Runs wasm-bindgen (`--target web`, TypeScript declarations) on `wasm` into `out_dir` as
+/// `name`, optionally without the name and producers sections; with `MESH_UPDATE_TYPES` set,
+/// refreshes the committed declarations in `client/types/`.
+fn bindgen_web(root: &Path, wasm: &Path, out_dir: &Path, name: &str, strip: bool) -> Result<()> {
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
-        .input_path(&wasm)
+        .input_path(wasm)
         .web(true)?
         .typescript(true)
         .omit_default_module_path(false)
-        .out_name("mesh_client");
+        .remove_name_section(strip)
+        .remove_producers_section(strip)
+        .out_name(name);
     bindgen
         .generate(out_dir)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
@@ -310,14 +299,17 @@ fn build_core_wasm(root: &Path, out_dir: &Path) -> Result<()> {
         let types = root.join("client/types");
         std::fs::create_dir_all(&types)?;
         std::fs::copy(
-            out_dir.join("mesh_client.d.ts"),
-            types.join("mesh_client.d.ts"),
+            out_dir.join(format!("{name}.d.ts")),
+            types.join(format!("{name}.d.ts")),
         )?;
     }
-    let size = std::fs::metadata(out_dir.join("mesh_client_bg.wasm"))
+    let size = std::fs::metadata(out_dir.join(format!("{name}_bg.wasm")))
         .map(|m| m.len())
         .unwrap_or(0);
-    println!("xtask: wrote {} ({size} bytes of wasm)", out_dir.display());
+    println!(
+        "xtask: wrote {name} into {} ({size} bytes of wasm)",
+        out_dir.display()
+    );
     Ok(())
 }
 
