@@ -103,7 +103,7 @@ pub struct ImportView {
 pub struct TrainingView {
     /// The model version the update is against.
     pub model_version: u32,
-    /// Distinct favourites trained on.
+    /// Public and limited favourites trained on.
     pub favourites: usize,
     /// Local objective before training (fixed evaluation draw).
     pub loss_before: f32,
@@ -398,21 +398,27 @@ impl DeviceSession {
         }))
     }
 
-    /// Trains the served model on this user's favourites (see `mesh_models::LocalTrainer`)
-    /// and keeps the clipped update for the next federated round. The favourites never leave
-    /// the device; the update leaves it only through secure aggregation.
+    /// Trains the served model on this user's public and limited favourites (see
+    /// `mesh_models::LocalTrainer`) and keeps the clipped update for the next federated round.
+    /// The favourites never leave the device; the update leaves it only through secure
+    /// aggregation, and private signals take no part in it.
     ///
     /// # Errors
     /// [`Error::NotAnalysed`] without favourites; [`Error::Models`] with fewer than two
     /// distinct favourites or options out of range.
     pub fn train_locally(&mut self, options: &LocalTrainingOptions) -> Result<TrainingView> {
-        let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
-        let items: Vec<WeightedItem> = profile
-            .items
+        if self.profile.is_none() {
+            return Err(Error::NotAnalysed);
+        }
+        let hasher = self.trainer.model().hasher();
+        let items: Vec<WeightedItem> = self
+            .signals
+            .signals()
             .iter()
-            .map(|i| WeightedItem {
-                hash: i.hash,
-                weight: i.weight,
+            .filter(|s| s.grade != PrivacyGrade::Private)
+            .map(|s| WeightedItem {
+                hash: hasher.hash(&resolved_signal_key(self.catalogue, s)),
+                weight: s.weight,
             })
             .collect();
         let update = self.trainer.train(&items, options)?;
@@ -669,8 +675,26 @@ mod tests {
         assert_eq!(view.favourites, 40);
         assert!(view.update_norm <= options.clip_norm + 1e-5);
         assert!(session.pending_update().is_some());
-        session.analyse("Blade Runner (1982)\nThe Matrix").unwrap();
-        assert!(session.pending_update().is_none());
+        // Private signals take no part: with all but one private, nothing can be held out.
+        let ids: Vec<String> = session
+            .signals()
+            .iter()
+            .skip(1)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &ids {
+            session.set_grade(id, PrivacyGrade::Private).unwrap();
+        }
+        assert!(
+            session.pending_update().is_none(),
+            "a change drops the stale update"
+        );
+        let err = session.train_locally(&options).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("at least 2 distinct favourites, got 1"),
+            "{err}"
+        );
     }
 
     #[test]
