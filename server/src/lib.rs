@@ -23,6 +23,7 @@ mod evaluation;
 mod federated_training;
 mod population;
 mod routes;
+mod secure_aggregation;
 mod store;
 
 pub use api_error::ApiError;
@@ -37,4 +38,5 @@ pub use federated_training::{
 };
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};
+pub use secure_aggregation::{AdvertisedKeys, AggregationRound, Mailbox, RoundError, RoundPhase};
 pub use store::{RedbStore, Registration, Store, StoredProfile};
