@@ -23,6 +23,7 @@ mod evaluation;
 mod federated_training;
 mod population;
 mod routes;
+mod secagg_simulation;
 mod secure_aggregation;
 mod store;
 
@@ -38,5 +39,6 @@ pub use federated_training::{
 };
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};
+pub use secagg_simulation::{SimulationReport, simulate_round};
 pub use secure_aggregation::{AdvertisedKeys, AggregationRound, Mailbox, RoundError, RoundPhase};
 pub use store::{RedbStore, Registration, Store, StoredProfile};
