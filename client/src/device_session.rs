@@ -376,10 +376,7 @@ impl DeviceSession {
         let profile = self.profile.as_ref().ok_or(Error::NotAnalysed)?;
         let hasher = self.trainer.model().hasher();
         let shareable: Vec<ItemKey> = self
-            .signals
-            .signals()
-            .iter()
-            .filter(|s| s.grade != PrivacyGrade::Private)
+            .shareable_signals()
             .map(|s| resolved_signal_key(self.catalogue, s))
             .collect();
         let my_items: Vec<ItemHash> = shareable.iter().map(|k| hasher.hash(k)).collect();
@@ -412,10 +409,7 @@ impl DeviceSession {
         }
         let hasher = self.trainer.model().hasher();
         let items: Vec<WeightedItem> = self
-            .signals
-            .signals()
-            .iter()
-            .filter(|s| s.grade != PrivacyGrade::Private)
+            .shareable_signals()
             .map(|s| WeightedItem {
                 hash: hasher.hash(&resolved_signal_key(self.catalogue, s)),
                 weight: s.weight,
@@ -442,10 +436,7 @@ impl DeviceSession {
     /// they never shape traits.
     pub fn content_requests(&self) -> Vec<ContentRequest> {
         let mut seen = BTreeSet::new();
-        self.signals
-            .signals()
-            .iter()
-            .filter(|s| s.grade != PrivacyGrade::Private)
+        self.shareable_signals()
             .map(|s| {
                 let text = signal_content_text(self.catalogue, s);
                 ContentRequest {
@@ -494,10 +485,7 @@ impl DeviceSession {
     /// (see `mesh_models::infer_content_traits`), with the ones turned off marked.
     pub fn traits_report(&self) -> TraitsReport {
         let favourites: Vec<(String, f32, String)> = self
-            .signals
-            .signals()
-            .iter()
-            .filter(|s| s.grade != PrivacyGrade::Private)
+            .shareable_signals()
             .map(|s| {
                 (
                     display_title(s),
@@ -578,6 +566,14 @@ impl DeviceSession {
             )?)
         };
         Ok(())
+    }
+
+    /// Signals graded public or limited: the ones traits, explanations and training may use.
+    fn shareable_signals(&self) -> impl Iterator<Item = &Signal> {
+        self.signals
+            .signals()
+            .iter()
+            .filter(|s| s.grade != PrivacyGrade::Private)
     }
 
     fn public_signals(&self) -> impl Iterator<Item = &Signal> {

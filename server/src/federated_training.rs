@@ -83,28 +83,45 @@ impl Default for DpOptions {
 /// Fixed-point units per 1.0 of an update coordinate.
 const DP_UNITS: f64 = 4_096.0;
 
-/// Adds the simulated distributed noise for an L2 sensitivity `sensitivity` (in real units)
-/// to a round's `sum` and records the round.
-fn add_round_noise(
-    dp: &DpOptions,
-    accountant: &mut PrivacyAccountant,
-    rng: &mut ChaCha20Rng,
-    sum: &mut [f32],
-    sensitivity: f64,
-    clients: usize,
-) -> Result<()> {
-    let sigma_units = dp.noise_multiplier * sensitivity * DP_UNITS;
-    let sampler = DiscreteGaussian::new(sigma_units)?;
-    for value in sum.iter_mut() {
-        *value += (sampler.sample(rng) as f64 / DP_UNITS) as f32;
+/// The noise of a private training run: its settings, its random stream and the privacy it
+/// has spent.
+#[derive(Debug)]
+struct RoundNoise {
+    dp: DpOptions,
+    rng: ChaCha20Rng,
+    accountant: PrivacyAccountant,
+}
+
+impl RoundNoise {
+    fn new(dp: DpOptions) -> Self {
+        Self {
+            dp,
+            rng: ChaCha20Rng::seed_from_u64(dp.seed),
+            accountant: PrivacyAccountant::default(),
+        }
     }
-    accountant.record(&NoisyRound {
-        l2_sensitivity: sensitivity * DP_UNITS,
-        dimension: sum.len(),
-        client_sigma: sigma_units / (clients.max(1) as f64).sqrt(),
-        clients,
-    });
-    Ok(())
+
+    /// Adds the simulated distributed noise for an L2 sensitivity `sensitivity` (in real
+    /// units) of each of `clients` clients to a round's `sum` and records the round.
+    fn add(&mut self, sum: &mut [f32], sensitivity: f64, clients: usize) -> Result<()> {
+        let sigma_units = self.dp.noise_multiplier * sensitivity * DP_UNITS;
+        let sampler = DiscreteGaussian::new(sigma_units)?;
+        for value in sum.iter_mut() {
+            *value += (sampler.sample(&mut self.rng) as f64 / DP_UNITS) as f32;
+        }
+        self.accountant.record(&NoisyRound {
+            l2_sensitivity: sensitivity * DP_UNITS,
+            dimension: sum.len(),
+            client_sigma: sigma_units / (clients.max(1) as f64).sqrt(),
+            clients,
+        });
+        Ok(())
+    }
+
+    /// `(ε, δ)` spent so far.
+    fn spent(&self) -> (f64, f64) {
+        (self.accountant.epsilon(self.dp.delta), self.dp.delta)
+    }
 }
 
 /// How the coordinator turns a round's mean update into the next model.
@@ -218,8 +235,7 @@ pub fn train(
     let mut stats = Vec::new();
 
     let start = Instant::now();
-    let mut accountant = PrivacyAccountant::default();
-    let mut noise_rng = ChaCha20Rng::seed_from_u64(options.dp.map_or(0, |dp| dp.seed));
+    let mut noise = options.dp.map(RoundNoise::new);
     let mut document_frequency = vec![0.0f32; options.buckets as usize];
     for items in &clients {
         let mut occupied = occupied_buckets(items, options.buckets);
@@ -230,16 +246,9 @@ pub fn train(
             document_frequency[bucket as usize] += 1.0;
         }
     }
-    if let Some(dp) = &options.dp {
-        let sensitivity = (dp.document_frequency_cap as f64).sqrt();
-        add_round_noise(
-            dp,
-            &mut accountant,
-            &mut noise_rng,
-            &mut document_frequency,
-            sensitivity,
-            clients.len(),
-        )?;
+    if let Some(noise) = &mut noise {
+        let sensitivity = (noise.dp.document_frequency_cap as f64).sqrt();
+        noise.add(&mut document_frequency, sensitivity, clients.len())?;
     }
     let document_frequency: Vec<u32> = document_frequency
         .iter()
@@ -277,16 +286,9 @@ pub fn train(
             }
             accumulate(&mut sum, &update);
         }
-        if let Some(dp) = &options.dp {
+        if let Some(noise) = &mut noise {
             let sensitivity = f64::from(options.clip_norm.unwrap_or(1.0));
-            add_round_noise(
-                dp,
-                &mut accountant,
-                &mut noise_rng,
-                &mut sum,
-                sensitivity,
-                clients.len(),
-            )?;
+            noise.add(&mut sum, sensitivity, clients.len())?;
         }
         basis.apply_round(&sum)?;
         stats.push(RoundStats {
@@ -334,16 +336,8 @@ pub fn train(
             )
             .into());
         }
-        if let Some(dp) = &options.dp {
-            let sensitivity = f64::from(options.local.clip_norm);
-            add_round_noise(
-                dp,
-                &mut accountant,
-                &mut noise_rng,
-                &mut sum,
-                sensitivity,
-                contributed,
-            )?;
+        if let Some(noise) = &mut noise {
+            noise.add(&mut sum, f64::from(options.local.clip_norm), contributed)?;
         }
         let mean_update: Vec<f32> = sum.iter().map(|x| x / contributed as f32).collect();
         let mut weights = trainer.into_model().weights().to_vec();
@@ -369,9 +363,7 @@ pub fn train(
     Ok(TrainReport {
         model,
         rounds: stats,
-        privacy: options
-            .dp
-            .map(|dp| (accountant.epsilon(dp.delta), dp.delta)),
+        privacy: noise.as_ref().map(RoundNoise::spent),
     })
 }
 
