@@ -11,6 +11,7 @@
 //!
 //! The same code runs natively (the coordinator's simulation) and in WebAssembly (the client).
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor, Var};
 use mesh_shared::{ModelWeights, TASTE_DIM, WeightedItem};
@@ -65,24 +66,30 @@ pub struct LocalUpdate {
     pub clipped: bool,
 }
 
-/// Trains against one served model. Built once per model (it indexes the model's non-empty
-/// rows, the pool negatives come from), then used for any number of clients.
+/// Trains against one served model, for any number of clients. The model's non-empty rows
+/// (the pool negatives come from) are indexed on the first training, not when a session
+/// starts.
 #[derive(Debug, Clone)]
 pub struct LocalTrainer {
     model: ModelWeights,
-    negative_pool: Vec<u32>,
+    negative_pool: OnceLock<Vec<u32>>,
 }
 
 impl LocalTrainer {
-    /// Takes the served model and indexes its non-empty rows.
+    /// Takes the served model.
     pub fn new(model: ModelWeights) -> Self {
-        let negative_pool = (0..model.buckets())
-            .filter(|&b| model.row(b).iter().any(|x| *x != 0.0))
-            .collect();
         Self {
             model,
-            negative_pool,
+            negative_pool: OnceLock::new(),
         }
+    }
+
+    fn negative_pool(&self) -> &[u32] {
+        self.negative_pool.get_or_init(|| {
+            (0..self.model.buckets())
+                .filter(|&b| self.model.row(b).iter().any(|x| *x != 0.0))
+                .collect()
+        })
     }
 
     /// The model the updates are computed against.
@@ -130,7 +137,7 @@ impl LocalTrainer {
             )));
         }
         let negatives: Vec<u32> = self
-            .negative_pool
+            .negative_pool()
             .iter()
             .copied()
             .filter(|b| !held.contains_key(b))
