@@ -28,7 +28,11 @@ fn main() -> Result<()> {
         Some("fetch-encoder") => fetch_encoder(&root).map(|_| ()),
         Some("demo") => {
             build_wasm(&root)?;
-            demo(&root, &args[1..])
+            // `cargo xtask demo -- --addr …` hands xtask the `--` too.
+            let serve_args = args[1..]
+                .strip_prefix(&["--".to_owned()])
+                .unwrap_or(&args[1..]);
+            demo(&root, serve_args)
         }
         Some("test") => test(&root),
         Some("bench") => bench(&root),
