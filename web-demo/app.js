@@ -81,7 +81,10 @@ async function refreshTraits() {
   $("inferred-status").textContent = "Inferring traits on this device…";
   try {
     const result = await call("traits");
-    if (ticket === traitsRequest) renderTraits(result);
+    if (ticket === traitsRequest) {
+      if (result.summary) renderSummary(result.summary);
+      renderTraits(result);
+    }
   } catch (error) {
     if (ticket === traitsRequest) $("inferred-status").textContent = `Traits unavailable: ${error.message}`;
   }

@@ -186,7 +186,9 @@ const operations = {
 
   async traits() {
     const stats = await refreshContentEmbeddings();
-    return { traits: session.traits(), stats };
+    // The embeddings may move the taste vector (a model's content tower places favourites it
+    // has no row for), so the summary comes back too.
+    return { traits: session.traits(), stats, summary: session.summary() };
   },
 
   async setTraitEnabled({ id, enabled }) {

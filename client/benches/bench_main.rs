@@ -6,20 +6,30 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesh_client::DeviceSession;
 use mesh_models::LocalTrainingOptions;
-use mesh_shared::testing::{benchmark_model, typed_list};
+use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings, typed_list};
 
 fn taste_vector(c: &mut Criterion) {
-    let model = benchmark_model(16_384, 7).encode();
+    let model = content_tower_model(16_384, 7).encode();
     let list = typed_list(500, 7);
     let mut session = DeviceSession::new(&model).expect("a valid model");
+    session.analyse(&list).expect("500 favourites");
+    let keys: Vec<String> = session
+        .content_requests()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    let values = synthetic_content_embeddings(&keys);
+    session
+        .set_content_embeddings(&keys, &values)
+        .expect("unit embeddings");
     c.bench_function(
-        "taste vector for 500 typed favourites (parse, canonicalise, hash, vector, traits)",
+        "taste vector for 500 typed favourites with cached content embeddings (parse, canonicalise, hash, vector, traits)",
         |b| b.iter(|| session.analyse(black_box(&list)).expect("500 favourites")),
     );
 }
 
 fn local_training(c: &mut Criterion) {
-    let model = benchmark_model(16_384, 7).encode();
+    let model = content_tower_model(16_384, 7).encode();
     let list = typed_list(500, 7);
     let mut session = DeviceSession::new(&model).expect("a valid model");
     session.analyse(&list).expect("500 favourites");

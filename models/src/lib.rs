@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod content_projection;
 mod content_traits;
 mod error;
 mod favourite_profile;
@@ -26,8 +27,11 @@ mod local_training;
 mod taste_model;
 
 pub use catalogue::{Catalogue, CatalogueItem};
+pub use content_projection::{
+    CONTENT_STATISTICS_LEN, add_content_statistics, fit_content_projection,
+};
 pub use content_traits::{
-    CONTENT_DIM, ENCODER_NAME, EmbeddedFavourite, LexiconTrait, MIN_TRAIT_SIMILARITY, TraitLexicon,
+    ENCODER_NAME, EmbeddedFavourite, LexiconTrait, MIN_TRAIT_SIMILARITY, TraitLexicon,
     content_text, infer_content_traits,
 };
 pub use error::{Error, Result};
@@ -39,4 +43,5 @@ pub use federated_pca::{
     PcaBasis, SparseRows, accumulate, inverse_document_frequency, occupied_buckets,
 };
 pub use local_training::{LocalTrainer, LocalTrainingOptions, LocalUpdate};
+pub use mesh_shared::CONTENT_DIM;
 pub use taste_model::{MODEL_BUCKETS, initial_model, model_salt};

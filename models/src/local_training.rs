@@ -309,7 +309,7 @@ mod tests {
     use crate::{Catalogue, initial_model};
     use mesh_shared::FavouriteHasher;
 
-    fn items(model: &ModelWeights, count: usize) -> Vec<WeightedItem> {
+    fn items(model: &ModelWeights, count: usize) -> Vec<WeightedItem<'static>> {
         let hasher = model.hasher();
         Catalogue::embedded()
             .items()
@@ -319,6 +319,7 @@ mod tests {
             .map(|(i, item)| WeightedItem {
                 hash: hasher.hash(item.key()),
                 weight: 1.0 + (i % 3) as f32,
+                content: None,
             })
             .collect()
     }
@@ -385,6 +386,7 @@ mod tests {
         let one = [WeightedItem {
             hash: hasher.hash(Catalogue::embedded().items()[0].key()),
             weight: 1.0,
+            content: None,
         }];
         assert!(
             trainer

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use mesh_shared::ContentTable;
+
 use crate::{Error, Result};
 
 /// One user's interaction with an item.
@@ -37,9 +39,35 @@ pub struct Dataset {
     pub items: HashMap<String, ItemInfo>,
     /// Undirected ties between user indices, each once with `a < b`.
     pub edges: Vec<(usize, usize)>,
+    /// Unit content embeddings by item id (from `mesh-embed`): what each simulated device
+    /// computes on its own for its favourites. Empty unless attached.
+    pub content: HashMap<String, Vec<f32>>,
 }
 
 impl Dataset {
+    /// Attaches the content embeddings of a `mesh-embed` table at `path`; returns how many of
+    /// the dataset's items got one.
+    ///
+    /// # Errors
+    /// [`Error::Dataset`] naming the file and what is wrong with it.
+    pub fn attach_content(&mut self, path: &Path) -> Result<usize> {
+        let fail = |reason: String| Error::Dataset {
+            file: path.to_owned(),
+            line: 0,
+            column: 0,
+            field: "content table",
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let table = ContentTable::decode(&bytes).map_err(|e| fail(e.to_string()))?;
+        self.content = table
+            .iter()
+            .filter(|(key, _)| self.items.contains_key(*key))
+            .map(|(key, values)| (key.to_owned(), values.to_vec()))
+            .collect();
+        Ok(self.content.len())
+    }
+
     /// Loads a dataset directory.
     ///
     /// # Errors
@@ -119,6 +147,7 @@ impl Dataset {
             interactions,
             items,
             edges,
+            content: HashMap::new(),
         })
     }
 }

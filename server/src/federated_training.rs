@@ -7,11 +7,12 @@
 use std::time::Instant;
 
 use mesh_models::{
-    Catalogue, LocalTrainer, LocalTrainingOptions, PcaBasis, accumulate,
-    inverse_document_frequency, model_salt, occupied_buckets,
+    CONTENT_STATISTICS_LEN, Catalogue, LocalTrainer, LocalTrainingOptions, PcaBasis, accumulate,
+    add_content_statistics, fit_content_projection, inverse_document_frequency, model_salt,
+    occupied_buckets,
 };
 use mesh_shared::secagg::{DiscreteGaussian, NoisyRound, PrivacyAccountant};
-use mesh_shared::{FavouriteHasher, ModelWeights, TASTE_DIM, WeightedItem};
+use mesh_shared::{ContentTower, FavouriteHasher, ModelWeights, TASTE_DIM, WeightedItem};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
@@ -50,6 +51,44 @@ pub struct TrainOptions {
     pub server_optimizer: ServerOptimizer,
     /// Differential privacy of every round's sum (`None`: no noise).
     pub dp: Option<DpOptions>,
+    /// Fit the content tower in a last round, from the clients' content embeddings
+    /// (`Dataset::content`); `None` or a dataset without content: no content tower.
+    pub content: Option<ContentOptions>,
+    /// Share of the dataset's items (chosen by a seeded hash of the item id) that no client
+    /// trains on, as if they had appeared after training: the cold-start experiment.
+    pub cold_items: f64,
+}
+
+/// The content tower's fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContentOptions {
+    /// Weight of the content half in an item's vector (`mesh_shared::ContentTower`).
+    pub share: f32,
+    /// Ridge of the least-squares fit, relative to the mean diagonal of `Σ c cᵀ`.
+    pub ridge: f64,
+}
+
+impl Default for ContentOptions {
+    fn default() -> Self {
+        Self {
+            share: 1.0,
+            ridge: 0.1,
+        }
+    }
+}
+
+/// Whether `item` is one of the `fraction` of items held out of training as cold (a seeded
+/// hash of its id, so `mesh eval` can name the same items).
+pub fn is_cold_item(item: &str, fraction: f64, seed: u64) -> bool {
+    if fraction <= 0.0 {
+        return false;
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&seed.to_le_bytes());
+    hasher.update(item.as_bytes());
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    (u64::from_le_bytes(word) as f64 / u64::MAX as f64) < fraction
 }
 
 /// Distributed discrete Gaussian noise on every round's sum (see
@@ -160,6 +199,8 @@ impl Default for TrainOptions {
             local: LocalTrainingOptions::default(),
             server_optimizer: ServerOptimizer::FedAvg { learning_rate: 1.0 },
             dp: None,
+            content: None,
+            cold_items: 0.0,
         }
     }
 }
@@ -211,10 +252,16 @@ pub fn train(
     let salt = model_salt(options.version);
     let item_hashes =
         crate::evaluation::item_hashes(dataset, catalogue, &FavouriteHasher::new(&salt));
+    if options.dp.is_some() && options.content.is_some() {
+        return Err(mesh_models::Error::Training(
+            "the content tower's statistics are not yet clipped for differential privacy: train it without --dp-noise-multiplier".to_owned(),
+        )
+        .into());
+    }
     let hidden = options
         .hold_out
         .map(|split| crate::evaluation::held_out_split(dataset, split));
-    let clients: Vec<Vec<WeightedItem>> = dataset
+    let clients: Vec<Vec<WeightedItem<'_>>> = dataset
         .interactions
         .iter()
         .enumerate()
@@ -222,10 +269,12 @@ pub fn train(
             interactions
                 .iter()
                 .filter(|i| hidden.as_ref().is_none_or(|h| !h[u].contains(&i.item)))
+                .filter(|i| !is_cold_item(&i.item, options.cold_items, options.seed))
                 .filter_map(|i| {
                     Some(WeightedItem {
                         hash: *item_hashes.get(i.item.as_str())?,
                         weight: 1.0 + i.weight.ln().max(0.0),
+                        content: dataset.content.get(&i.item).map(Vec::as_slice),
                     })
                 })
                 .collect::<Vec<_>>()
@@ -360,6 +409,24 @@ pub fn train(
             )),
         });
     }
+    if let Some(content) = options.content.filter(|_| !dataset.content.is_empty()) {
+        let start = Instant::now();
+        let mut statistics = vec![0.0f32; CONTENT_STATISTICS_LEN];
+        let mut contributed = 0;
+        for items in &clients {
+            contributed += usize::from(add_content_statistics(&mut statistics, &model, items)? > 0);
+        }
+        let projection = fit_content_projection(&statistics, content.ridge)?;
+        model = model.with_content_tower(Some(ContentTower::new(projection, content.share)?));
+        stats.push(RoundStats {
+            round: stats.len() as u32,
+            clients: contributed,
+            clipped: 0,
+            mean_update_norm: 0.0,
+            seconds: start.elapsed().as_secs_f64(),
+            local_loss: None,
+        });
+    }
     Ok(TrainReport {
         model,
         rounds: stats,
@@ -480,6 +547,71 @@ mod tests {
             })
             .collect();
         dataset
+    }
+
+    #[test]
+    fn fits_a_content_tower_that_places_cold_items() {
+        let mut dataset = small_dataset();
+        dataset.content = dataset
+            .items
+            .keys()
+            .map(|id| {
+                let key = format!("{:08x}", id.parse::<u32>().unwrap() * 7919 + 1);
+                (
+                    id.clone(),
+                    mesh_shared::testing::synthetic_content_embedding(&key),
+                )
+            })
+            .collect();
+        let cold: Vec<&String> = dataset
+            .items
+            .keys()
+            .filter(|id| is_cold_item(id, 0.3, 7))
+            .collect();
+        assert!(!cold.is_empty() && cold.len() < 20, "{cold:?}");
+        let options = TrainOptions {
+            buckets: 512,
+            rounds: 2,
+            content: Some(ContentOptions::default()),
+            cold_items: 0.3,
+            ..TrainOptions::default()
+        };
+        let report = train(&dataset, Catalogue::embedded(), options).unwrap();
+        let tower = report.model.content_tower().expect("a content tower");
+        assert_eq!(tower.share(), 1.0);
+        assert_eq!(
+            report.rounds.last().unwrap().clients,
+            report.rounds[1].clients
+        );
+        let hasher = report.model.hasher();
+        let hashes = crate::evaluation::item_hashes(&dataset, Catalogue::embedded(), &hasher);
+        for id in &cold {
+            let bucket = hashes[id.as_str()].bucket(512);
+            assert!(report.model.row(bucket).iter().all(|x| *x == 0.0), "{id}");
+        }
+        // The cold item's vector comes from its content: a user with only cold favourites
+        // still gets a taste vector.
+        let items: Vec<WeightedItem<'_>> = cold
+            .iter()
+            .map(|id| WeightedItem {
+                content: dataset.content.get(id.as_str()).map(Vec::as_slice),
+                ..WeightedItem::new(hashes[id.as_str()], 1.0)
+            })
+            .collect();
+        assert!(mesh_shared::taste_vector(&report.model, &items).is_ok());
+        let rows_only = report.model.clone().with_content_tower(None);
+        assert!(mesh_shared::taste_vector(&rows_only, &items).is_err());
+        assert_eq!(
+            ModelWeights::decode(&report.model.encode()).unwrap(),
+            report.model
+        );
+
+        let private = TrainOptions {
+            dp: Some(DpOptions::default()),
+            ..options
+        };
+        let err = train(&dataset, Catalogue::embedded(), private).unwrap_err();
+        assert!(err.to_string().contains("content tower"), "{err}");
     }
 
     #[test]

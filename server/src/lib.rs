@@ -35,7 +35,8 @@ pub use discovery_index::DiscoveryIndex;
 pub use error::{Error, Result};
 pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
 pub use federated_training::{
-    DpOptions, RoundStats, ServerOptimizer, TrainOptions, TrainReport, train,
+    ContentOptions, DpOptions, RoundStats, ServerOptimizer, TrainOptions, TrainReport,
+    is_cold_item, train,
 };
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};

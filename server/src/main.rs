@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 use mesh_server::{
-    AppConfig, AppState, Dataset, DpOptions, EvalOptions, EvalSetting, RedbStore, ServerOptimizer,
-    Store, SystemClock, TrainOptions, app, current_model, demo_population, evaluate,
-    load_population_dir, simulate_round, train,
+    AppConfig, AppState, ContentOptions, Dataset, DpOptions, EvalOptions, EvalSetting, RedbStore,
+    ServerOptimizer, Store, SystemClock, TrainOptions, app, current_model, demo_population,
+    evaluate, load_population_dir, simulate_round, train,
 };
 
 #[derive(Debug, Parser)]
@@ -106,6 +106,19 @@ struct TrainArgs {
     /// FedAdam's adaptivity floor τ (about the size of a mean update's coordinates).
     #[arg(long, default_value_t = 1e-3)]
     server_tau: f32,
+    /// Content embeddings of the dataset's items (`cargo xtask embed`): fit the content
+    /// tower from them in a last round.
+    #[arg(long)]
+    content: Option<PathBuf>,
+    /// Weight of the content half of an item's vector.
+    #[arg(long, default_value_t = ContentOptions::default().share)]
+    content_share: f32,
+    /// Ridge of the content tower's least-squares fit (relative to the mean diagonal).
+    #[arg(long, default_value_t = ContentOptions::default().ridge)]
+    content_ridge: f64,
+    /// Share of the items no client trains on (seeded by item id): the cold-start experiment.
+    #[arg(long, default_value_t = 0.0)]
+    cold_items: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +143,10 @@ struct EvalArgs {
     /// Seed of the splits.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Content embeddings of the dataset's items (`cargo xtask embed`), used by a model with a
+    /// content tower as the devices would use theirs.
+    #[arg(long)]
+    content: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,7 +191,19 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
     );
     let current = current_model(store.as_ref())?.version();
-    let dataset = Dataset::load(&args.data)?;
+    let mut dataset = Dataset::load(&args.data)?;
+    if let Some(path) = &args.content {
+        let attached = dataset.attach_content(path)?;
+        println!(
+            "content embeddings for {attached} of {} items",
+            dataset.items.len()
+        );
+    }
+    anyhow::ensure!(
+        (0.0..1.0).contains(&args.cold_items),
+        "--cold-items {}: expected a share in [0, 1)",
+        args.cold_items
+    );
     let options = TrainOptions {
         buckets: args.buckets,
         rounds: args.rounds,
@@ -207,6 +236,11 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
             delta: args.dp_delta,
             ..DpOptions::default()
         }),
+        content: args.content.is_some().then_some(ContentOptions {
+            share: args.content_share,
+            ridge: args.content_ridge,
+        }),
+        cold_items: args.cold_items,
         ..TrainOptions::default()
     };
     let report = train(&dataset, Catalogue::embedded(), options)?;
@@ -298,7 +332,10 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         "b" => EvalSetting::B,
         other => anyhow::bail!("--setting {other}: expected a or b"),
     };
-    let dataset = Dataset::load(&args.data)?;
+    let mut dataset = Dataset::load(&args.data)?;
+    if let Some(path) = &args.content {
+        dataset.attach_content(path)?;
+    }
     let options = EvalOptions {
         seed: args.seed,
         setting,

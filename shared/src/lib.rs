@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod canonical_text;
+mod content_tower;
 mod error;
 mod explain;
 mod external_id;
@@ -38,6 +39,10 @@ mod wire;
 pub use canonical_text::{
     canonical_artist, canonical_person, canonical_title, fold_text, strip_qualifiers,
 };
+pub use content_tower::{
+    CONTENT_DIM, CONTENT_TABLE_MAGIC, ContentTable, ContentTower, check_content_embedding,
+    encode_content_table,
+};
 pub use error::{Error, Result};
 pub use explain::{
     EXPLANATION_SCHEMA_VERSION, Explanation, ExplanationInput, ReasonChip, ReasonKind, explain,
@@ -50,7 +55,7 @@ pub use importers::import_unchecked;
 pub use importers::{
     ExportFormat, ImportReport, ImportedFavourite, SkippedRow, detect_format, import_export,
 };
-pub use model_weights::{MODEL_MAGIC, ModelWeights};
+pub use model_weights::{MODEL_MAGIC, MODEL_MAGIC_WITH_CONTENT, ModelWeights};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
 };

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, ItemHash, ModelWeights, Result};
+use crate::{CONTENT_DIM, Error, ItemHash, ModelWeights, Result, check_content_embedding};
 
 /// Dimension of every taste vector.
 pub const TASTE_DIM: usize = 256;
@@ -92,17 +92,36 @@ impl From<TasteVector> for Vec<f32> {
     }
 }
 
-/// One hashed favourite with its weight (enthusiasm; 1.0 for a typed favourite).
+/// One hashed favourite with its weight (enthusiasm; 1.0 for a typed favourite) and, when the
+/// device has computed it, its content embedding.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WeightedItem {
+pub struct WeightedItem<'a> {
     /// The item's keyed hash.
     pub hash: ItemHash,
     /// A finite weight > 0.
     pub weight: f32,
+    /// The item's unit content embedding ([`CONTENT_DIM`] values), if known.
+    pub content: Option<&'a [f32]>,
 }
 
-/// The taste vector of a set of favourites: the weighted mean of their embedding rows in
-/// `model`, L2-normalised.
+impl WeightedItem<'_> {
+    /// An item known by its hash only.
+    pub fn new(hash: ItemHash, weight: f32) -> Self {
+        Self {
+            hash,
+            weight,
+            content: None,
+        }
+    }
+}
+
+/// The user tower: the taste vector of a set of favourites, the L2-normalised weighted mean of
+/// their item vectors. An item's vector is its learned row in `model`'s table; an item without
+/// one (a zero row: no client had it when the model was trained) is placed by its content
+/// embedding when it has one and the model a [`ContentTower`](crate::ContentTower):
+/// `share · Pᵀ content`, computed once as `Pᵀ` of the weighted sum of those embeddings.
+/// Behaviour enters through the weights (enthusiasm, recency, replays); an active intent
+/// enters as an item without a row whose content is the embedding of the intent's text.
 ///
 /// The result does not depend on the order of `items`; an item listed twice counts once, with
 /// its largest weight. Every step is plain IEEE-754 `f32` arithmetic in a fixed order, so the
@@ -110,8 +129,9 @@ pub struct WeightedItem {
 ///
 /// # Errors
 /// [`Error::EmptyFavourites`] for no items; [`Error::InvalidField`] for a weight that is not a
-/// finite number > 0.
-pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<TasteVector> {
+/// finite number > 0 or a content embedding that is not a unit vector of [`CONTENT_DIM`]
+/// values.
+pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem<'_>]) -> Result<TasteVector> {
     if items.is_empty() {
         return Err(Error::EmptyFavourites);
     }
@@ -123,6 +143,11 @@ pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<Tast
             "weight",
             format!("{} is not a finite number > 0", bad.weight),
         ));
+    }
+    for item in items {
+        if let Some(content) = item.content {
+            check_content_embedding("content", content)?;
+        }
     }
     let mut sorted = items.to_vec();
     sorted.sort_by(|a, b| a.hash.cmp(&b.hash).then(b.weight.total_cmp(&a.weight)));
@@ -136,6 +161,24 @@ pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem]) -> Result<Tast
             *acc += item.weight * x;
         }
         total_weight += item.weight;
+    }
+    if let Some(tower) = model.content_tower().filter(|t| t.share() > 0.0) {
+        let mut content_sum = vec![0.0f32; CONTENT_DIM];
+        let mut any_content = false;
+        for item in &sorted {
+            let row = model.row(item.hash.bucket(model.buckets()));
+            if let Some(content) = item.content.filter(|_| row.iter().all(|x| *x == 0.0)) {
+                any_content = true;
+                for (acc, x) in content_sum.iter_mut().zip(content) {
+                    *acc += item.weight * x;
+                }
+            }
+        }
+        if any_content {
+            for (acc, x) in sum.iter_mut().zip(tower.project(&content_sum)) {
+                *acc += tower.share() * x;
+            }
+        }
     }
     for acc in &mut sum {
         *acc /= total_weight;
@@ -172,11 +215,66 @@ mod tests {
         ModelWeights::seeded_for_tests(3, 64)
     }
 
-    fn item(byte: u8, weight: f32) -> WeightedItem {
-        WeightedItem {
-            hash: ItemHash([byte; 32]),
-            weight,
-        }
+    fn item(byte: u8, weight: f32) -> WeightedItem<'static> {
+        WeightedItem::new(ItemHash([byte; 32]), weight)
+    }
+
+    fn unit_content(seed: u8) -> Vec<f32> {
+        let v: Vec<f32> = (0..CONTENT_DIM)
+            .map(|i| ((i * 31 + usize::from(seed) * 7) % 13) as f32 - 6.0)
+            .collect();
+        let norm = l2_norm(&v);
+        v.iter().map(|x| x / norm).collect()
+    }
+
+    #[test]
+    fn content_places_only_items_without_a_row() {
+        let content = unit_content(1);
+        let with = WeightedItem {
+            content: Some(&content),
+            ..item(1, 1.0)
+        };
+        let plain = taste_vector(&model(), &[item(1, 1.0)]).unwrap();
+        assert_eq!(taste_vector(&model(), &[with]).unwrap(), plain);
+
+        let mut projection = vec![0.0; CONTENT_DIM * TASTE_DIM];
+        projection
+            .iter_mut()
+            .step_by(TASTE_DIM + 1)
+            .take(TASTE_DIM)
+            .for_each(|p| *p = 1.0);
+        let tower = crate::ContentTower::new(projection, 0.5).unwrap();
+        let towered = model().with_content_tower(Some(tower));
+        // A learned row stands; the content embedding is not needed.
+        assert_eq!(taste_vector(&towered, &[with]).unwrap(), plain);
+        // A zero row (an item nobody had in training) is placed by its content alone.
+        let mut weights = model().weights().to_vec();
+        let bucket = ItemHash([2; 32]).bucket(64) as usize;
+        weights[bucket * TASTE_DIM..(bucket + 1) * TASTE_DIM].fill(0.0);
+        let cold_model = ModelWeights::new(1, [0; 32], 64, weights)
+            .unwrap()
+            .with_content_tower(towered.content_tower().cloned());
+        let cold_item = WeightedItem {
+            content: Some(&content),
+            ..item(2, 1.0)
+        };
+        let cold = taste_vector(&cold_model, &[cold_item]).unwrap();
+        assert!(cosine(cold.as_slice(), &content[..TASTE_DIM]) > 0.9999);
+        // Without its embedding, an item with a zero row adds nothing.
+        let mixed = taste_vector(&cold_model, &[item(1, 1.0), item(2, 1.0)]).unwrap();
+        assert_eq!(mixed, plain);
+        let moved = taste_vector(&cold_model, &[item(1, 1.0), cold_item]).unwrap();
+        assert_ne!(moved, plain);
+
+        let short = [0.5f32; 3];
+        let bad = WeightedItem {
+            content: Some(&short),
+            ..item(1, 1.0)
+        };
+        assert_eq!(
+            taste_vector(&towered, &[bad]).unwrap_err().to_string(),
+            "content: 3 values, expected 384"
+        );
     }
 
     #[test]

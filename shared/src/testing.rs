@@ -182,6 +182,54 @@ pub fn benchmark_model(buckets: u32, seed: u64) -> crate::ModelWeights {
         .expect("a well-formed benchmark model")
 }
 
+/// A [`benchmark_model`] shaped like a trained one: every third row zero (no client had those
+/// buckets) and a pseudo-random [`ContentTower`](crate::ContentTower) with share 1, so favourites
+/// in zero rows are placed by their content embeddings.
+pub fn content_tower_model(buckets: u32, seed: u64) -> crate::ModelWeights {
+    let model = benchmark_model(buckets, seed);
+    let mut weights = model.weights().to_vec();
+    for row in weights.chunks_exact_mut(crate::TASTE_DIM).step_by(3) {
+        row.fill(0.0);
+    }
+    let mut seq = Sequence(seed ^ 0x5eed);
+    let projection = (0..crate::CONTENT_DIM * crate::TASTE_DIM)
+        .map(|_| ((seq.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) / 8.0)
+        .collect();
+    // Finite values of the right counts: the constructors cannot refuse them.
+    #[allow(clippy::expect_used)]
+    let tower = crate::ContentTower::new(projection, 1.0).expect("a well-formed tower");
+    #[allow(clippy::expect_used)]
+    crate::ModelWeights::new(2, [seed as u8; 32], buckets, weights)
+        .expect("a well-formed benchmark model")
+        .with_content_tower(Some(tower))
+}
+
+/// A deterministic unit "content embedding" for a cache key, reproducible bit for bit in
+/// JavaScript (`web-demo/bench-support.js`): a 32-bit LCG seeded by the key's
+/// first 8 hex digits, centred, normalised in f64, rounded to f32.
+pub fn synthetic_content_embedding(key: &str) -> Vec<f32> {
+    let mut state = key
+        .get(..8)
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .unwrap_or(1);
+    let values: Vec<f64> = (0..crate::CONTENT_DIM)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            f64::from(state) / 4_294_967_296.0 - 0.5
+        })
+        .collect();
+    let norm = values.iter().map(|x| x * x).sum::<f64>().sqrt();
+    values.iter().map(|x| (x / norm) as f32).collect()
+}
+
+/// [`synthetic_content_embedding`] of every key, concatenated (as `set_content_embeddings`
+/// takes them).
+pub fn synthetic_content_embeddings(keys: &[String]) -> Vec<f32> {
+    keys.iter()
+        .flat_map(|k| synthetic_content_embedding(k))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

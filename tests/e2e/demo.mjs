@@ -2,7 +2,11 @@
 // analyse typed favourites, import export files (report), audit (prune one, prune a source,
 // re-grade), reload (signals persist), publish, find matches with "Why this match?" chips,
 // opt out (signals gone, also after a reload).
+// Also computes, in the page's WebAssembly, the taste vector of the favourites under a model
+// with a content tower (--content-model, served to the page by request interception) with
+// synthetic content embeddings, for the Rust test to compare bit for bit with the native one.
 // Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --exports DIR --out DIR
+//   --content-model FILE
 // Prints one JSON line with what it saw; exits non-zero on any failure or page error.
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
@@ -18,6 +22,7 @@ const url = arg("url");
 const favourites = readFileSync(arg("favourites"), "utf8");
 const out = arg("out");
 const exportsDir = arg("exports");
+const contentModel = readFileSync(arg("content-model"));
 mkdirSync(out, { recursive: true });
 
 const browser = await chromium.launch({
@@ -159,8 +164,22 @@ try {
   await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 60000 });
   const signalsAfterOptOutReload = await signalRows();
 
+  await page.route("**/__e2e__/content-model.bin", (route) =>
+    route.fulfill({ status: 200, contentType: "application/octet-stream", body: contentModel }));
+  const contentTower = await page.evaluate(async (list) => {
+    const wasm = await import("/pkg/mesh_client.js");
+    await wasm.default();
+    const { setSyntheticEmbeddings } = await import("/bench-support.js");
+    const model = new Uint8Array(await (await fetch("/__e2e__/content-model.bin")).arrayBuffer());
+    const session = new wasm.MeshSession(model);
+    const withoutContent = session.analyse(list).vector_fingerprint;
+    const embedded = setSyntheticEmbeddings(session);
+    return { withoutContent, withContent: session.analyse(list).vector_fingerprint, embedded };
+  }, favourites);
+
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   console.log(JSON.stringify({
+    contentTower,
     userId, emptyListError, fingerprint, hashFingerprint, traits, inferred, inferredStatus, turnedOff,
     inferredSummaryAfterOff, inferredStatusAfterReload, turnedOffAfterReload, typedSignals, imports, wrongFormat, beforePrune, afterPrune,
     afterSourcePrune, fingerprintBeforeReload, afterReload, fingerprintAfterReload, gradeAfterReload,

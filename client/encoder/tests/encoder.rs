@@ -229,3 +229,60 @@ fn traits_from_real_embeddings_validate_against_the_schema() {
     broken["traits"][0]["score"] = serde_json::json!(1.5);
     assert!(!validator.is_valid(&broken), "a score is at most 1");
 }
+
+#[test]
+fn mesh_embed_writes_a_content_table_of_the_favourite_texts() {
+    let dir = std::env::temp_dir().join(format!("mesh-embed-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let items = dir.join("items.tsv");
+    std::fs::write(
+        &items,
+        "item\ttitle\ttags\n7\tRadiohead\talternative|british\nx\t\t\n9\tBjörk\t\n",
+    )
+    .unwrap();
+    let out = dir.join("content.bin");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-embed"))
+        .args(["--items".as_ref(), items.as_os_str()])
+        .args(["--out".as_ref(), out.as_os_str()])
+        .args(["--encoder-dir".as_ref(), encoder_dir().as_os_str()])
+        .args(["--threads", "2"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let table = mesh_shared::ContentTable::decode(&std::fs::read(&out).unwrap()).unwrap();
+    let entries: Vec<(&str, &[f32])> = table.iter().collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "the item without title or tags is skipped"
+    );
+    let expected = [
+        (
+            "7",
+            mesh_models::content_text(
+                "Radiohead",
+                None,
+                &["alternative".to_owned(), "british".to_owned()],
+            ),
+        ),
+        ("9", mesh_models::content_text("Björk", None, &[])),
+    ];
+    for ((key, values), (expected_key, text)) in entries.iter().zip(&expected) {
+        assert_eq!(key, expected_key);
+        assert_eq!(*values, encoder().embed(text).unwrap().as_slice());
+    }
+
+    std::fs::write(&items, "item\ttitle\n1\tx\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-embed"))
+        .args(["--items".as_ref(), items.as_os_str()])
+        .args(["--out".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("items.tsv:1: expected the header"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -152,6 +152,9 @@ impl EvalReport {
     }
 }
 
+/// Content shares tried on the validation ties in setting B.
+const CONTENT_SHARES: [f32; 5] = [0.0, 0.5, 1.0, 2.0, 4.0];
+
 /// Runs the protocol on `dataset`, scoring the taste vectors of `model` beside the reference
 /// methods.
 pub fn evaluate(
@@ -180,12 +183,30 @@ pub fn evaluate(
         );
         return report;
     }
-    let vectors: Vec<Option<Vec<f32>>> = (0..dataset.users.len())
-        .map(|u| user_vector(dataset, u, model, &item_hashes, |_| true))
-        .collect();
+    let vectors_of = |model: &ModelWeights| -> DenseCosine {
+        DenseCosine::new(
+            (0..dataset.users.len())
+                .map(|u| user_vector(dataset, u, model, &item_hashes, |_| true))
+                .collect(),
+        )
+    };
+    let content_tower = model
+        .content_tower()
+        .filter(|_| !dataset.content.is_empty());
+    let rows_only_model = model.clone().with_content_tower(None);
     let jaccard = Jaccard::new(dataset);
     let tfidf = TfIdfCosine::new(dataset);
-    let dense = DenseCosine::new(vectors);
+    let mut dense = vectors_of(model);
+    let rows_only = content_tower.map(|_| vectors_of(&rows_only_model));
+    let rows_only_name = format!("{model_name} without its content tower");
+    if let Some(tower) = content_tower {
+        report.notes.push(format!(
+            "Content tower: {} of {} items have a content embedding; the model's content share is {}.",
+            dataset.content.len(),
+            dataset.items.len(),
+            tower.share()
+        ));
+    }
     let users = dataset.users.len();
     let communities = label_propagation(users, &dataset.edges);
     let community_count = communities.iter().collect::<HashSet<_>>().len();
@@ -216,6 +237,14 @@ pub fn evaluate(
             report.results.push(ranking.rank_all(
                 ("A", id, method),
                 scorer,
+                |u| all_ties.neighbours(u),
+                |_| &[],
+            ));
+        }
+        if let Some(rows_only) = &rows_only {
+            report.results.push(ranking.rank_all(
+                ("A", "mesh_without_content", &rows_only_name),
+                rows_only,
                 |u| all_ties.neighbours(u),
                 |_| &[],
             ));
@@ -253,7 +282,45 @@ pub fn evaluate(
         best.0
     };
     let alpha_tfidf = tune(&tfidf);
-    let alpha_dense = tune(&dense);
+    let mut alpha_dense = tune(&dense);
+    if let Some(tower) = content_tower {
+        // The content share is tuned with the blend weight, on the validation ties only.
+        let validation_ndcg = |scorer: &dyn PairScorer| {
+            ranking
+                .rank_all(
+                    ("validation", "", ""),
+                    scorer,
+                    |u| validation_graph.neighbours(u),
+                    |u| train_graph.neighbours(u),
+                )
+                .ndcg_at_10
+        };
+        let mut best = (tower.share(), alpha_dense, f64::MIN);
+        let mut tried = Vec::new();
+        for share in CONTENT_SHARES {
+            let Ok(tower) = tower.with_share(share) else {
+                continue;
+            };
+            let candidate = vectors_of(&model.clone().with_content_tower(Some(tower)));
+            let alpha = tune(&candidate);
+            let score = validation_ndcg(&Blend {
+                a: &train_graph,
+                b: &candidate,
+                alpha,
+            });
+            tried.push(format!("{share}: {score:.3}"));
+            if score > best.2 {
+                best = (share, alpha, score);
+                dense = candidate;
+            }
+        }
+        alpha_dense = best.1;
+        report.notes.push(format!(
+            "Content share tuned on the validation ties (validation NDCG@10 per share: {}): {}.",
+            tried.join(", "),
+            best.0
+        ));
+    }
     report.notes.push(format!(
         "Setting B: {} of {} ties hidden (seed {}); blend weights tuned on a validation split of the known ties: Adamic-Adar weight {alpha_tfidf:.1} with TF-IDF, {alpha_dense:.1} with the taste vectors.",
         hidden.len(),
@@ -284,7 +351,11 @@ pub fn evaluate(
             "cosine on TF-IDF weighted favourites",
             &tfidf,
         ),
-        ("mesh_taste_only", model_name.as_str(), &dense),
+        (
+            "mesh_taste_only",
+            model_name.as_str(),
+            &dense as &dyn PairScorer,
+        ),
         ("adamic_adar+tfidf", blend_tfidf_name.as_str(), &blend_tfidf),
         ("mesh", blend_dense_name.as_str(), &blend_dense),
     ] {
@@ -444,6 +515,7 @@ fn user_vector(
             Some(WeightedItem {
                 hash: *item_hashes.get(&i.item)?,
                 weight: 1.0 + i.weight.ln().max(0.0),
+                content: dataset.content.get(&i.item).map(Vec::as_slice),
             })
         })
         .collect();

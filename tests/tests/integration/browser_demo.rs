@@ -10,6 +10,7 @@ use std::process::Command;
 
 use mesh_client::DeviceSession;
 use mesh_server::{AppConfig, app};
+use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings};
 
 use super::fixtures::{coordinator, favourites, workspace_root};
 
@@ -41,6 +42,9 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
         .join("fixtures")
         .join("exports");
     let exports = exports_dir.clone();
+    let content_model = content_tower_model(4096, 11);
+    let content_model_file = dir.path().join("content-model.bin");
+    std::fs::write(&content_model_file, content_model.encode()).unwrap();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .current_dir(e2e_dir)
@@ -50,6 +54,8 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
             .arg(&exports_dir)
             .arg("--out")
             .arg(&out_dir)
+            .arg("--content-model")
+            .arg(&content_model_file)
             .output()
             .unwrap()
     })
@@ -77,6 +83,30 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
         seen["hashFingerprint"],
         native_view.hashes_fingerprint.as_str(),
         "wasm and native item hashes differ"
+    );
+
+    // The content tower: wasm and native agree bit for bit with the same embeddings, and the
+    // embeddings do move the vector (a third of the model's rows are empty).
+    let mut towered = DeviceSession::new(&content_model.encode()).unwrap();
+    let without_content = towered.analyse(&favourites()).unwrap().vector_fingerprint;
+    let keys: Vec<String> = towered
+        .content_requests()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    let values = synthetic_content_embeddings(&keys);
+    towered.set_content_embeddings(&keys, &values).unwrap();
+    let with_content = towered.analyse(&favourites()).unwrap().vector_fingerprint;
+    assert_ne!(with_content, without_content);
+    assert_eq!(seen["contentTower"]["embedded"], keys.len());
+    assert_eq!(
+        seen["contentTower"]["withoutContent"],
+        without_content.as_str()
+    );
+    assert_eq!(
+        seen["contentTower"]["withContent"],
+        with_content.as_str(),
+        "wasm and native taste vectors with content embeddings differ in their bits"
     );
 
     // Traits: the same traits natively, from the native encoder's embeddings of the same texts.
