@@ -23,7 +23,7 @@ fn taste_vector(c: &mut Criterion) {
         .set_content_embeddings(&keys, &values)
         .expect("unit embeddings");
     c.bench_function(
-        "taste vector for 500 typed favourites with cached content embeddings (parse, canonicalise, hash, vector, traits)",
+        "taste vector for 500 favourites with cached content embeddings",
         |b| b.iter(|| session.analyse(black_box(&list)).expect("500 favourites")),
     );
 }

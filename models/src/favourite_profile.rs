@@ -106,21 +106,33 @@ pub fn profile_from_entries(
 ) -> Result<FavouriteProfile> {
     let entries = entries
         .into_iter()
-        .map(|(line, entry, weight)| (line, entry, weight, true, None))
+        .map(|(line, entry, weight)| (line, entry, weight, true))
         .collect();
     build_profile(catalogue, model, entries, skipped)
 }
 
-/// An entry: its line, what it names, its weight, whether it may shape traits, and its content
-/// embedding when the device has one.
-type ProfileEntry<'a> = (usize, FavouriteEntry, f32, bool, Option<&'a [f32]>);
+/// An entry: its line, what it names, its weight, and whether it may shape traits.
+type ProfileEntry = (usize, FavouriteEntry, f32, bool);
 
 /// Resolves, hashes and merges entries once; entries flagged `true` also shape the traits.
 fn build_profile(
     catalogue: &Catalogue,
     model: &ModelWeights,
-    entries: Vec<ProfileEntry<'_>>,
+    entries: Vec<ProfileEntry>,
+    skipped: Vec<SkippedLine>,
+) -> Result<FavouriteProfile> {
+    build_profile_with_content(catalogue, model, entries, skipped, |_| None)
+}
+
+/// As [`build_profile`]; `content(i)` gives entry `i`'s content embedding. It is asked only
+/// for items the model's content tower places (no learned row), so a device with a trained
+/// model looks up few embeddings.
+fn build_profile_with_content<'a>(
+    catalogue: &Catalogue,
+    model: &ModelWeights,
+    entries: Vec<ProfileEntry>,
     mut skipped: Vec<SkippedLine>,
+    content: impl Fn(usize) -> Option<&'a [f32]>,
 ) -> Result<FavouriteProfile> {
     let hasher = model.hasher();
     let mut items: Vec<ResolvedFavourite> = Vec::new();
@@ -128,15 +140,16 @@ fn build_profile(
     // Per distinct item: its catalogue entry and the largest weight of the entries that may
     // shape traits.
     let mut known: Vec<Option<(&CatalogueItem, f32)>> = Vec::new();
-    let mut content_of: Vec<Option<&[f32]>> = Vec::new();
-    for (line, entry, weight, feeds_traits, content) in entries {
+    // Per distinct item: the entries naming it (for its content embedding).
+    let mut entries_of: Vec<Vec<usize>> = Vec::new();
+    for (index, (line, entry, weight, feeds_traits)) in entries.into_iter().enumerate() {
         let resolved = catalogue.resolve(&entry);
         let key = resolved.map_or_else(|| ItemKey::from_entry(&entry), |item| item.key().clone());
         let hash = hasher.hash(&key);
         if let Some(&(first, at)) = first_line_of.get(&hash) {
             let item: &mut ResolvedFavourite = &mut items[at];
             item.weight = item.weight.max(weight);
-            content_of[at] = content_of[at].or(content);
+            entries_of[at].push(index);
             if feeds_traits && let Some(catalogue_item) = resolved {
                 let previous = known[at].map_or(0.0, |(_, w)| w);
                 known[at] = Some((catalogue_item, previous.max(weight)));
@@ -149,7 +162,7 @@ fn build_profile(
         }
         first_line_of.insert(hash, (line, items.len()));
         known.push(resolved.filter(|_| feeds_traits).map(|item| (item, weight)));
-        content_of.push(content);
+        entries_of.push(vec![index]);
         items.push(ResolvedFavourite {
             line,
             title: resolved.map_or_else(|| entry.title.clone(), CatalogueItem::display_title),
@@ -162,11 +175,22 @@ fn build_profile(
     skipped.sort_by_key(|s| s.line);
     let weighted: Vec<WeightedItem> = items
         .iter()
-        .zip(&content_of)
-        .map(|(i, content)| WeightedItem {
-            hash: i.hash,
-            weight: i.weight,
-            content: *content,
+        .zip(&entries_of)
+        .map(|(i, indices)| {
+            let placed_by_content = model.content_tower().is_some()
+                && model
+                    .row(i.hash.bucket(model.buckets()))
+                    .iter()
+                    .all(|x| *x == 0.0);
+            WeightedItem {
+                hash: i.hash,
+                weight: i.weight,
+                content: if placed_by_content {
+                    indices.iter().find_map(|&e| content(e))
+                } else {
+                    None
+                },
+            }
         })
         .collect();
     let taste_vector = taste_vector(model, &weighted)?;
@@ -204,11 +228,12 @@ pub fn profile_from_signals<'a>(
                 signal_entry(signal),
                 signal.weight,
                 signal.grade != PrivacyGrade::Private,
-                content(signal),
             )
         })
         .collect();
-    build_profile(catalogue, model, entries, Vec::new())
+    build_profile_with_content(catalogue, model, entries, Vec::new(), |i| {
+        content(&signals[i])
+    })
 }
 
 /// The key a signal counts under: the catalogue entry it names, if exactly one, else the key

@@ -208,7 +208,8 @@ impl Default for TrainOptions {
 /// What one round did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoundStats {
-    /// 0 is the document-frequency round.
+    /// 0 is the document-frequency round; with a content tower, the last round is the one in
+    /// which clients send their content statistics.
     pub round: u32,
     /// Clients that contributed.
     pub clients: usize,
@@ -412,9 +413,19 @@ pub fn train(
     if let Some(content) = options.content.filter(|_| !dataset.content.is_empty()) {
         let start = Instant::now();
         let mut statistics = vec![0.0f32; CONTENT_STATISTICS_LEN];
-        let mut contributed = 0;
+        let mut client_statistics = vec![0.0f32; CONTENT_STATISTICS_LEN];
+        let (mut contributed, mut norms) = (0usize, 0.0f32);
         for items in &clients {
-            contributed += usize::from(add_content_statistics(&mut statistics, &model, items)? > 0);
+            client_statistics.fill(0.0);
+            if add_content_statistics(&mut client_statistics, &model, items)? == 0 {
+                continue;
+            }
+            contributed += 1;
+            norms += client_statistics.iter().map(|x| x * x).sum::<f32>().sqrt();
+            statistics
+                .iter_mut()
+                .zip(&client_statistics)
+                .for_each(|(s, c)| *s += c);
         }
         let projection = fit_content_projection(&statistics, content.ridge)?;
         model = model.with_content_tower(Some(ContentTower::new(projection, content.share)?));
@@ -422,7 +433,7 @@ pub fn train(
             round: stats.len() as u32,
             clients: contributed,
             clipped: 0,
-            mean_update_norm: 0.0,
+            mean_update_norm: norms / contributed.max(1) as f32,
             seconds: start.elapsed().as_secs_f64(),
             local_loss: None,
         });

@@ -257,6 +257,12 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
             r.round, r.clients, r.clipped, r.mean_update_norm, r.seconds
         );
     }
+    if let Some(tower) = report.model.content_tower() {
+        println!(
+            "the last round fitted the content tower (384 → 256, share {}) from the clients' content statistics",
+            tower.share()
+        );
+    }
     if let Some((epsilon, delta)) = report.privacy {
         println!(
             "differential privacy over {} rounds (noise multiplier {}): ε = {epsilon:.3} at δ = {delta:e}",

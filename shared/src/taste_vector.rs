@@ -120,8 +120,7 @@ impl WeightedItem<'_> {
 /// one (a zero row: no client had it when the model was trained) is placed by its content
 /// embedding when it has one and the model a [`ContentTower`](crate::ContentTower):
 /// `share · Pᵀ content`, computed once as `Pᵀ` of the weighted sum of those embeddings.
-/// Behaviour enters through the weights (enthusiasm, recency, replays); an active intent
-/// enters as an item without a row whose content is the embedding of the intent's text.
+/// Behaviour enters through the weights (enthusiasm, recency, replays).
 ///
 /// The result does not depend on the order of `items`; an item listed twice counts once, with
 /// its largest weight. Every step is plain IEEE-754 `f32` arithmetic in a fixed order, so the

@@ -495,7 +495,7 @@ const WORKLOADS: [(&str, &str, f64); 5] = [
     ),
     (
         "taste_500",
-        "taste vector for 500 typed favourites with cached content embeddings (parse, canonicalise, hash, vector, traits)",
+        "taste vector for 500 favourites with cached content embeddings",
         5.0,
     ),
     (
