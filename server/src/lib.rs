@@ -41,5 +41,5 @@ pub use federated_training::{
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use routes::{AppConfig, app};
 pub use secagg_simulation::{SimulationReport, simulate_round};
-pub use secure_aggregation::{AdvertisedKeys, AggregationRound, Mailbox, RoundError, RoundPhase};
+pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
 pub use store::{RedbStore, Registration, Store, StoredProfile};

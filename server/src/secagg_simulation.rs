@@ -1,17 +1,15 @@
-//! Simulated clients for [`AggregationRound`](crate::AggregationRound): real keys, real
-//! encrypted Shamir shares and real masks, in process. Used by the tests and by
+//! Simulated clients for [`AggregationRound`](crate::AggregationRound), in process: each a
+//! `mesh_shared::secagg::ClientRound` (real keys, signatures, encrypted Shamir shares and
+//! masks), the same client code the browser runs. Used by the tests and by
 //! `mesh bench-secagg`, which times clients and coordinator separately.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
-use mesh_shared::secagg::{
-    SharesForPeer, decrypt_shares, encrypt_shares, mask_input, mask_public_key, pairwise_seed,
-    share_encryption_key, split_seed,
-};
+use mesh_shared::secagg::{ClientRound, SignedRoundKeys};
 use rand::{Rng, RngExt};
 use serde::Serialize;
 
-use crate::{AdvertisedKeys, AggregationRound, RoundError};
+use crate::{AggregationRound, RoundError};
 
 /// What a simulated round measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,27 +23,23 @@ pub struct SimulationReport {
     pub client_seconds_median: f64,
     /// Largest client compute time, seconds.
     pub client_seconds_max: f64,
-    /// The coordinator's compute time (closing phases, unmasking), seconds.
+    /// The coordinator's compute time (checking, closing phases, unmasking), seconds.
     pub server_seconds: f64,
-    /// Bytes one surviving client uploads (keys, shares, masked input, unmasking shares).
+    /// Bytes one surviving client uploads (keys, shares, masked input, signature, unmasking
+    /// shares), as raw bytes without encoding overhead.
     pub bytes_up_per_client: usize,
-    /// Bytes one surviving client downloads (keys, its mailbox, the survivor list).
+    /// Bytes one surviving client downloads (roster, its mailbox, survivors, signatures).
     pub bytes_down_per_client: usize,
 }
 
-struct Client {
-    id: u32,
-    encryption_secret: [u8; 32],
-    mask_secret: [u8; 32],
-    self_seed: [u8; 32],
-    received: BTreeMap<u32, SharesForPeer>,
-    seconds: f64,
-    bytes_up: usize,
-    bytes_down: usize,
-}
+/// Raw sizes of the messages: signed keys (3 keys, a signature, the id), one share, one
+/// survivor signature, one revealed share (owner, index, two scalars).
+const KEYS_BYTES: usize = 4 + 3 * 32 + 64;
+const SIGNATURE_BYTES: usize = 4 + 64;
+const REVEALED_SHARE_BYTES: usize = 4 + 4 + 64;
 
-/// Runs one round over `inputs` (client `i` has id `i + 1`); the clients in `drop_before_input`
-/// share keys but never send their input. Randomness from `rng`.
+/// Runs one round over `inputs` (client `i` has id `i + 1`) for model `model_version`; the
+/// clients in `drop_before_input` share keys but never send their input. Randomness from `rng`.
 ///
 /// # Errors
 /// What the round refuses (for example too few clients left).
@@ -56,160 +50,151 @@ pub fn simulate_round(
     round_id: u64,
     rng: &mut impl Rng,
 ) -> Result<SimulationReport, RoundError> {
+    let model_version = 1;
     let dimension = inputs.first().map_or(0, Vec::len);
-    let mut round = AggregationRound::new(round_id, threshold, dimension)?;
+    let mut round = AggregationRound::new(round_id, model_version, threshold, dimension)?;
     let mut server_seconds = 0.0;
-    let mut clients: Vec<Client> = (1..=inputs.len() as u32)
-        .map(|id| Client {
-            id,
-            encryption_secret: rng.random(),
-            mask_secret: rng.random(),
-            self_seed: rng.random(),
-            received: BTreeMap::new(),
-            seconds: 0.0,
-            bytes_up: 0,
-            bytes_down: 0,
-        })
-        .collect();
-
-    for c in &mut clients {
+    let mut seconds = vec![0.0f64; inputs.len()];
+    let (mut up, mut down) = (vec![0usize; inputs.len()], vec![0usize; inputs.len()]);
+    let refuse = |client: u32, error: mesh_shared::Error| RoundError::Malformed {
+        round: round_id,
+        client,
+        reason: error.to_string(),
+    };
+    let mut clients: Vec<ClientRound> = Vec::with_capacity(inputs.len());
+    for id in 1..=inputs.len() as u32 {
+        let device: [u8; 32] = rng.random();
+        let client = ClientRound::new(round_id, model_version, id, threshold, &device, rng)
+            .map_err(|e| refuse(id, e))?;
+        clients.push(client);
+    }
+    let mut keys: Vec<SignedRoundKeys> = Vec::with_capacity(clients.len());
+    for (at, c) in clients.iter().enumerate() {
         let start = Instant::now();
-        let keys = AdvertisedKeys {
-            encryption_public: mask_public_key(&c.encryption_secret),
-            mask_public: mask_public_key(&c.mask_secret),
-        };
-        c.seconds += start.elapsed().as_secs_f64();
-        c.bytes_up += 64;
-        round.advertise(c.id, keys)?;
+        keys.push(c.advertise());
+        seconds[at] += start.elapsed().as_secs_f64();
+        up[at] += KEYS_BYTES;
     }
     let start = Instant::now();
-    let advertised = round.close_advertise()?;
+    for k in keys {
+        round.advertise(k)?;
+    }
+    let roster = round.close_advertise()?;
     server_seconds += start.elapsed().as_secs_f64();
-    let n = advertised.len();
 
-    for c in &mut clients {
-        let randomness: Vec<[u8; 64]> = (0..4 * (threshold - 1))
-            .map(|_| {
-                let mut wide = [0u8; 64];
-                rng.fill_bytes(&mut wide);
-                wide
-            })
-            .collect();
+    let mut outgoing = Vec::with_capacity(clients.len());
+    for (at, c) in clients.iter_mut().enumerate() {
         let start = Instant::now();
-        c.bytes_down += n * 68;
-        let (seed_randomness, secret_randomness) = randomness.split_at(2 * (threshold - 1));
-        let seed_shares = split_seed(&c.self_seed, threshold, n, seed_randomness)
-            .map_err(|e| malformed(round_id, c.id, e))?;
-        let secret_shares = split_seed(&c.mask_secret, threshold, n, secret_randomness)
-            .map_err(|e| malformed(round_id, c.id, e))?;
-        let mut out = Vec::with_capacity(n - 1);
-        for (position, (peer, peer_keys)) in advertised.iter().enumerate() {
-            if *peer == c.id {
-                continue;
-            }
-            let key = share_encryption_key(&c.encryption_secret, &peer_keys.encryption_public)
-                .map_err(|e| malformed(round_id, c.id, e))?;
-            let shares = SharesForPeer {
-                self_mask_seed: seed_shares[position].clone(),
-                mask_secret: secret_shares[position].clone(),
-            };
-            out.push((*peer, encrypt_shares(&key, round_id, c.id, *peer, &shares)));
-        }
-        c.seconds += start.elapsed().as_secs_f64();
-        c.bytes_up += out.iter().map(|(_, m)| 4 + m.len()).sum::<usize>();
-        round.share_keys(c.id, out)?;
+        let shares = c
+            .share_keys(&roster, rng)
+            .map_err(|e| refuse(c.client(), e))?;
+        seconds[at] += start.elapsed().as_secs_f64();
+        down[at] += roster.len() * KEYS_BYTES;
+        up[at] += shares.iter().map(|m| 8 + m.ciphertext.len()).sum::<usize>();
+        outgoing.push((c.client(), shares));
     }
     let start = Instant::now();
-    let mailboxes = round.close_share_keys()?;
+    for (client, shares) in outgoing {
+        round.share_keys(client, shares)?;
+    }
+    round.close_share_keys()?;
     server_seconds += start.elapsed().as_secs_f64();
 
-    for c in &mut clients {
-        let start = Instant::now();
-        let mailbox = mailboxes.get(&c.id).map(Vec::as_slice).unwrap_or_default();
-        for (sender, ciphertext) in mailbox {
-            let key =
-                share_encryption_key(&c.encryption_secret, &advertised[sender].encryption_public)
-                    .map_err(|e| malformed(round_id, c.id, e))?;
-            let shares = decrypt_shares(&key, round_id, *sender, c.id, ciphertext)
-                .map_err(|e| malformed(round_id, c.id, e))?;
-            c.received.insert(*sender, shares);
-            c.bytes_down += 4 + ciphertext.len();
-        }
-        c.seconds += start.elapsed().as_secs_f64();
-    }
-    for (c, input) in clients.iter_mut().zip(inputs) {
-        if drop_before_input.contains(&c.id) {
+    let mut masked = Vec::new();
+    for ((at, c), input) in clients.iter_mut().enumerate().zip(inputs) {
+        if drop_before_input.contains(&c.client()) {
             continue;
         }
+        let mailbox = round.mailbox(c.client());
+        down[at] += mailbox
+            .iter()
+            .map(|m| 8 + m.ciphertext.len())
+            .sum::<usize>();
         let start = Instant::now();
-        let mut peers = Vec::with_capacity(n - 1);
-        for (peer, keys) in &advertised {
-            if *peer != c.id {
-                let seed = pairwise_seed(&c.mask_secret, &keys.mask_public)
-                    .map_err(|e| malformed(round_id, c.id, e))?;
-                peers.push((*peer, seed));
-            }
-        }
-        let masked = mask_input(input, c.id, &c.self_seed, &peers, round_id);
-        c.seconds += start.elapsed().as_secs_f64();
-        c.bytes_up += 4 * masked.values.len();
-        round.masked_input(c.id, &masked.values)?;
+        let values = c
+            .masked_input(&mailbox, input)
+            .map_err(|e| refuse(c.client(), e))?;
+        seconds[at] += start.elapsed().as_secs_f64();
+        up[at] += 4 * values.len();
+        masked.push((c.client(), values));
     }
     let start = Instant::now();
+    for (client, values) in masked {
+        round.masked_input(client, &values)?;
+    }
     let survivors = round.close_masked_input()?;
     server_seconds += start.elapsed().as_secs_f64();
 
-    for c in clients.iter_mut().filter(|c| survivors.contains(&c.id)) {
-        c.bytes_down += 4 * survivors.len();
-        let (mut seeds, mut secrets) = (Vec::new(), Vec::new());
-        for (owner, shares) in &c.received {
-            if survivors.contains(owner) {
-                seeds.push((*owner, shares.self_mask_seed.clone()));
-            } else {
-                secrets.push((*owner, shares.mask_secret.clone()));
-            }
+    let mut signatures = Vec::new();
+    for (at, c) in clients.iter_mut().enumerate() {
+        if !survivors.contains(&c.client()) {
+            continue;
         }
-        c.bytes_up += (seeds.len() + secrets.len()) * (4 + 4 + 64);
-        round.unmask(c.id, seeds, secrets)?;
+        down[at] += 4 * survivors.len();
+        let start = Instant::now();
+        let signature = c
+            .consistency_signature(&survivors)
+            .map_err(|e| refuse(c.client(), e))?;
+        seconds[at] += start.elapsed().as_secs_f64();
+        up[at] += SIGNATURE_BYTES;
+        signatures.push(signature);
     }
     let start = Instant::now();
+    for signature in signatures {
+        round.consistency(signature.client, signature)?;
+    }
+    let signatures = round.close_consistency()?;
+    server_seconds += start.elapsed().as_secs_f64();
+
+    let mut revealed = Vec::new();
+    for (at, c) in clients.iter_mut().enumerate() {
+        if !survivors.contains(&c.client()) {
+            continue;
+        }
+        down[at] += signatures.len() * SIGNATURE_BYTES;
+        let start = Instant::now();
+        let shares = c
+            .unmasking_shares(&signatures)
+            .map_err(|e| refuse(c.client(), e))?;
+        seconds[at] += start.elapsed().as_secs_f64();
+        up[at] += (shares.self_seed_shares.len() + shares.mask_secret_shares.len())
+            * REVEALED_SHARE_BYTES;
+        revealed.push((c.client(), shares));
+    }
+    let start = Instant::now();
+    for (client, shares) in revealed {
+        round.unmask(client, shares)?;
+    }
     let sum = round.finish()?;
     server_seconds += start.elapsed().as_secs_f64();
 
-    let surviving: Vec<&Client> = clients
-        .iter()
-        .filter(|c| survivors.contains(&c.id))
+    let surviving: Vec<usize> = (0..clients.len())
+        .filter(|at| survivors.contains(&(*at as u32 + 1)))
         .collect();
-    let mut seconds: Vec<f64> = surviving.iter().map(|c| c.seconds).collect();
-    seconds.sort_by(f64::total_cmp);
+    let mut times: Vec<f64> = surviving.iter().map(|at| seconds[*at]).collect();
+    times.sort_by(f64::total_cmp);
     Ok(SimulationReport {
         sum,
         survivors: survivors.len(),
-        client_seconds_median: seconds.get(seconds.len() / 2).copied().unwrap_or(0.0),
-        client_seconds_max: seconds.last().copied().unwrap_or(0.0),
+        client_seconds_median: times.get(times.len() / 2).copied().unwrap_or(0.0),
+        client_seconds_max: times.last().copied().unwrap_or(0.0),
         server_seconds,
-        bytes_up_per_client: surviving.first().map_or(0, |c| c.bytes_up),
-        bytes_down_per_client: surviving.first().map_or(0, |c| c.bytes_down),
+        bytes_up_per_client: surviving.first().map_or(0, |at| up[*at]),
+        bytes_down_per_client: surviving.first().map_or(0, |at| down[*at]),
     })
-}
-
-fn malformed(round: u64, client: u32, error: mesh_shared::Error) -> RoundError {
-    RoundError::Malformed {
-        round,
-        client,
-        reason: error.to_string(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mesh_shared::secagg::{EncryptedShares, UnmaskingShares};
+    use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
     fn inputs(clients: usize, dimension: usize, rng: &mut ChaCha20Rng) -> Vec<Vec<u32>> {
         (0..clients)
-            .map(|_| (0..dimension).map(|_| rng.random_range(0..1000)).collect())
+            .map(|_| (0..dimension).map(|_| rng.random()).collect())
             .collect()
     }
 
@@ -225,43 +210,150 @@ mod tests {
         sum
     }
 
-    #[test]
-    fn the_coordinator_learns_the_sum_of_the_survivors() {
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let data = inputs(6, 32, &mut rng);
-        let none = BTreeSet::new();
-        let report = simulate_round(&data, 3, &none, 9, &mut rng).unwrap();
-        assert_eq!(report.sum, plain_sum(&data, &none));
-        assert_eq!(report.survivors, 6);
-        // Keys, 5 shares of 164 bytes, the input, 5 unmasking shares of 72 bytes.
-        assert_eq!(report.bytes_up_per_client, 64 + 5 * 164 + 4 * 32 + 5 * 72);
-    }
-
-    #[test]
-    fn dropped_clients_masks_are_recovered_from_shares() {
-        let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let data = inputs(7, 64, &mut rng);
-        let dropped = BTreeSet::from([2, 5]);
-        let report = simulate_round(&data, 4, &dropped, 3, &mut rng).unwrap();
-        assert_eq!(report.sum, plain_sum(&data, &dropped));
-        assert_eq!(report.survivors, 5);
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn the_coordinator_learns_the_sum_of_the_survivors(
+            n in 3usize..10,
+            extra in 0usize..3,
+            dimension in 1usize..48,
+            seed in any::<u64>(),
+            drop_bits in any::<u16>(),
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let threshold = (n / 2 + 1 + extra).min(n);
+            let data = inputs(n, dimension, &mut rng);
+            let dropped: BTreeSet<u32> = (1..=n as u32)
+                .filter(|id| drop_bits & (1 << id) != 0)
+                .take(n - threshold)
+                .collect();
+            let report = simulate_round(&data, threshold, &dropped, 9, &mut rng).unwrap();
+            prop_assert_eq!(report.sum, plain_sum(&data, &dropped));
+            prop_assert_eq!(report.survivors, n - dropped.len());
+        }
     }
 
     #[test]
     fn too_many_dropouts_abandon_the_round_without_revealing_anything() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let data = inputs(4, 8, &mut rng);
-        let err = simulate_round(&data, 3, &BTreeSet::from([1, 2]), 1, &mut rng).unwrap_err();
+        let data = inputs(5, 8, &mut rng);
+        let err = simulate_round(&data, 3, &BTreeSet::from([1, 2, 3]), 1, &mut rng).unwrap_err();
         assert!(
             matches!(
                 err,
                 RoundError::TooFewClients {
                     have: 2,
                     threshold: 3,
+                    phase: crate::RoundPhase::MaskedInput,
                     ..
                 }
             ),
             "{err}"
         );
+    }
+
+    /// Three clients through advertising and sharing, for the negative tests.
+    fn shared_round(rng: &mut ChaCha20Rng) -> (AggregationRound, Vec<ClientRound>) {
+        let mut round = AggregationRound::new(4, 2, 2, 3).unwrap();
+        let mut clients: Vec<ClientRound> = (1..=3)
+            .map(|id| {
+                let device: [u8; 32] = rng.random();
+                ClientRound::new(4, 2, id, 2, &device, rng).unwrap()
+            })
+            .collect();
+        for c in &clients {
+            round.advertise(c.advertise()).unwrap();
+        }
+        let roster = round.close_advertise().unwrap();
+        let forged = vec![EncryptedShares {
+            sender: 2,
+            recipient: 3,
+            ciphertext: vec![0; 4],
+        }];
+        let err = round.share_keys(1, forged).unwrap_err();
+        assert!(
+            err.to_string().contains("claiming to come from client 2"),
+            "{err}"
+        );
+        for c in &mut clients {
+            let shares = c.share_keys(&roster, rng).unwrap();
+            round.share_keys(c.client(), shares).unwrap();
+        }
+        round.close_share_keys().unwrap();
+        (round, clients)
+    }
+
+    #[test]
+    fn the_coordinator_refuses_bad_messages_with_clear_errors() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        // Keys signed for another round or model version.
+        let mut round = AggregationRound::new(4, 2, 2, 3).unwrap();
+        let device: [u8; 32] = rng.random();
+        let stale = ClientRound::new(4, 1, 1, 2, &device, &mut rng).unwrap();
+        let err = round.advertise(stale.advertise()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "round 4: client 1: keys: client 1's signature: does not verify"
+        );
+        let other_round = ClientRound::new(5, 2, 1, 2, &device, &mut rng).unwrap();
+        assert!(round.advertise(other_round.advertise()).is_err());
+        let fresh = ClientRound::new(4, 2, 1, 2, &device, &mut rng).unwrap();
+        round.advertise(fresh.advertise()).unwrap();
+        let err = round.advertise(fresh.advertise()).unwrap_err();
+        assert_eq!(err.to_string(), "round 4: client 1 already sent its keys");
+        assert!(matches!(
+            round.masked_input(1, &[0; 3]),
+            Err(RoundError::WrongPhase { .. })
+        ));
+
+        let (mut round, mut clients) = shared_round(&mut rng);
+        // Wrong vector length; a replayed input.
+        let mailbox = round.mailbox(1);
+        let masked = clients[0].masked_input(&mailbox, &[1, 2, 3]).unwrap();
+        let err = round.masked_input(1, &masked[..2]).unwrap_err();
+        assert_eq!(err.to_string(), "round 4: client 1: 2 values, expected 3");
+        round.masked_input(1, &masked).unwrap();
+        let err = round.masked_input(1, &masked).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "round 4: client 1 already sent its masked input"
+        );
+        for c in &mut clients[1..] {
+            let values = c
+                .masked_input(&round.mailbox(c.client()), &[4, 5, 6])
+                .unwrap();
+            round.masked_input(c.client(), &values).unwrap();
+        }
+        let survivors = round.close_masked_input().unwrap();
+        // A signature over another set, or in another client's name.
+        let mut signatures = Vec::new();
+        for c in &mut clients {
+            signatures.push(c.consistency_signature(&survivors).unwrap());
+        }
+        let err = round.consistency(1, signatures[1].clone()).unwrap_err();
+        assert!(err.to_string().contains("another client's name"), "{err}");
+        let mut bad = signatures[0].clone();
+        bad.signature[0] ^= 1;
+        let err = round.consistency(1, bad).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
+        for s in &signatures {
+            round.consistency(s.client, s.clone()).unwrap();
+        }
+        let relayed = round.close_consistency().unwrap();
+        // Asking to reveal both kinds of share for one client is refused.
+        let honest = clients[0].unmasking_shares(&relayed).unwrap();
+        let both = UnmaskingShares {
+            self_seed_shares: honest.self_seed_shares.clone(),
+            mask_secret_shares: vec![(2, honest.self_seed_shares[0].1.clone())],
+        };
+        let err = round.unmask(1, both).unwrap_err();
+        assert!(err.to_string().contains("not a dropped sharer"), "{err}");
+        round.unmask(1, honest).unwrap();
+        for c in &mut clients[1..] {
+            round
+                .unmask(c.client(), c.unmasking_shares(&relayed).unwrap())
+                .unwrap();
+        }
+        assert_eq!(round.finish().unwrap(), vec![9, 12, 15]);
     }
 }

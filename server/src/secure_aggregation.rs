@@ -1,41 +1,38 @@
-//! The coordinator's side of one secure-aggregation round (Bonawitz et al., CCS 2017), in
-//! process: it relays keys and encrypted shares, collects masked inputs, and from the
-//! survivors' shares removes the masks, learning the sum and nothing else. The HTTP surface,
-//! deadlines and persistence wrap this state machine (issue 5).
+//! The coordinator's side of one secure-aggregation round (Bonawitz et al., CCS 2017, with the
+//! consistency check): it relays signed keys and encrypted shares, collects masked inputs,
+//! relays the survivors' signatures over the survivor set, and from the survivors' shares
+//! removes the masks, learning the sum and nothing else. The clients' side is
+//! `mesh_shared::secagg::ClientRound`; deadlines, persistence and HTTP wrap this state machine
+//! (`crate::round_coordinator`).
 //!
-//! Phases: advertise keys (each client's X25519 share-encryption and mask-agreement public
-//! keys) → share keys (each client's encrypted Shamir shares of its self-mask seed and its
-//! mask secret, one per peer) → masked input → unmasking (for every peer that sent shares,
-//! a survivor reveals its share of the self-mask seed if the peer's input arrived, else of
-//! the peer's mask secret, never both). Every phase needs at least `threshold` clients.
+//! Phases: advertise keys → share keys → masked input → consistency check → unmasking (for
+//! every peer that shared, a survivor reveals its share of the self-mask seed if the peer's
+//! input arrived, else of the peer's mask secret, never both). Every phase needs at least
+//! `threshold` clients; below it the round is abandoned and nothing is revealed.
 use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_shared::secagg::{
-    SeedShare, pairwise_seed, reconstruct_seed, remove_pairwise_masks, remove_self_masks,
+    EncryptedShares, SeedShare, SignedRoundKeys, SurvivorSignature, UnmaskingShares, pairwise_seed,
+    reconstruct_seed, remove_pairwise_masks, remove_self_masks, verify_survivor_signature,
 };
+use serde::{Deserialize, Serialize};
 
 /// Where a round is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RoundPhase {
-    /// Collecting public keys.
+    /// Collecting signed public keys.
     AdvertiseKeys,
     /// Collecting encrypted shares.
     ShareKeys,
     /// Collecting masked inputs.
     MaskedInput,
+    /// Collecting the survivors' signatures over the survivor set.
+    ConsistencyCheck,
     /// Collecting the survivors' shares.
     Unmasking,
     /// The sum is known.
     Done,
-}
-
-/// A client's public keys for the round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdvertisedKeys {
-    /// X25519 public key for share encryption.
-    pub encryption_public: [u8; 32],
-    /// X25519 public key for pairwise mask agreement.
-    pub mask_public: [u8; 32],
 }
 
 /// Why the coordinator refused a message or cannot go on.
@@ -108,22 +105,21 @@ pub enum RoundError {
     },
 }
 
-/// Encrypted shares addressed to one client: `(sender, ciphertext)`.
-pub type Mailbox = Vec<(u32, Vec<u8>)>;
-
-/// One round at the coordinator.
-#[derive(Debug)]
+/// One round at the coordinator. Serialisable, so a restarted coordinator resumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AggregationRound {
     round: u64,
+    model_version: u32,
     threshold: usize,
     dimension: usize,
     phase: RoundPhase,
-    keys: BTreeMap<u32, AdvertisedKeys>,
-    /// recipient → its mailbox.
-    mailbox: BTreeMap<u32, Mailbox>,
+    keys: BTreeMap<u32, SignedRoundKeys>,
+    /// recipient → messages addressed to it.
+    mailbox: BTreeMap<u32, Vec<EncryptedShares>>,
     shared: BTreeSet<u32>,
     sum: Vec<u32>,
     masked: BTreeSet<u32>,
+    signatures: BTreeMap<u32, SurvivorSignature>,
     /// owner → shares of its self-mask seed, from survivors.
     self_seed_shares: BTreeMap<u32, Vec<SeedShare>>,
     /// owner → shares of its mask secret, from survivors.
@@ -132,12 +128,18 @@ pub struct AggregationRound {
 }
 
 impl AggregationRound {
-    /// A round summing `dimension`-long inputs in `Z_2^32`, needing `threshold` clients in
-    /// every phase (at least 2; more than half of the expected clients in practice).
+    /// Round `round` of model `model_version`, summing `dimension`-long inputs in `Z_2^32`,
+    /// needing `threshold` clients in every phase (at least 2; clients also insist on more
+    /// than half of the roster).
     ///
     /// # Errors
     /// [`RoundError::TooFewClients`] for a threshold below 2.
-    pub fn new(round: u64, threshold: usize, dimension: usize) -> Result<Self, RoundError> {
+    pub fn new(
+        round: u64,
+        model_version: u32,
+        threshold: usize,
+        dimension: usize,
+    ) -> Result<Self, RoundError> {
         if threshold < 2 {
             return Err(RoundError::TooFewClients {
                 round,
@@ -148,6 +150,7 @@ impl AggregationRound {
         }
         Ok(Self {
             round,
+            model_version,
             threshold,
             dimension,
             phase: RoundPhase::AdvertiseKeys,
@@ -156,15 +159,87 @@ impl AggregationRound {
             shared: BTreeSet::new(),
             sum: vec![0; dimension],
             masked: BTreeSet::new(),
+            signatures: BTreeMap::new(),
             self_seed_shares: BTreeMap::new(),
             mask_secret_shares: BTreeMap::new(),
             unmasked: BTreeSet::new(),
         })
     }
 
+    /// The round number.
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// The model version the round trains.
+    pub fn model_version(&self) -> u32 {
+        self.model_version
+    }
+
     /// The current phase.
     pub fn phase(&self) -> RoundPhase {
         self.phase
+    }
+
+    /// The threshold.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// The input length.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// How many clients have sent what the current phase collects.
+    pub fn arrived(&self) -> usize {
+        match self.phase {
+            RoundPhase::AdvertiseKeys => self.keys.len(),
+            RoundPhase::ShareKeys => self.shared.len(),
+            RoundPhase::MaskedInput => self.masked.len(),
+            RoundPhase::ConsistencyCheck => self.signatures.len(),
+            RoundPhase::Unmasking | RoundPhase::Done => self.unmasked.len(),
+        }
+    }
+
+    /// How many clients the current phase waits for at most (those in the previous one).
+    pub fn expected(&self) -> Option<usize> {
+        match self.phase {
+            RoundPhase::AdvertiseKeys => None,
+            RoundPhase::ShareKeys => Some(self.keys.len()),
+            RoundPhase::MaskedInput => Some(self.shared.len()),
+            RoundPhase::ConsistencyCheck => Some(self.masked.len()),
+            RoundPhase::Unmasking | RoundPhase::Done => Some(self.signatures.len()),
+        }
+    }
+
+    /// The advertised keys (complete once advertising closed).
+    pub fn roster(&self) -> Vec<SignedRoundKeys> {
+        self.keys.values().cloned().collect()
+    }
+
+    /// The shares addressed to `client` by the clients that shared (once sharing closed).
+    pub fn mailbox(&self, client: u32) -> Vec<EncryptedShares> {
+        self.mailbox
+            .get(&client)
+            .map(|messages| {
+                messages
+                    .iter()
+                    .filter(|m| self.shared.contains(&m.sender))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The clients whose masked input is in the sum.
+    pub fn survivors(&self) -> &BTreeSet<u32> {
+        &self.masked
+    }
+
+    /// The survivors' signatures over the survivor set (complete once the check closed).
+    pub fn signatures(&self) -> Vec<SurvivorSignature> {
+        self.signatures.values().cloned().collect()
     }
 
     fn expect(&self, phase: RoundPhase, what: &'static str) -> Result<(), RoundError> {
@@ -192,12 +267,22 @@ impl AggregationRound {
         }
     }
 
-    /// A client's public keys.
+    fn malformed(&self, client: u32, reason: impl Into<String>) -> RoundError {
+        RoundError::Malformed {
+            round: self.round,
+            client,
+            reason: reason.into(),
+        }
+    }
+
+    /// A client's signed public keys (the signature is checked against this round and model
+    /// version).
     ///
     /// # Errors
-    /// Wrong phase, or a second advertisement from the same client.
-    pub fn advertise(&mut self, client: u32, keys: AdvertisedKeys) -> Result<(), RoundError> {
+    /// Wrong phase, a bad signature, or a second advertisement from the same client.
+    pub fn advertise(&mut self, keys: SignedRoundKeys) -> Result<(), RoundError> {
         self.expect(RoundPhase::AdvertiseKeys, "advertised keys")?;
+        let client = keys.client;
         if self.keys.contains_key(&client) {
             return Err(RoundError::Duplicate {
                 round: self.round,
@@ -205,31 +290,33 @@ impl AggregationRound {
                 what: "keys",
             });
         }
+        keys.verify(self.round, self.model_version)
+            .map_err(|e| self.malformed(client, e.to_string()))?;
         self.keys.insert(client, keys);
         Ok(())
     }
 
-    /// Ends the key phase; returns every client's keys, which each client needs to encrypt
-    /// shares and agree masks.
+    /// Ends the key phase; returns the roster every client needs to encrypt shares and agree
+    /// masks.
     ///
     /// # Errors
     /// [`RoundError::TooFewClients`] below the threshold.
-    pub fn close_advertise(&mut self) -> Result<BTreeMap<u32, AdvertisedKeys>, RoundError> {
+    pub fn close_advertise(&mut self) -> Result<Vec<SignedRoundKeys>, RoundError> {
         self.expect(RoundPhase::AdvertiseKeys, "the end of advertising")?;
         self.enough(self.keys.len())?;
         self.phase = RoundPhase::ShareKeys;
-        Ok(self.keys.clone())
+        Ok(self.roster())
     }
 
     /// A client's encrypted shares, one per other advertised client.
     ///
     /// # Errors
-    /// Wrong phase, a client that did not advertise, a duplicate, or not exactly one share
-    /// for every other advertised client.
+    /// Wrong phase, a client that did not advertise, a duplicate, a message claiming another
+    /// sender, or not exactly one share for every other advertised client.
     pub fn share_keys(
         &mut self,
         client: u32,
-        shares: Vec<(u32, Vec<u8>)>,
+        shares: Vec<EncryptedShares>,
     ) -> Result<(), RoundError> {
         self.expect(RoundPhase::ShareKeys, "encrypted shares")?;
         self.participant(client, self.keys.contains_key(&client))?;
@@ -240,56 +327,43 @@ impl AggregationRound {
                 what: "shares",
             });
         }
-        let recipients: BTreeSet<u32> = shares.iter().map(|(r, _)| *r).collect();
+        if let Some(forged) = shares.iter().find(|m| m.sender != client) {
+            return Err(self.malformed(
+                client,
+                format!("a share claiming to come from client {}", forged.sender),
+            ));
+        }
+        let recipients: BTreeSet<u32> = shares.iter().map(|m| m.recipient).collect();
         let expected: BTreeSet<u32> = self.keys.keys().copied().filter(|c| *c != client).collect();
         if recipients != expected || shares.len() != expected.len() {
-            return Err(RoundError::Malformed {
-                round: self.round,
+            return Err(self.malformed(
                 client,
-                reason: format!(
+                format!(
                     "{} shares for {} peers: one per other advertised client is needed",
                     shares.len(),
                     expected.len()
                 ),
-            });
+            ));
         }
-        for (recipient, ciphertext) in shares {
+        for message in shares {
             self.mailbox
-                .entry(recipient)
+                .entry(message.recipient)
                 .or_default()
-                .push((client, ciphertext));
+                .push(message);
         }
         self.shared.insert(client);
         Ok(())
     }
 
-    /// Ends the share phase; returns each sharing client's mailbox (the shares addressed to
-    /// it by other sharing clients).
+    /// Ends the share phase; each sharing client then fetches its [`AggregationRound::mailbox`].
     ///
     /// # Errors
     /// [`RoundError::TooFewClients`] below the threshold.
-    pub fn close_share_keys(&mut self) -> Result<BTreeMap<u32, Mailbox>, RoundError> {
+    pub fn close_share_keys(&mut self) -> Result<(), RoundError> {
         self.expect(RoundPhase::ShareKeys, "the end of sharing")?;
         self.enough(self.shared.len())?;
         self.phase = RoundPhase::MaskedInput;
-        let shared = self.shared.clone();
-        Ok(shared
-            .iter()
-            .map(|recipient| {
-                let inbox = self
-                    .mailbox
-                    .get(recipient)
-                    .map(|messages| {
-                        messages
-                            .iter()
-                            .filter(|(sender, _)| shared.contains(sender))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (*recipient, inbox)
-            })
-            .collect())
+        Ok(())
     }
 
     /// A client's masked input, added to the running sum at once.
@@ -307,11 +381,10 @@ impl AggregationRound {
             });
         }
         if values.len() != self.dimension {
-            return Err(RoundError::Malformed {
-                round: self.round,
+            return Err(self.malformed(
                 client,
-                reason: format!("{} values, expected {}", values.len(), self.dimension),
-            });
+                format!("{} values, expected {}", values.len(), self.dimension),
+            ));
         }
         for (sum, value) in self.sum.iter_mut().zip(values) {
             *sum = sum.wrapping_add(*value);
@@ -320,31 +393,75 @@ impl AggregationRound {
         Ok(())
     }
 
-    /// Ends the input phase; returns the survivors, whose inputs are in the sum.
+    /// Ends the input phase; returns the survivors, whose inputs are in the sum and who are
+    /// asked to sign that set.
     ///
     /// # Errors
     /// [`RoundError::TooFewClients`] below the threshold.
     pub fn close_masked_input(&mut self) -> Result<BTreeSet<u32>, RoundError> {
         self.expect(RoundPhase::MaskedInput, "the end of the inputs")?;
         self.enough(self.masked.len())?;
-        self.phase = RoundPhase::Unmasking;
+        self.phase = RoundPhase::ConsistencyCheck;
         Ok(self.masked.clone())
     }
 
-    /// A survivor's shares: of the self-mask seed of every survivor, and of the mask secret
-    /// of every client that shared but sent no input. A share of both secrets of one client is
+    /// A survivor's signature over the survivor set, checked before it is relayed.
+    ///
+    /// # Errors
+    /// Wrong phase, not a survivor, a duplicate, or a signature that does not verify.
+    pub fn consistency(
+        &mut self,
+        client: u32,
+        signature: SurvivorSignature,
+    ) -> Result<(), RoundError> {
+        self.expect(RoundPhase::ConsistencyCheck, "a survivor signature")?;
+        self.participant(client, self.masked.contains(&client))?;
+        if self.signatures.contains_key(&client) {
+            return Err(RoundError::Duplicate {
+                round: self.round,
+                client,
+                what: "survivor signature",
+            });
+        }
+        if signature.client != client {
+            return Err(self.malformed(client, "a signature in another client's name"));
+        }
+        verify_survivor_signature(
+            &self.keys[&client].signing_public,
+            self.round,
+            self.model_version,
+            &self.masked,
+            &signature,
+        )
+        .map_err(|e| self.malformed(client, e.to_string()))?;
+        self.signatures.insert(client, signature);
+        Ok(())
+    }
+
+    /// Ends the consistency check; returns the signatures every signer needs before it
+    /// reveals its shares.
+    ///
+    /// # Errors
+    /// [`RoundError::TooFewClients`] below the threshold.
+    pub fn close_consistency(&mut self) -> Result<Vec<SurvivorSignature>, RoundError> {
+        self.expect(
+            RoundPhase::ConsistencyCheck,
+            "the end of the consistency check",
+        )?;
+        self.enough(self.signatures.len())?;
+        self.phase = RoundPhase::Unmasking;
+        Ok(self.signatures())
+    }
+
+    /// A signer's shares: of the self-mask seed of every survivor, and of the mask secret of
+    /// every client that shared but sent no input. A share of both secrets of one client is
     /// refused (it would unmask that client's input).
     ///
     /// # Errors
-    /// Wrong phase, not a survivor, a duplicate, or shares of the wrong secret.
-    pub fn unmask(
-        &mut self,
-        client: u32,
-        self_seed_shares: Vec<(u32, SeedShare)>,
-        mask_secret_shares: Vec<(u32, SeedShare)>,
-    ) -> Result<(), RoundError> {
+    /// Wrong phase, not a signer, a duplicate, or shares of the wrong secret.
+    pub fn unmask(&mut self, client: u32, shares: UnmaskingShares) -> Result<(), RoundError> {
         self.expect(RoundPhase::Unmasking, "unmasking shares")?;
-        self.participant(client, self.masked.contains(&client))?;
+        self.participant(client, self.signatures.contains_key(&client))?;
         if self.unmasked.contains(&client) {
             return Err(RoundError::Duplicate {
                 round: self.round,
@@ -352,31 +469,30 @@ impl AggregationRound {
                 what: "unmasking shares",
             });
         }
-        let malformed = |reason: String| RoundError::Malformed {
-            round: self.round,
-            client,
-            reason,
-        };
-        if let Some((owner, _)) = self_seed_shares
+        if let Some((owner, _)) = shares
+            .self_seed_shares
             .iter()
             .find(|(owner, _)| !self.masked.contains(owner))
         {
-            return Err(malformed(format!(
-                "a self-mask share of client {owner}, whose input did not arrive"
-            )));
+            return Err(self.malformed(
+                client,
+                format!("a self-mask share of client {owner}, whose input did not arrive"),
+            ));
         }
-        if let Some((owner, _)) = mask_secret_shares
+        if let Some((owner, _)) = shares
+            .mask_secret_shares
             .iter()
             .find(|(owner, _)| self.masked.contains(owner) || !self.shared.contains(owner))
         {
-            return Err(malformed(format!(
-                "a mask-secret share of client {owner}, who is not a dropped sharer"
-            )));
+            return Err(self.malformed(
+                client,
+                format!("a mask-secret share of client {owner}, who is not a dropped sharer"),
+            ));
         }
-        for (owner, share) in self_seed_shares {
+        for (owner, share) in shares.self_seed_shares {
             self.self_seed_shares.entry(owner).or_default().push(share);
         }
-        for (owner, share) in mask_secret_shares {
+        for (owner, share) in shares.mask_secret_shares {
             self.mask_secret_shares
                 .entry(owner)
                 .or_default()
@@ -448,54 +564,5 @@ impl AggregationRound {
                 phase: self.phase,
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mesh_shared::secagg::mask_public_key;
-
-    fn keys(secret: u8) -> AdvertisedKeys {
-        AdvertisedKeys {
-            encryption_public: mask_public_key(&[secret; 32]),
-            mask_public: mask_public_key(&[secret.wrapping_add(100); 32]),
-        }
-    }
-
-    #[test]
-    fn out_of_phase_duplicate_and_malformed_messages_are_refused() {
-        let mut round = AggregationRound::new(1, 2, 4).unwrap();
-        assert!(matches!(
-            round.masked_input(1, &[0; 4]),
-            Err(RoundError::WrongPhase { .. })
-        ));
-        round.advertise(1, keys(1)).unwrap();
-        let err = round.advertise(1, keys(2)).unwrap_err();
-        assert_eq!(err.to_string(), "round 1: client 1 already sent its keys");
-        round.advertise(2, keys(2)).unwrap();
-        round.close_advertise().unwrap();
-        let err = round.share_keys(3, vec![]).unwrap_err();
-        assert!(
-            matches!(err, RoundError::NotParticipating { client: 3, .. }),
-            "{err}"
-        );
-        let err = round.share_keys(1, vec![]).unwrap_err();
-        assert!(err.to_string().contains("0 shares for 1 peers"), "{err}");
-        round.share_keys(1, vec![(2, vec![1])]).unwrap();
-        round.share_keys(2, vec![(1, vec![2])]).unwrap();
-        round.close_share_keys().unwrap();
-        let err = round.masked_input(1, &[0; 3]).unwrap_err();
-        assert!(err.to_string().contains("3 values, expected 4"), "{err}");
-        round.masked_input(1, &[1; 4]).unwrap();
-        round.masked_input(2, &[2; 4]).unwrap();
-        round.close_masked_input().unwrap();
-        let share = SeedShare {
-            index: 1,
-            values: [[0; 32]; 2],
-        };
-        let err = round.unmask(1, vec![], vec![(2, share)]).unwrap_err();
-        assert!(err.to_string().contains("not a dropped sharer"), "{err}");
-        assert!(AggregationRound::new(1, 1, 4).is_err());
     }
 }

@@ -4,12 +4,17 @@
 //! Shamir t-of-n sharing of mask seeds over the Ristretto/ed25519 scalar field, and the
 //! distributed discrete Gaussian noise with its privacy accountant. Randomness
 //! comes from the caller (a CSPRNG on the device); nothing here draws its own.
+mod client_round;
 mod discrete_gaussian;
 mod pairwise_mask;
 mod quantizer;
 mod shamir;
 mod share_encryption;
 
+pub use client_round::{
+    ClientPhase, ClientRound, EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
+    verify_survivor_signature,
+};
 pub use discrete_gaussian::{DiscreteGaussian, NoisyRound, PrivacyAccountant};
 pub use pairwise_mask::{
     MaskedInput, expand_mask, mask_input, mask_public_key, pairwise_seed, remove_pairwise_masks,

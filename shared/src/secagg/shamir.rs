@@ -6,7 +6,7 @@ use curve25519_dalek::Scalar;
 use crate::{Error, Result};
 
 /// One share of a seed, for the holder with 1-based `index`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeedShare {
     /// The evaluation point, 1..=n.
     pub index: u32,
