@@ -76,6 +76,16 @@ impl JsMeshSession {
         Ok(u32::try_from(stored).unwrap_or(u32::MAX))
     }
 
+    /// Replaces the active intents: `weights.length` intents, each the 384-value unit
+    /// embedding of its text (from the encoder module, concatenated in `values`) and its
+    /// weight. They move the taste vector through the model's content tower until replaced;
+    /// clear them (empty arrays) when their time is up. Returns how many are active.
+    #[wasm_bindgen(js_name = setIntents)]
+    pub fn set_intents(&mut self, values: &[f32], weights: &[f32]) -> Result<u32, JsError> {
+        let active = self.0.set_intents(values, weights).map_err(js_error)?;
+        Ok(u32::try_from(active).unwrap_or(u32::MAX))
+    }
+
     /// The traits JSON (`shared/schema/traits.schema.json`): `{encoder, favourites_embedded,
     /// favourites_total, traits: [{id, label, score, favourites, favourite_count, enabled,
     /// explanation}], summary}`.

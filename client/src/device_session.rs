@@ -7,10 +7,10 @@ use mesh_models::{
 };
 use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
-    FavouriteHasher, ImportReport, ItemHash, ItemKey, ItemKind, ModelWeights,
+    FavouriteHasher, ImportReport, Intent, ItemHash, ItemKey, ItemKind, ModelWeights,
     PROFILE_SCHEMA_VERSION, PrivacyGrade, ProfileUpload, PublicCard, Signal, SignalSet,
-    SignalSource, SkippedRow, TraitsReport, UserId, WeightPolicy, WeightedItem, explain,
-    import_export, parse_favourite_line,
+    SignalSource, SkippedRow, TraitsReport, UserId, WeightPolicy, WeightedItem,
+    check_content_embedding, explain, import_export, parse_favourite_line,
 };
 use serde::Serialize;
 
@@ -34,6 +34,8 @@ pub struct DeviceSession {
     weight_policy: WeightPolicy,
     /// Content embeddings by [`ContentRequest::key`].
     content_embeddings: HashMap<String, Vec<f32>>,
+    /// Active intents: `(embedding of the intent's text, weight)`.
+    intents: Vec<(Vec<f32>, f32)>,
     /// Trait ids (or catalogue trait labels) the user turned off.
     disabled_traits: BTreeSet<String>,
 }
@@ -148,6 +150,7 @@ impl DeviceSession {
             trainer: LocalTrainer::new(ModelWeights::decode(model_bytes)?),
             pending_update: None,
             content_embeddings: HashMap::new(),
+            intents: Vec::new(),
             disabled_traits: BTreeSet::new(),
             catalogue: Catalogue::embedded(),
             signals: SignalSet::default(),
@@ -485,6 +488,43 @@ impl DeviceSession {
         Ok(self.content_embeddings.len())
     }
 
+    /// Replaces the active intents ("looking for collaborators", …): `weights.len()` intents,
+    /// each the unit embedding of its text (384 values, concatenated in `values`) and its
+    /// weight. They move the taste vector through the model's content tower while they are
+    /// set; the caller clears them when they expire. They never leave the device except as
+    /// part of the taste vector.
+    ///
+    /// # Errors
+    /// [`Error::ContentEmbedding`] when the sizes disagree, a vector is not a unit vector or a
+    /// weight is not a finite number > 0; the previous intents stay then.
+    pub fn set_intents(&mut self, values: &[f32], weights: &[f32]) -> Result<usize> {
+        if values.len() != weights.len() * CONTENT_DIM {
+            return Err(Error::ContentEmbedding(format!(
+                "{} values for {} intents, expected {}",
+                values.len(),
+                weights.len(),
+                weights.len() * CONTENT_DIM
+            )));
+        }
+        for (index, (content, weight)) in values.chunks_exact(CONTENT_DIM).zip(weights).enumerate()
+        {
+            check_content_embedding(&format!("intent {index}"), content)
+                .map_err(|e| Error::ContentEmbedding(e.to_string()))?;
+            if !(weight.is_finite() && *weight > 0.0) {
+                return Err(Error::ContentEmbedding(format!(
+                    "intent {index}: weight {weight} is not a finite number > 0"
+                )));
+            }
+        }
+        self.intents = values
+            .chunks_exact(CONTENT_DIM)
+            .map(<[f32]>::to_vec)
+            .zip(weights.iter().copied())
+            .collect();
+        self.recompute_profile()?;
+        Ok(self.intents.len())
+    }
+
     /// The traits inferred from the content embeddings of the public and limited favourites
     /// (see `mesh_models::infer_content_traits`), with the ones turned off marked.
     pub fn traits_report(&self) -> TraitsReport {
@@ -570,6 +610,14 @@ impl DeviceSession {
             None
         } else {
             let (catalogue, embeddings) = (self.catalogue, &self.content_embeddings);
+            let intents: Vec<Intent<'_>> = self
+                .intents
+                .iter()
+                .map(|(content, weight)| Intent {
+                    content,
+                    weight: *weight,
+                })
+                .collect();
             Some(profile_from_signals(
                 catalogue,
                 self.trainer.model(),
@@ -579,6 +627,7 @@ impl DeviceSession {
                         .get(&content_key(&signal_content_text(catalogue, s)))
                         .map(Vec::as_slice)
                 },
+                &intents,
             )?)
         };
         self.profile = profile;
@@ -682,6 +731,16 @@ mod tests {
         assert_ne!(before, after);
         // The same favourites analysed again keep their cached embeddings.
         assert_eq!(session.analyse(&list).unwrap().vector_fingerprint, after);
+        // An active intent moves the vector; clearing it moves it back.
+        let intent = synthetic_content_embeddings(&["0badc0de".to_owned()]);
+        session.set_intents(&intent, &[2.0]).unwrap();
+        let with_intent = session.summary().unwrap().vector_fingerprint;
+        assert_ne!(with_intent, after);
+        assert!(session.set_intents(&intent[..10], &[2.0]).is_err());
+        assert!(session.set_intents(&intent, &[f32::NAN]).is_err());
+        assert_eq!(session.summary().unwrap().vector_fingerprint, with_intent);
+        session.set_intents(&[], &[]).unwrap();
+        assert_eq!(session.summary().unwrap().vector_fingerprint, after);
         // Without a content tower, embeddings change nothing.
         let mut plain =
             DeviceSession::new(&initial_model(Catalogue::embedded(), 1).encode()).unwrap();

@@ -94,6 +94,13 @@ export class MeshSession {
      */
     setGrade(id: string, grade: string): boolean;
     /**
+     * Replaces the active intents: `weights.length` intents, each the 384-value unit
+     * embedding of its text (from the encoder module, concatenated in `values`) and its
+     * weight. They move the taste vector through the model's content tower until replaced;
+     * clear them (empty arrays) when their time is up. Returns how many are active.
+     */
+    setIntents(values: Float32Array | number[], weights: Float32Array | number[]): number;
+    /**
      * Turns a trait off (never published) or back on.
      */
     setTraitEnabled(id: string, enabled: boolean): void;
@@ -164,6 +171,7 @@ export interface InitOutput {
     readonly meshsession_pruneSource: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_setContentEmbeddings: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_setGrade: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_setIntents: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_setTraitEnabled: (a: number, b: number, c: number, d: number) => void;
     readonly meshsession_setWeightPolicy: (a: number, b: number, c: number) => [number, number];
     readonly meshsession_signals: (a: number) => [number, number, number];

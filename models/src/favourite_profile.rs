@@ -1,8 +1,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mesh_shared::{
-    CardTrait, FavouriteEntry, ItemHash, ItemKey, ItemKind, ModelWeights, PrivacyGrade, Signal,
-    TasteVector, WeightedItem, parse_favourite_line, taste_vector,
+    CardTrait, FavouriteEntry, Intent, ItemHash, ItemKey, ItemKind, ModelWeights, PrivacyGrade,
+    Signal, TasteVector, WeightedItem, parse_favourite_line, user_taste_vector,
 };
 
 use crate::{Catalogue, CatalogueItem, Result};
@@ -121,7 +121,7 @@ fn build_profile(
     entries: Vec<ProfileEntry>,
     skipped: Vec<SkippedLine>,
 ) -> Result<FavouriteProfile> {
-    build_profile_with_content(catalogue, model, entries, skipped, |_| None)
+    build_profile_with_content(catalogue, model, entries, skipped, |_| None, &[])
 }
 
 /// As [`build_profile`]; `content(i)` gives entry `i`'s content embedding. It is asked only
@@ -133,6 +133,7 @@ fn build_profile_with_content<'a>(
     entries: Vec<ProfileEntry>,
     mut skipped: Vec<SkippedLine>,
     content: impl Fn(usize) -> Option<&'a [f32]>,
+    intents: &[Intent<'_>],
 ) -> Result<FavouriteProfile> {
     let hasher = model.hasher();
     let mut items: Vec<ResolvedFavourite> = Vec::new();
@@ -193,7 +194,7 @@ fn build_profile_with_content<'a>(
             }
         })
         .collect();
-    let taste_vector = taste_vector(model, &weighted)?;
+    let taste_vector = user_taste_vector(model, &weighted, intents)?;
     let known: Vec<(&CatalogueItem, f32)> = known.into_iter().flatten().collect();
     Ok(FavouriteProfile {
         items,
@@ -208,7 +209,8 @@ fn build_profile_with_content<'a>(
 /// only from signals graded public or limited (an item counts once, with the largest weight
 /// of those), so a private signal never shapes the card. `content` gives a signal's content
 /// embedding when the device has computed it; the model's content tower places an item without
-/// a learned row by it (see [`mesh_shared::taste_vector`]).
+/// a learned row by it, and the active `intents` through it (see
+/// [`mesh_shared::user_taste_vector`]).
 ///
 /// # Errors
 /// [`mesh_shared::Error::EmptyFavourites`] when there are no signals;
@@ -218,6 +220,7 @@ pub fn profile_from_signals<'a>(
     model: &ModelWeights,
     signals: &[Signal],
     content: impl Fn(&Signal) -> Option<&'a [f32]>,
+    intents: &[Intent<'_>],
 ) -> Result<FavouriteProfile> {
     let entries = signals
         .iter()
@@ -231,9 +234,14 @@ pub fn profile_from_signals<'a>(
             )
         })
         .collect();
-    build_profile_with_content(catalogue, model, entries, Vec::new(), |i| {
-        content(&signals[i])
-    })
+    build_profile_with_content(
+        catalogue,
+        model,
+        entries,
+        Vec::new(),
+        |i| content(&signals[i]),
+        intents,
+    )
 }
 
 /// The key a signal counts under: the catalogue entry it names, if exactly one, else the key

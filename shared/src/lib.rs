@@ -65,7 +65,9 @@ pub use signal_weight::{
     DEFAULT_HALF_LIFE_DAYS, LIKE_ENTHUSIASM, MIN_WEIGHT, WeightPolicy, play_enthusiasm,
     star_enthusiasm,
 };
-pub use taste_vector::{TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector};
+pub use taste_vector::{
+    Intent, TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector, user_taste_vector,
+};
 pub use traits_report::{InferredTrait, TraitsReport};
 pub use wire::{
     ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, DiscoveryCandidate,

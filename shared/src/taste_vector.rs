@@ -131,6 +131,39 @@ impl WeightedItem<'_> {
 /// finite number > 0 or a content embedding that is not a unit vector of [`CONTENT_DIM`]
 /// values.
 pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem<'_>]) -> Result<TasteVector> {
+    user_taste_vector(model, items, &[])
+}
+
+/// A zero-party intent while it is active ("looking for collaborators"): the embedding of its
+/// text and the weight it carries, like a favourite's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intent<'a> {
+    /// The unit content embedding of the intent's text ([`CONTENT_DIM`] values).
+    pub content: &'a [f32],
+    /// A finite weight > 0.
+    pub weight: f32,
+}
+
+/// [`taste_vector`] with the user's active intents: each enters the weighted mean like an item
+/// without a row, through the model's content tower (`share · Pᵀ content`). Without a content
+/// tower, intents do not move the vector.
+///
+/// # Errors
+/// As [`taste_vector`]; an intent's weight and embedding are checked like an item's.
+pub fn user_taste_vector(
+    model: &ModelWeights,
+    items: &[WeightedItem<'_>],
+    intents: &[Intent<'_>],
+) -> Result<TasteVector> {
+    for intent in intents {
+        if !(intent.weight.is_finite() && intent.weight > 0.0) {
+            return Err(Error::field(
+                "intent.weight",
+                format!("{} is not a finite number > 0", intent.weight),
+            ));
+        }
+        check_content_embedding("intent.content", intent.content)?;
+    }
     if items.is_empty() {
         return Err(Error::EmptyFavourites);
     }
@@ -163,7 +196,13 @@ pub fn taste_vector(model: &ModelWeights, items: &[WeightedItem<'_>]) -> Result<
     }
     if let Some(tower) = model.content_tower().filter(|t| t.share() > 0.0) {
         let mut content_sum = vec![0.0f32; CONTENT_DIM];
-        let mut any_content = false;
+        let mut any_content = !intents.is_empty();
+        for intent in intents {
+            for (acc, x) in content_sum.iter_mut().zip(intent.content) {
+                *acc += intent.weight * x;
+            }
+            total_weight += intent.weight;
+        }
         for item in &sorted {
             let row = model.row(item.hash.bucket(model.buckets()));
             if let Some(content) = item.content.filter(|_| row.iter().all(|x| *x == 0.0)) {
@@ -224,6 +263,37 @@ mod tests {
             .collect();
         let norm = l2_norm(&v);
         v.iter().map(|x| x / norm).collect()
+    }
+
+    #[test]
+    fn an_active_intent_moves_the_vector_towards_its_text() {
+        let mut projection = vec![0.0; CONTENT_DIM * TASTE_DIM];
+        projection
+            .iter_mut()
+            .step_by(TASTE_DIM + 1)
+            .take(TASTE_DIM)
+            .for_each(|p| *p = 1.0);
+        let tower = crate::ContentTower::new(projection, 1.0).unwrap();
+        let towered = model().with_content_tower(Some(tower));
+        let intent_text = unit_content(9);
+        let plain = user_taste_vector(&towered, &[item(1, 1.0)], &[]).unwrap();
+        let intent = Intent {
+            content: &intent_text,
+            weight: 1.0,
+        };
+        let with = user_taste_vector(&towered, &[item(1, 1.0)], &[intent]).unwrap();
+        let direction = &intent_text[..TASTE_DIM];
+        assert!(cosine(with.as_slice(), direction) > cosine(plain.as_slice(), direction));
+        // No tower: intents do not move the vector; bad intents are refused either way.
+        assert_eq!(
+            user_taste_vector(&model(), &[item(1, 1.0)], &[intent]).unwrap(),
+            taste_vector(&model(), &[item(1, 1.0)]).unwrap()
+        );
+        let heavy = Intent {
+            weight: f32::INFINITY,
+            ..intent
+        };
+        assert!(user_taste_vector(&model(), &[item(1, 1.0)], &[heavy]).is_err());
     }
 
     #[test]
