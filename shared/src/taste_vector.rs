@@ -265,15 +265,20 @@ mod tests {
         v.iter().map(|x| x / norm).collect()
     }
 
-    #[test]
-    fn an_active_intent_moves_the_vector_towards_its_text() {
+    /// A tower whose projection keeps the first 256 content components.
+    fn identity_tower(share: f32) -> crate::ContentTower {
         let mut projection = vec![0.0; CONTENT_DIM * TASTE_DIM];
         projection
             .iter_mut()
             .step_by(TASTE_DIM + 1)
             .take(TASTE_DIM)
             .for_each(|p| *p = 1.0);
-        let tower = crate::ContentTower::new(projection, 1.0).unwrap();
+        crate::ContentTower::new(projection, share).unwrap()
+    }
+
+    #[test]
+    fn an_active_intent_moves_the_vector_towards_its_text() {
+        let tower = identity_tower(1.0);
         let towered = model().with_content_tower(Some(tower));
         let intent_text = unit_content(9);
         let plain = user_taste_vector(&towered, &[item(1, 1.0)], &[]).unwrap();
@@ -306,13 +311,7 @@ mod tests {
         let plain = taste_vector(&model(), &[item(1, 1.0)]).unwrap();
         assert_eq!(taste_vector(&model(), &[with]).unwrap(), plain);
 
-        let mut projection = vec![0.0; CONTENT_DIM * TASTE_DIM];
-        projection
-            .iter_mut()
-            .step_by(TASTE_DIM + 1)
-            .take(TASTE_DIM)
-            .for_each(|p| *p = 1.0);
-        let tower = crate::ContentTower::new(projection, 0.5).unwrap();
+        let tower = identity_tower(0.5);
         let towered = model().with_content_tower(Some(tower));
         // A learned row stands; the content embedding is not needed.
         assert_eq!(taste_vector(&towered, &[with]).unwrap(), plain);
