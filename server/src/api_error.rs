@@ -41,6 +41,8 @@ pub enum ApiError {
     Replayed(String),
     /// 404: nothing there.
     NotFound(String),
+    /// 409: the request does not fit the state it meets (a round's phase, a running round).
+    Conflict(String),
     /// 500: a fault of the coordinator, never detailed to the caller.
     Internal(Error),
 }
@@ -111,6 +113,7 @@ impl IntoResponse for ApiError {
             ),
             Self::Replayed(message) => (StatusCode::CONFLICT, "replayed_request", message, None),
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message, None),
+            Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
             Self::Internal(error) => {
                 tracing::error!(%error, "internal error");
                 (

@@ -4,7 +4,7 @@ use mesh_models::{Catalogue, initial_model};
 use mesh_shared::{ModelWeights, RequestAuth, UserId};
 
 use crate::population::PopulationProfile;
-use crate::{Clock, DiscoveryIndex, Result, Store, StoredProfile};
+use crate::{Clock, DiscoveryIndex, Result, RoundCoordinator, Store, StoredProfile};
 
 /// Version of the model a new store starts with.
 const FIRST_MODEL_VERSION: u32 = 1;
@@ -32,6 +32,10 @@ pub struct AppState {
     pub(crate) model: Arc<ServedModel>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) body_limit: usize,
+    /// The federated rounds.
+    pub(crate) rounds: Arc<RoundCoordinator>,
+    /// Bearer token that starts rounds (`None`: nobody can).
+    pub(crate) operator_token: Option<String>,
     /// Held across a profile write to the store and the matching index update, so that a
     /// publish racing an opt-out cannot leave the index out of step with the store.
     profile_writes: Arc<Mutex<()>>,
@@ -104,12 +108,15 @@ impl AppState {
                 "profiles from older model versions wait for a new publish"
             );
         }
+        let rounds = Arc::new(RoundCoordinator::open(store.clone(), clock.clone())?);
         Ok(Self {
             store,
             index: Arc::new(index),
             model: Arc::new(served),
             clock,
             body_limit: usize::MAX,
+            rounds,
+            operator_token: None,
             profile_writes: Arc::default(),
         })
     }
@@ -159,6 +166,11 @@ impl AppState {
     /// Never for a state built by [`AppState::open`]; kept fallible for the type's sake.
     pub fn model_weights(&self) -> Result<ModelWeights> {
         Ok(ModelWeights::decode(&self.model.bytes)?)
+    }
+
+    /// The federated rounds (their timer calls [`RoundCoordinator::tick`]).
+    pub fn rounds(&self) -> &RoundCoordinator {
+        &self.rounds
     }
 
     /// The durable store.

@@ -22,6 +22,7 @@ mod error;
 mod evaluation;
 mod federated_training;
 mod population;
+mod round_coordinator;
 mod routes;
 mod secagg_simulation;
 mod secure_aggregation;
@@ -39,6 +40,9 @@ pub use federated_training::{
     is_cold_item, train,
 };
 pub use population::{PopulationProfile, demo_population, load_population_dir};
+pub use round_coordinator::{
+    RoundCoordinator, RoundOutcome, RoundRequestError, RoundSettings, RoundStatus,
+};
 pub use routes::{AppConfig, app};
 pub use secagg_simulation::{SimulationReport, simulate_round};
 pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};

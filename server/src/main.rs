@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod simulate_command;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::{Catalogue, LocalTrainingOptions};
@@ -31,6 +33,43 @@ enum Command {
     Train(TrainArgs),
     /// Time one secure-aggregation round with simulated clients (real keys, shares, masks).
     BenchSecagg(BenchSecaggArgs),
+    /// Run one federated round with N native clients against a coordinator over loopback HTTP.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Clients (threads).
+    #[arg(long, default_value_t = 10)]
+    clients: usize,
+    /// Parameters of each update (the model weights the round trains).
+    #[arg(long, default_value_t = 10_000)]
+    params: usize,
+    /// Share of clients that drop out before `--stage`.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// The step dropped clients never take: keys, shares, input, signature or unmask.
+    #[arg(long, default_value = "input")]
+    stage: String,
+    /// A running coordinator (started with --operator-token); none: start one on a free
+    /// loopback port with a fresh store.
+    #[arg(long)]
+    coordinator: Option<String>,
+    /// The operator token of `--coordinator`.
+    #[arg(long)]
+    operator_token: Option<String>,
+    /// Clients needed in every phase (default: more than half).
+    #[arg(long)]
+    threshold: Option<usize>,
+    /// How long each phase waits for stragglers, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    phase_ms: u64,
+    /// Seed of the inputs, dropouts and keys.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +206,9 @@ struct ServeArgs {
     /// Size of the generated demo population (0 for none).
     #[arg(long, default_value_t = 300)]
     demo_users: usize,
+    /// Bearer token that may start federated rounds (`POST /v1/rounds`); none: no rounds.
+    #[arg(long)]
+    operator_token: Option<String>,
 }
 
 #[tokio::main]
@@ -182,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval(args) => eval(args),
         Command::Train(args) => train_command(args),
         Command::BenchSecagg(args) => bench_secagg(args),
+        Command::Simulate(args) => tokio::task::spawn_blocking(move || simulate(args)).await?,
     }
 }
 
@@ -285,6 +328,30 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let options = simulate_command::SimulateOptions {
+        clients: args.clients,
+        params: args.params,
+        dropout: args.dropout,
+        stage: args.stage,
+        coordinator: args.coordinator,
+        operator_token: args.operator_token,
+        threshold: args.threshold,
+        phase_ms: args.phase_ms,
+        seed: args.seed,
+    };
+    let report = simulate_command::simulate(&options)?;
+    if let Some(path) = &args.json {
+        simulate_command::write_json(path, &report)?;
+    }
+    anyhow::ensure!(
+        report.completed,
+        "the round did not complete: {}",
+        report.outcome
+    );
+    Ok(())
+}
+
 fn bench_secagg(args: BenchSecaggArgs) -> anyhow::Result<()> {
     use rand::{RngExt, SeedableRng};
     let threshold = args.threshold.unwrap_or(args.clients / 2 + 1);
@@ -371,6 +438,19 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Closes round phases at their deadlines (every message also checks), 4 times a second.
+fn spawn_round_timer(state: AppState) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            interval.tick().await;
+            if let Err(error) = state.rounds().tick() {
+                tracing::error!(%error, "closing a round phase failed");
+            }
+        }
+    });
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(
         RedbStore::open(&args.data_dir)
@@ -390,8 +470,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = AppConfig {
         web_dir,
+        operator_token: args.operator_token.clone(),
         ..AppConfig::default()
     };
+    spawn_round_timer(state.clone());
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

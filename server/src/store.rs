@@ -10,6 +10,8 @@ const MODEL: TableDefinition<&str, &[u8]> = TableDefinition::new("model");
 const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identities");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
+const ROUNDS: TableDefinition<&str, &[u8]> = TableDefinition::new("rounds");
+const ACTIVE_ROUND: &str = "active";
 const CURRENT_MODEL: &str = "current";
 const STORE_FILE: &str = "mesh.redb";
 
@@ -64,6 +66,14 @@ pub trait Store: Send + Sync + 'static {
     fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>>;
     /// Every stored profile.
     fn profiles(&self) -> Result<Vec<(UserId, StoredProfile)>>;
+    /// Saves the state of the federated round (replacing the previous one). Called for every
+    /// accepted message before it is acknowledged, so a restart loses no accepted input.
+    fn save_round(&self, bytes: &[u8]) -> Result<()>;
+    /// The last saved round state, if any.
+    fn round(&self) -> Result<Option<Vec<u8>>>;
+    /// Saves the next model and the round that produced it in one transaction, so a restart
+    /// never applies a round twice.
+    fn save_model_and_round(&self, model: &[u8], round: &[u8]) -> Result<()>;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,6 +103,7 @@ impl RedbStore {
             txn.open_table(IDENTITIES)?;
             txn.open_table(PROFILES)?;
             txn.open_table(TOMBSTONES)?;
+            txn.open_table(ROUNDS)?;
         }
         txn.commit()?;
         Ok(Self { db })
@@ -109,6 +120,27 @@ impl Store for RedbStore {
     fn save_model(&self, bytes: &[u8]) -> Result<()> {
         let txn = self.db.begin_write()?;
         txn.open_table(MODEL)?.insert(CURRENT_MODEL, bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn save_round(&self, bytes: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn round(&self) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ROUNDS)?;
+        Ok(table.get(ACTIVE_ROUND)?.map(|v| v.value().to_vec()))
+    }
+
+    fn save_model_and_round(&self, model: &[u8], round: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MODEL)?.insert(CURRENT_MODEL, model)?;
+        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, round)?;
         txn.commit()?;
         Ok(())
     }

@@ -16,9 +16,12 @@ mod extract;
 mod identities;
 mod model;
 mod profiles;
+mod rounds;
 
 /// Largest request body accepted, in bytes.
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of a round message (a masked input of a few million coordinates).
+const ROUND_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -29,6 +32,8 @@ pub struct AppConfig {
     pub body_limit: usize,
     /// Time budget of one request.
     pub request_timeout: Duration,
+    /// Bearer token of `POST /v1/rounds` (`None`: rounds cannot be started over HTTP).
+    pub operator_token: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -37,6 +42,7 @@ impl Default for AppConfig {
             web_dir: None,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(15),
+            operator_token: None,
         }
     }
 }
@@ -44,6 +50,25 @@ impl Default for AppConfig {
 /// The coordinator's router: the `/v1` API plus, when configured, the demo page.
 pub fn app(mut state: AppState, config: &AppConfig) -> Router {
     state.body_limit = config.body_limit;
+    state.operator_token.clone_from(&config.operator_token);
+    let rounds = Router::new()
+        .route("/v1/rounds", post(rounds::start))
+        .route("/v1/rounds/current", get(rounds::current))
+        .route("/v1/rounds/{round}/join", post(rounds::join))
+        .route("/v1/rounds/{round}/keys", post(rounds::keys))
+        .route("/v1/rounds/{round}/roster", get(rounds::roster))
+        .route("/v1/rounds/{round}/shares", post(rounds::shares))
+        .route("/v1/rounds/{round}/mailbox/{client}", get(rounds::mailbox))
+        .route("/v1/rounds/{round}/input", post(rounds::input))
+        .route("/v1/rounds/{round}/survivors", get(rounds::survivors))
+        .route("/v1/rounds/{round}/signature", post(rounds::signature))
+        .route("/v1/rounds/{round}/signatures", get(rounds::signatures))
+        .route("/v1/rounds/{round}/unmask", post(rounds::unmask))
+        .route("/v1/rounds/{round}/result", get(rounds::result))
+        .layer(DefaultBodyLimit::max(
+            ROUND_BODY_LIMIT.max(config.body_limit),
+        ))
+        .with_state(state.clone());
     let api = Router::new()
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/model", get(model::get_model))
@@ -53,7 +78,8 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
             put(profiles::put_profile).delete(profiles::delete_profile),
         )
         .route("/v1/discovery/candidates", post(discovery::candidates))
-        .with_state(state);
+        .with_state(state)
+        .merge(rounds);
     let router = match &config.web_dir {
         Some(dir) => api.fallback_service(ServeDir::new(dir)),
         None => api,

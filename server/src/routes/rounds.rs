@@ -1,0 +1,287 @@
+//! `/v1/rounds`: federated rounds with secure aggregation (see `crate::RoundCoordinator`).
+//! Every client message names the round (in the path) and the model version it trains (in
+//! the body or query); the coordinator saves the round before it answers `204`.
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Response};
+use mesh_shared::secagg::{EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares};
+use serde::{Deserialize, Serialize};
+
+use super::extract::AppJson;
+use crate::{ApiError, AppState, RoundPhase, RoundRequestError, RoundSettings};
+
+impl From<RoundRequestError> for ApiError {
+    fn from(error: RoundRequestError) -> Self {
+        match error {
+            RoundRequestError::NoSuchRound(_) => Self::NotFound(error.to_string()),
+            RoundRequestError::WrongModelVersion { expected, got, .. } => {
+                Self::UnknownModelVersion {
+                    got,
+                    current: expected,
+                }
+            }
+            RoundRequestError::Round(crate::RoundError::Malformed { .. }) => Self::InvalidBody {
+                field: None,
+                message: error.to_string(),
+            },
+            RoundRequestError::Busy(_) | RoundRequestError::Round(_) => {
+                Self::Conflict(error.to_string())
+            }
+            RoundRequestError::Internal(inner) => inner.into(),
+        }
+    }
+}
+
+/// `{"model_version": …}` plus a message.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Versioned<T> {
+    model_version: u32,
+    #[serde(flatten)]
+    message: T,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Nothing {}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct KeysMessage {
+    keys: SignedRoundKeys,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SharesMessage {
+    client: u32,
+    shares: Vec<EncryptedShares>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignatureMessage {
+    signature: SurvivorSignature,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UnmaskMessage {
+    client: u32,
+    shares: UnmaskingShares,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InputQuery {
+    client: u32,
+    model_version: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Joined {
+    client: u32,
+}
+
+/// `POST /v1/rounds` (operator, `Authorization: Bearer <operator token>`): starts the next
+/// round on the served model with the given settings.
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(settings): AppJson<RoundSettings>,
+) -> Result<Response, ApiError> {
+    let Some(token) = state.operator_token.as_deref() else {
+        return Err(ApiError::Forbidden(
+            "rounds are started by the operator: serve with an operator token".to_owned(),
+        ));
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(token) {
+        return Err(ApiError::Unauthenticated(
+            "starting a round needs Authorization: Bearer <operator token>".to_owned(),
+        ));
+    }
+    let served = state.model_weights()?;
+    let stored = crate::current_model(state.store.as_ref())?;
+    if stored.version() != served.version() {
+        return Err(ApiError::Conflict(format!(
+            "the store holds model version {} but version {} is served: restart the coordinator to serve it before the next round",
+            stored.version(),
+            served.version()
+        )));
+    }
+    let status = state.rounds.start(settings, &served)?;
+    Ok((StatusCode::CREATED, Json(status)).into_response())
+}
+
+/// `GET /v1/rounds/current`: the current (or last) round's status.
+pub(crate) async fn current(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let status = state
+        .rounds
+        .status()
+        .ok_or_else(|| ApiError::NotFound("no round has been started".to_owned()))?;
+    Ok(Json(status).into_response())
+}
+
+/// `POST /v1/rounds/{round}/join`: the client's id in the round.
+pub(crate) async fn join(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    AppJson(body): AppJson<Versioned<Nothing>>,
+) -> Result<Response, ApiError> {
+    let client = state.rounds.join(round, body.model_version)?;
+    Ok(Json(Joined { client }).into_response())
+}
+
+/// `POST /v1/rounds/{round}/keys`: the client's signed round keys.
+pub(crate) async fn keys(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    AppJson(body): AppJson<Versioned<KeysMessage>>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rounds
+        .advertise(round, body.model_version, body.message.keys)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/shares`: the client's encrypted shares, one per peer.
+pub(crate) async fn shares(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    AppJson(body): AppJson<Versioned<SharesMessage>>,
+) -> Result<StatusCode, ApiError> {
+    let message = body.message;
+    state
+        .rounds
+        .share_keys(round, body.model_version, message.client, message.shares)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/input?client=C&model_version=V`: the masked input as
+/// little-endian `u32` values (`application/octet-stream`).
+pub(crate) async fn input(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    Query(query): Query<InputQuery>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if !body.len().is_multiple_of(4) {
+        return Err(ApiError::InvalidBody {
+            field: None,
+            message: format!(
+                "{} bytes is not a whole number of little-endian u32 values",
+                body.len()
+            ),
+        });
+    }
+    let values: Vec<u32> = body
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    state
+        .rounds
+        .masked_input(round, query.model_version, query.client, &values)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/signature`: a survivor's signature over the survivor set.
+pub(crate) async fn signature(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    AppJson(body): AppJson<Versioned<SignatureMessage>>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rounds
+        .consistency(round, body.model_version, body.message.signature)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/unmask`: a signer's unmasking shares.
+pub(crate) async fn unmask(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+    AppJson(body): AppJson<Versioned<UnmaskMessage>>,
+) -> Result<StatusCode, ApiError> {
+    let message = body.message;
+    state
+        .rounds
+        .unmask(round, body.model_version, message.client, message.shares)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/rounds/{round}/roster`: every client's signed keys (once advertising closed).
+pub(crate) async fn roster(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let roster = state.rounds.relay(
+        round,
+        RoundPhase::ShareKeys,
+        crate::AggregationRound::roster,
+    )?;
+    Ok(Json(roster).into_response())
+}
+
+/// `GET /v1/rounds/{round}/mailbox/{client}`: the shares addressed to a client (once sharing
+/// closed).
+pub(crate) async fn mailbox(
+    State(state): State<AppState>,
+    Path((round, client)): Path<(u64, u32)>,
+) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let mailbox = state
+        .rounds
+        .relay(round, RoundPhase::MaskedInput, |r| r.mailbox(client))?;
+    Ok(Json(mailbox).into_response())
+}
+
+/// `GET /v1/rounds/{round}/survivors`: the clients whose input is in the sum (once the inputs
+/// closed).
+pub(crate) async fn survivors(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let survivors = state
+        .rounds
+        .relay(round, RoundPhase::ConsistencyCheck, |r| {
+            r.survivors().iter().copied().collect::<Vec<u32>>()
+        })?;
+    Ok(Json(survivors).into_response())
+}
+
+/// `GET /v1/rounds/{round}/signatures`: the survivors' signatures (once the check closed).
+pub(crate) async fn signatures(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let signatures = state.rounds.relay(
+        round,
+        RoundPhase::Unmasking,
+        crate::AggregationRound::signatures,
+    )?;
+    Ok(Json(signatures).into_response())
+}
+
+/// `GET /v1/rounds/{round}/result`: the applied mean update, little-endian `f32` values
+/// (once the round applied its sum).
+pub(crate) async fn result(
+    State(state): State<AppState>,
+    Path(round): Path<u64>,
+) -> Result<Response, ApiError> {
+    state.rounds.tick()?;
+    let mean = state.rounds.result(round)?;
+    let bytes: Vec<u8> = mean.iter().flat_map(|x| x.to_le_bytes()).collect();
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/octet-stream"),
+        )],
+        bytes,
+    )
+        .into_response())
+}
