@@ -46,4 +46,4 @@ pub use round_coordinator::{
 pub use routes::{AppConfig, app};
 pub use secagg_simulation::{SimulationReport, simulate_round};
 pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
-pub use store::{RedbStore, Registration, Store, StoredProfile};
+pub use store::{RedbStore, Registration, SavedRound, Store, StoredProfile};

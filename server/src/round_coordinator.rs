@@ -117,33 +117,173 @@ pub struct RoundStatus {
     pub outcome: Option<RoundOutcome>,
 }
 
+/// What is saved of a round besides its events: settings and outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SavedRound {
+struct RoundHeader {
     settings: RoundSettings,
-    round: AggregationRound,
-    joined: u32,
-    deadline_ms: u64,
+    number: u64,
+    model_version: u32,
+    started_ms: u64,
     outcome: Option<RoundOutcome>,
     /// The applied mean update (the revealed aggregate), once the round is done.
     result: Option<Vec<f32>>,
 }
 
-impl SavedRound {
+/// An accepted message or a phase change, in the order the coordinator took them; replaying
+/// them rebuilds the round after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum RoundEvent {
+    Join,
+    Keys(SignedRoundKeys),
+    Shares {
+        client: u32,
+        shares: Vec<EncryptedShares>,
+    },
+    Input {
+        client: u32,
+        values: Vec<u32>,
+    },
+    Signature(SurvivorSignature),
+    Unmask {
+        client: u32,
+        shares: UnmaskingShares,
+    },
+    /// The current phase closed at `now_ms` (all answered, or its deadline passed).
+    Advance {
+        now_ms: u64,
+    },
+}
+
+/// The round in memory: its header, the state machine its events built, and the next event's
+/// sequence number.
+#[derive(Debug, Clone)]
+struct LiveRound {
+    header: RoundHeader,
+    round: AggregationRound,
+    joined: u32,
+    deadline_ms: u64,
+    next_sequence: u64,
+}
+
+impl LiveRound {
+    fn new(header: RoundHeader) -> Result<Self> {
+        let round = AggregationRound::new(
+            header.number,
+            header.model_version,
+            header.settings.threshold,
+            header.settings.dimension,
+        )
+        .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(Self {
+            deadline_ms: header.started_ms + header.settings.phase_ms,
+            header,
+            round,
+            joined: 0,
+            next_sequence: 0,
+        })
+    }
+
     fn status(&self) -> RoundStatus {
         RoundStatus {
-            round: self.round.round(),
-            model_version: self.round.model_version(),
+            round: self.header.number,
+            model_version: self.header.model_version,
             phase: self.round.phase(),
-            settings: self.settings,
+            settings: self.header.settings,
             joined: self.joined,
             arrived: self.round.arrived(),
             deadline_ms: self.deadline_ms,
-            outcome: self.outcome.clone(),
+            outcome: self.header.outcome.clone(),
         }
     }
 
     fn is_open(&self) -> bool {
-        self.outcome.is_none()
+        self.header.outcome.is_none()
+    }
+
+    /// Applies a client's message; returns the client id for a join.
+    fn accept(&mut self, event: &RoundEvent) -> Outcome<u32> {
+        let number = self.header.number;
+        match event {
+            RoundEvent::Join => {
+                if self.round.phase() != RoundPhase::AdvertiseKeys {
+                    return Err(RoundError::WrongPhase {
+                        round: number,
+                        what: "a join",
+                        phase: self.round.phase(),
+                    }
+                    .into());
+                }
+                if self.joined as usize >= self.header.settings.expected_clients {
+                    return Err(RoundError::Malformed {
+                        round: number,
+                        client: self.joined + 1,
+                        reason: format!("the round is full ({} clients)", self.joined),
+                    }
+                    .into());
+                }
+                self.joined += 1;
+                return Ok(self.joined);
+            }
+            RoundEvent::Keys(keys) => {
+                if keys.client == 0 || keys.client > self.joined {
+                    return Err(RoundError::NotParticipating {
+                        round: number,
+                        client: keys.client,
+                        phase: self.round.phase(),
+                    }
+                    .into());
+                }
+                self.round.advertise(keys.clone())?;
+            }
+            RoundEvent::Shares { client, shares } => {
+                self.round.share_keys(*client, shares.clone())?;
+            }
+            RoundEvent::Input { client, values } => self.round.masked_input(*client, values)?,
+            RoundEvent::Signature(signature) => {
+                self.round
+                    .consistency(signature.client, signature.clone())?;
+            }
+            RoundEvent::Unmask { client, shares } => self.round.unmask(*client, shares.clone())?,
+            RoundEvent::Advance { .. } => {}
+        }
+        Ok(0)
+    }
+
+    /// Whether every client the current phase waits for has answered.
+    fn everyone_answered(&self) -> bool {
+        match self.round.expected() {
+            Some(expected) => self.round.arrived() >= expected,
+            None => self.round.arrived() >= self.header.settings.expected_clients,
+        }
+    }
+
+    /// Closes the current phase at `now_ms`. Unmasking's close returns the unmasked sum (the
+    /// caller applies it); a phase below its threshold aborts the round.
+    fn advance(&mut self, now_ms: u64) -> Option<Vec<u32>> {
+        let closed = match self.round.phase() {
+            RoundPhase::AdvertiseKeys => self.round.close_advertise().map(|_| ()),
+            RoundPhase::ShareKeys => self.round.close_share_keys(),
+            RoundPhase::MaskedInput => self.round.close_masked_input().map(|_| ()),
+            RoundPhase::ConsistencyCheck => self.round.close_consistency().map(|_| ()),
+            RoundPhase::Unmasking => match self.round.finish() {
+                Ok(sum) => return Some(sum),
+                Err(error) => Err(error),
+            },
+            RoundPhase::Done => return None,
+        };
+        match closed {
+            Ok(()) => {
+                self.deadline_ms = now_ms + self.header.settings.phase_ms;
+                tracing::info!(round = self.header.number, phase = ?self.round.phase(), "round phase opened");
+            }
+            Err(error) => {
+                tracing::warn!(round = self.header.number, %error, "round aborted");
+                self.header.outcome = Some(RoundOutcome::Aborted {
+                    reason: error.to_string(),
+                });
+            }
+        }
+        None
     }
 }
 
@@ -175,11 +315,12 @@ pub enum RoundRequestError {
     Internal(#[from] Error),
 }
 
-/// The coordinator's rounds: the current one, saved in the store after every change.
+/// The coordinator's rounds: the current one in memory, its header and every accepted event
+/// in the store.
 pub struct RoundCoordinator {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    current: Mutex<Option<SavedRound>>,
+    current: Mutex<Option<LiveRound>>,
 }
 
 impl std::fmt::Debug for RoundCoordinator {
@@ -191,34 +332,33 @@ impl std::fmt::Debug for RoundCoordinator {
 type Outcome<T> = std::result::Result<T, RoundRequestError>;
 
 impl RoundCoordinator {
-    /// Resumes the round saved in `store`, if any. A round whose next model version is
-    /// already the store's model (the coordinator stopped after applying it) is marked done.
+    /// Resumes the round saved in `store`, if any, by replaying its events.
     ///
     /// # Errors
-    /// A store failure or a saved round that does not decode.
+    /// A store failure, or a saved round that does not decode or replay.
     pub fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let saved = match store.round()? {
-            Some(bytes) => Some(decode(&bytes)?),
+        let live = match store.round()? {
+            Some((header, events)) => Some(replay(decode(&header)?, &events)?),
             None => None,
         };
-        if let Some(round) = &saved {
+        if let Some(live) = &live {
             tracing::info!(
-                round = round.round.round(),
-                phase = ?round.round.phase(),
-                open = round.is_open(),
+                round = live.header.number,
+                phase = ?live.round.phase(),
+                open = live.is_open(),
                 "resumed the saved federated round"
             );
         }
         Ok(Self {
             store,
             clock,
-            current: Mutex::new(saved),
+            current: Mutex::new(live),
         })
     }
 
     /// The current (or last) round's status.
     pub fn status(&self) -> Option<RoundStatus> {
-        self.lock().as_ref().map(SavedRound::status)
+        self.lock().as_ref().map(LiveRound::status)
     }
 
     /// Starts the next round on `model` (the store's current model).
@@ -226,36 +366,29 @@ impl RoundCoordinator {
     /// # Errors
     /// [`RoundRequestError::Busy`] while a round runs; invalid settings.
     pub fn start(&self, settings: RoundSettings, model: &ModelWeights) -> Outcome<RoundStatus> {
-        let now_ms = self.clock.now_ms();
         settings.check(model)?;
         let mut current = self.lock();
         if let Some(open) = current.as_ref().filter(|r| r.is_open()) {
-            return Err(RoundRequestError::Busy(open.round.round()));
+            return Err(RoundRequestError::Busy(open.header.number));
         }
-        let number = current.as_ref().map_or(1, |r| r.round.round() + 1);
-        let round = AggregationRound::new(
-            number,
-            model.version(),
-            settings.threshold,
-            settings.dimension,
-        )?;
-        let saved = SavedRound {
+        let header = RoundHeader {
             settings,
-            round,
-            joined: 0,
-            deadline_ms: now_ms + settings.phase_ms,
+            number: current.as_ref().map_or(1, |r| r.header.number + 1),
+            model_version: model.version(),
+            started_ms: self.clock.now_ms(),
             outcome: None,
             result: None,
         };
-        self.store.save_round(&encode(&saved)?)?;
+        let live = LiveRound::new(header)?;
+        self.store.start_round(&encode(&live.header)?)?;
         tracing::info!(
-            round = number,
+            round = live.header.number,
             model_version = model.version(),
             ?settings,
             "round started"
         );
-        let status = saved.status();
-        *current = Some(saved);
+        let status = live.status();
+        *current = Some(live);
         Ok(status)
     }
 
@@ -264,26 +397,7 @@ impl RoundCoordinator {
     /// # Errors
     /// An unknown round, a wrong model version, the wrong phase or a full round.
     pub fn join(&self, round: u64, model_version: u32) -> Outcome<u32> {
-        self.change(round, model_version, |saved| {
-            if saved.round.phase() != RoundPhase::AdvertiseKeys {
-                return Err(RoundError::WrongPhase {
-                    round,
-                    what: "a join",
-                    phase: saved.round.phase(),
-                }
-                .into());
-            }
-            if saved.joined as usize >= saved.settings.expected_clients {
-                return Err(RoundError::Malformed {
-                    round,
-                    client: saved.joined + 1,
-                    reason: format!("the round is full ({} clients)", saved.joined),
-                }
-                .into());
-            }
-            saved.joined += 1;
-            Ok(saved.joined)
-        })
+        self.take(round, model_version, RoundEvent::Join)
     }
 
     /// A client's signed keys.
@@ -291,17 +405,8 @@ impl RoundCoordinator {
     /// # Errors
     /// As [`AggregationRound::advertise`]; a client id that was not handed out.
     pub fn advertise(&self, round: u64, model_version: u32, keys: SignedRoundKeys) -> Outcome<()> {
-        self.change(round, model_version, |saved| {
-            if keys.client == 0 || keys.client > saved.joined {
-                return Err(RoundError::NotParticipating {
-                    round,
-                    client: keys.client,
-                    phase: saved.round.phase(),
-                }
-                .into());
-            }
-            Ok(saved.round.advertise(keys)?)
-        })
+        self.take(round, model_version, RoundEvent::Keys(keys))
+            .map(|_| ())
     }
 
     /// A client's encrypted shares.
@@ -315,9 +420,8 @@ impl RoundCoordinator {
         client: u32,
         shares: Vec<EncryptedShares>,
     ) -> Outcome<()> {
-        self.change(round, model_version, |saved| {
-            Ok(saved.round.share_keys(client, shares)?)
-        })
+        self.take(round, model_version, RoundEvent::Shares { client, shares })
+            .map(|_| ())
     }
 
     /// A client's masked input.
@@ -329,11 +433,10 @@ impl RoundCoordinator {
         round: u64,
         model_version: u32,
         client: u32,
-        values: &[u32],
+        values: Vec<u32>,
     ) -> Outcome<()> {
-        self.change(round, model_version, |saved| {
-            Ok(saved.round.masked_input(client, values)?)
-        })
+        self.take(round, model_version, RoundEvent::Input { client, values })
+            .map(|_| ())
     }
 
     /// A survivor's signature over the survivor set.
@@ -346,9 +449,8 @@ impl RoundCoordinator {
         model_version: u32,
         signature: SurvivorSignature,
     ) -> Outcome<()> {
-        self.change(round, model_version, |saved| {
-            Ok(saved.round.consistency(signature.client, signature)?)
-        })
+        self.take(round, model_version, RoundEvent::Signature(signature))
+            .map(|_| ())
     }
 
     /// A signer's unmasking shares.
@@ -362,9 +464,8 @@ impl RoundCoordinator {
         client: u32,
         shares: UnmaskingShares,
     ) -> Outcome<()> {
-        self.change(round, model_version, |saved| {
-            Ok(saved.round.unmask(client, shares)?)
-        })
+        self.take(round, model_version, RoundEvent::Unmask { client, shares })
+            .map(|_| ())
     }
 
     /// What the current phase relays, once it is readable: the roster (from share keys on),
@@ -380,19 +481,19 @@ impl RoundCoordinator {
         read: impl FnOnce(&AggregationRound) -> T,
     ) -> Outcome<T> {
         let current = self.lock();
-        let saved = current
+        let live = current
             .as_ref()
-            .filter(|r| r.round.round() == round)
+            .filter(|r| r.header.number == round)
             .ok_or(RoundRequestError::NoSuchRound(round))?;
-        if phase_rank(saved.round.phase()) < phase_rank(ready_from) {
+        if phase_rank(live.round.phase()) < phase_rank(ready_from) {
             return Err(RoundError::WrongPhase {
                 round,
                 what: "a read of a later phase",
-                phase: saved.round.phase(),
+                phase: live.round.phase(),
             }
             .into());
         }
-        Ok(read(&saved.round))
+        Ok(read(&live.round))
     }
 
     /// The mean update round `round` applied (what secure aggregation revealed).
@@ -401,160 +502,174 @@ impl RoundCoordinator {
     /// An unknown round, or one that has not applied its sum.
     pub fn result(&self, round: u64) -> Outcome<Vec<f32>> {
         let current = self.lock();
-        let saved = current
+        let live = current
             .as_ref()
-            .filter(|r| r.round.round() == round)
+            .filter(|r| r.header.number == round)
             .ok_or(RoundRequestError::NoSuchRound(round))?;
-        saved.result.clone().ok_or_else(|| {
+        live.header.result.clone().ok_or_else(|| {
             RoundError::WrongPhase {
                 round,
                 what: "a read of the result",
-                phase: saved.round.phase(),
+                phase: live.round.phase(),
             }
             .into()
         })
     }
 
     /// Closes the current phase when its deadline has passed (or aborts the round below the
-    /// threshold), applying the sum when unmasking closes. Called by a timer and after every
-    /// message.
+    /// threshold), applying the sum when unmasking closes. Called by a timer and on reads.
     ///
     /// # Errors
     /// A store failure.
     pub fn tick(&self) -> Result<()> {
         let now_ms = self.clock.now_ms();
         let mut current = self.lock();
-        let Some(saved) = current.as_mut().filter(|r| r.is_open()) else {
+        let Some(live) = current.as_mut().filter(|r| r.is_open()) else {
             return Ok(());
         };
-        if now_ms >= saved.deadline_ms && self.advance(saved, now_ms)? {
-            self.store.save_round(&encode(saved)?)?;
+        if now_ms < live.deadline_ms {
+            return Ok(());
+        }
+        let before = live.clone();
+        let mut events = Vec::new();
+        if let Err(error) = self.close_phase(live, now_ms, &mut events) {
+            *live = before;
+            return Err(error);
         }
         Ok(())
     }
 
-    fn change<T>(
-        &self,
-        round: u64,
-        model_version: u32,
-        apply: impl FnOnce(&mut SavedRound) -> Outcome<T>,
-    ) -> Outcome<T> {
+    /// Accepts one message: applies it, closes the phase when everyone has answered, and
+    /// saves the events before answering.
+    fn take(&self, round: u64, model_version: u32, event: RoundEvent) -> Outcome<u32> {
         let mut current = self.lock();
-        let saved = current
+        let live = current
             .as_mut()
-            .filter(|r| r.round.round() == round && r.is_open())
+            .filter(|r| r.header.number == round && r.is_open())
             .ok_or(RoundRequestError::NoSuchRound(round))?;
-        if saved.round.model_version() != model_version {
+        if live.header.model_version != model_version {
             return Err(RoundRequestError::WrongModelVersion {
                 round,
-                expected: saved.round.model_version(),
+                expected: live.header.model_version,
                 got: model_version,
             });
         }
-        let before = saved.clone();
-        let answer = match apply(saved) {
+        let before = live.clone();
+        let answer = match live.accept(&event) {
             Ok(answer) => answer,
             Err(refused) => {
-                *saved = before;
+                *live = before;
                 return Err(refused);
             }
         };
-        // A phase closes early once everyone it waits for has answered.
-        let everyone = match saved.round.expected() {
-            Some(expected) => saved.round.arrived() >= expected,
-            None => saved.round.arrived() >= saved.settings.expected_clients,
+        let mut events = vec![(live.next_sequence, encode(&event)?)];
+        live.next_sequence += 1;
+        let saved = if live.everyone_answered() {
+            self.close_phase(live, self.clock.now_ms(), &mut events)
+        } else {
+            self.store.append_round(None, &events)
         };
-        if everyone {
-            self.advance(saved, self.clock.now_ms())?;
-        }
-        if let Err(error) = self.store.save_round(&encode(saved)?) {
-            *saved = before;
+        if let Err(error) = saved {
+            *live = before;
             return Err(error.into());
         }
         Ok(answer)
     }
 
-    /// Closes the current phase; returns whether anything changed.
-    fn advance(&self, saved: &mut SavedRound, now_ms: u64) -> Result<bool> {
-        let closed = match saved.round.phase() {
-            RoundPhase::AdvertiseKeys => saved.round.close_advertise().map(|_| ()),
-            RoundPhase::ShareKeys => saved.round.close_share_keys(),
-            RoundPhase::MaskedInput => saved.round.close_masked_input().map(|_| ()),
-            RoundPhase::ConsistencyCheck => saved.round.close_consistency().map(|_| ()),
-            RoundPhase::Unmasking => return self.apply(saved),
-            RoundPhase::Done => return Ok(false),
+    /// Closes the phase at `now_ms` and saves `events` plus the close (and, when unmasking
+    /// closes, the next model) in one transaction.
+    fn close_phase(
+        &self,
+        live: &mut LiveRound,
+        now_ms: u64,
+        events: &mut Vec<(u64, Vec<u8>)>,
+    ) -> Result<()> {
+        events.push((live.next_sequence, encode(&RoundEvent::Advance { now_ms })?));
+        live.next_sequence += 1;
+        let Some(sum) = live.advance(now_ms) else {
+            let header = live
+                .header
+                .outcome
+                .is_some()
+                .then(|| encode(&live.header))
+                .transpose()?;
+            return self.store.append_round(header.as_deref(), events);
         };
-        match closed {
-            Ok(()) => {
-                saved.deadline_ms = now_ms + saved.settings.phase_ms;
-                tracing::info!(round = saved.round.round(), phase = ?saved.round.phase(), "round phase opened");
-            }
-            Err(error) => {
-                tracing::warn!(round = saved.round.round(), %error, "round aborted");
-                saved.outcome = Some(RoundOutcome::Aborted {
-                    reason: error.to_string(),
-                });
-            }
-        }
-        Ok(true)
-    }
-
-    /// Unmasks the sum, applies the mean update and saves the next model with the closed
-    /// round in one transaction.
-    fn apply(&self, saved: &mut SavedRound) -> Result<bool> {
-        let sum = match saved.round.finish() {
-            Ok(sum) => sum,
-            Err(error) => {
-                tracing::warn!(round = saved.round.round(), %error, "round aborted");
-                saved.outcome = Some(RoundOutcome::Aborted {
-                    reason: error.to_string(),
-                });
-                return Ok(true);
-            }
-        };
-        let clients = saved.round.survivors().len();
-        let mean: Vec<f32> = saved
-            .settings
+        let clients = live.round.survivors().len();
+        let settings = live.header.settings;
+        let mean: Vec<f32> = settings
             .quantizer()?
             .dequantize_sum(&sum, clients as u32)?
             .iter()
             .map(|x| x / clients as f32)
             .collect();
         let model = crate::current_model(self.store.as_ref())?;
-        if model.version() != saved.round.model_version() {
+        if model.version() != live.header.model_version {
             return Err(Error::Storage(format!(
                 "round {} trains model version {}, the store holds version {}",
-                saved.round.round(),
-                saved.round.model_version(),
+                live.header.number,
+                live.header.model_version,
                 model.version()
             )));
         }
         let mut weights = model.weights().to_vec();
         for (w, delta) in weights.iter_mut().zip(&mean) {
-            *w += saved.settings.learning_rate * delta;
+            *w += settings.learning_rate * delta;
         }
         let next = ModelWeights::new(model.version() + 1, model.salt(), model.buckets(), weights)?
             .with_content_tower(model.content_tower().cloned());
-        saved.outcome = Some(RoundOutcome::Applied {
+        live.header.outcome = Some(RoundOutcome::Applied {
             new_model_version: next.version(),
             clients,
             max_abs_update: mean.iter().fold(0.0f32, |m, x| m.max(x.abs())),
         });
-        saved.result = Some(mean);
+        live.header.result = Some(mean);
         self.store
-            .save_model_and_round(&next.encode(), &encode(saved)?)?;
+            .save_model_and_round(&next.encode(), &encode(&live.header)?, events)?;
         tracing::info!(
-            round = saved.round.round(),
+            round = live.header.number,
             clients,
             model_version = next.version(),
             "round applied: the model advanced"
         );
-        Ok(true)
+        Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SavedRound>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<LiveRound>> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Rebuilds a round from its header and events. The header says how it ended, so replaying
+/// the last close never applies the sum again.
+fn replay(header: RoundHeader, events: &[Vec<u8>]) -> Result<LiveRound> {
+    let outcome = header.outcome.clone();
+    let mut live = LiveRound::new(RoundHeader {
+        outcome: None,
+        ..header
+    })?;
+    for (sequence, bytes) in events.iter().enumerate() {
+        let event: RoundEvent = decode(bytes)?;
+        match event {
+            RoundEvent::Advance { now_ms } => {
+                live.advance(now_ms);
+            }
+            message @ (RoundEvent::Join
+            | RoundEvent::Keys(_)
+            | RoundEvent::Shares { .. }
+            | RoundEvent::Input { .. }
+            | RoundEvent::Signature(_)
+            | RoundEvent::Unmask { .. }) => {
+                live.accept(&message).map_err(|e| Error::CorruptRecord {
+                    key: format!("round_events/{sequence}"),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        live.next_sequence = sequence as u64 + 1;
+    }
+    live.header.outcome = outcome;
+    Ok(live)
 }
 
 fn phase_rank(phase: RoundPhase) -> u8 {
@@ -568,16 +683,16 @@ fn phase_rank(phase: RoundPhase) -> u8 {
     }
 }
 
-fn encode(saved: &SavedRound) -> Result<Vec<u8>> {
+fn encode(value: &impl Serialize) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    ciborium::into_writer(saved, &mut bytes)
+    ciborium::into_writer(value, &mut bytes)
         .map_err(|e| Error::Storage(format!("encoding the round: {e}")))?;
     Ok(bytes)
 }
 
-fn decode(bytes: &[u8]) -> Result<SavedRound> {
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     ciborium::from_reader(bytes).map_err(|e| Error::CorruptRecord {
-        key: "rounds/active".to_owned(),
+        key: "rounds".to_owned(),
         reason: e.to_string(),
     })
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use mesh_server::{RoundSettings, RoundStatus};
+use mesh_server::{RoundPhase, RoundSettings, RoundStatus};
 use mesh_shared::secagg::{
     ClientRound, EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
 };
@@ -146,20 +146,39 @@ impl Http {
         self.post(path, "application/json", &body, None)
     }
 
-    /// Polls `path` until it answers 200 (the phase it reads has opened) or the round ended.
-    fn wait_for(&mut self, path: &str, round: u64) -> anyhow::Result<Vec<u8>> {
+    /// Polls the round's status (every 100 ms) until it reaches `phase`, then reads `path`.
+    fn wait_for(&mut self, path: &str, round: u64, phase: RoundPhase) -> anyhow::Result<Vec<u8>> {
         loop {
-            let (status, body) = self.get(path)?;
-            if status == 200 {
-                return Ok(body);
-            }
             let (_, current) = self.get("/v1/rounds/current")?;
             let status: RoundStatus = serde_json::from_slice(&current)?;
-            if status.round != round || status.outcome.is_some() {
+            if status.round != round {
+                bail!("round {round} is over while waiting for {path}");
+            }
+            if phase_rank(status.phase) >= phase_rank(phase) {
+                let (code, body) = self.get(path)?;
+                ensure!(
+                    code == 200,
+                    "GET {path}: {code}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                return Ok(body);
+            }
+            if status.outcome.is_some() {
                 bail!("round {round} ended while waiting for {path}");
             }
-            std::thread::sleep(Duration::from_millis(40));
+            std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+fn phase_rank(phase: RoundPhase) -> u8 {
+    match phase {
+        RoundPhase::AdvertiseKeys => 0,
+        RoundPhase::ShareKeys => 1,
+        RoundPhase::MaskedInput => 2,
+        RoundPhase::ConsistencyCheck => 3,
+        RoundPhase::Unmasking => 4,
+        RoundPhase::Done => 5,
     }
 }
 
@@ -545,8 +564,11 @@ fn run_client(
     };
     let id = client.client();
     if !step(&mut log, &mut http, 1, &mut |http| {
-        let roster: Vec<SignedRoundKeys> =
-            serde_json::from_slice(&http.wait_for(&format!("/v1/rounds/{round}/roster"), round)?)?;
+        let roster: Vec<SignedRoundKeys> = serde_json::from_slice(&http.wait_for(
+            &format!("/v1/rounds/{round}/roster"),
+            round,
+            RoundPhase::ShareKeys,
+        )?)?;
         let shares = client.share_keys(&roster, &mut rng)?;
         http.post_json(
             &format!("/v1/rounds/{round}/shares"),
@@ -557,9 +579,11 @@ fn run_client(
         return Ok(log);
     }
     if !step(&mut log, &mut http, 2, &mut |http| {
-        let mailbox: Vec<EncryptedShares> = serde_json::from_slice(
-            &http.wait_for(&format!("/v1/rounds/{round}/mailbox/{id}"), round)?,
-        )?;
+        let mailbox: Vec<EncryptedShares> = serde_json::from_slice(&http.wait_for(
+            &format!("/v1/rounds/{round}/mailbox/{id}"),
+            round,
+            RoundPhase::MaskedInput,
+        )?)?;
         let masked = client.masked_input(&mailbox, input)?;
         let bytes: Vec<u8> = masked.iter().flat_map(|v| v.to_le_bytes()).collect();
         http.post(
@@ -574,9 +598,11 @@ fn run_client(
     }
     log.survived = true;
     if !step(&mut log, &mut http, 3, &mut |http| {
-        let survivors: BTreeSet<u32> = serde_json::from_slice(
-            &http.wait_for(&format!("/v1/rounds/{round}/survivors"), round)?,
-        )?;
+        let survivors: BTreeSet<u32> = serde_json::from_slice(&http.wait_for(
+            &format!("/v1/rounds/{round}/survivors"),
+            round,
+            RoundPhase::ConsistencyCheck,
+        )?)?;
         let signature = client.consistency_signature(&survivors)?;
         http.post_json(
             &format!("/v1/rounds/{round}/signature"),
@@ -587,9 +613,11 @@ fn run_client(
         return Ok(log);
     }
     step(&mut log, &mut http, 4, &mut |http| {
-        let signatures: Vec<SurvivorSignature> = serde_json::from_slice(
-            &http.wait_for(&format!("/v1/rounds/{round}/signatures"), round)?,
-        )?;
+        let signatures: Vec<SurvivorSignature> = serde_json::from_slice(&http.wait_for(
+            &format!("/v1/rounds/{round}/signatures"),
+            round,
+            RoundPhase::Unmasking,
+        )?)?;
         let shares: UnmaskingShares = client.unmasking_shares(&signatures)?;
         http.post_json(
             &format!("/v1/rounds/{round}/unmask"),

@@ -11,6 +11,7 @@ const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identitie
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
 const ROUNDS: TableDefinition<&str, &[u8]> = TableDefinition::new("rounds");
+const ROUND_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("round_events");
 const ACTIVE_ROUND: &str = "active";
 const CURRENT_MODEL: &str = "current";
 const STORE_FILE: &str = "mesh.redb";
@@ -23,6 +24,9 @@ pub struct StoredProfile {
     /// When it was accepted, Unix milliseconds.
     pub updated_at_ms: u64,
 }
+
+/// A saved federated round: its encoded header and its encoded events in sequence order.
+pub type SavedRound = (Vec<u8>, Vec<Vec<u8>>);
 
 /// The outcome of registering a device key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +70,23 @@ pub trait Store: Send + Sync + 'static {
     fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>>;
     /// Every stored profile.
     fn profiles(&self) -> Result<Vec<(UserId, StoredProfile)>>;
-    /// Saves the state of the federated round (replacing the previous one). Called for every
-    /// accepted message before it is acknowledged, so a restart loses no accepted input.
-    fn save_round(&self, bytes: &[u8]) -> Result<()>;
-    /// The last saved round state, if any.
-    fn round(&self) -> Result<Option<Vec<u8>>>;
-    /// Saves the next model and the round that produced it in one transaction, so a restart
-    /// never applies a round twice.
-    fn save_model_and_round(&self, model: &[u8], round: &[u8]) -> Result<()>;
+    /// Starts a new federated round: saves its header and forgets the previous round's
+    /// events.
+    fn start_round(&self, header: &[u8]) -> Result<()>;
+    /// Appends events `(sequence, bytes)` of the current round and, when given, replaces its
+    /// header, in one transaction. Called for every accepted message before it is
+    /// acknowledged, so a restart loses no accepted input.
+    fn append_round(&self, header: Option<&[u8]>, events: &[(u64, Vec<u8>)]) -> Result<()>;
+    /// The current round's header and its events in sequence order, if a round was started.
+    fn round(&self) -> Result<Option<SavedRound>>;
+    /// Saves the next model with the round's final header and events in one transaction, so a
+    /// restart never applies a round twice.
+    fn save_model_and_round(
+        &self,
+        model: &[u8],
+        header: &[u8],
+        events: &[(u64, Vec<u8>)],
+    ) -> Result<()>;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -104,6 +117,7 @@ impl RedbStore {
             txn.open_table(PROFILES)?;
             txn.open_table(TOMBSTONES)?;
             txn.open_table(ROUNDS)?;
+            txn.open_table(ROUND_EVENTS)?;
         }
         txn.commit()?;
         Ok(Self { db })
@@ -124,23 +138,61 @@ impl Store for RedbStore {
         Ok(())
     }
 
-    fn save_round(&self, bytes: &[u8]) -> Result<()> {
+    fn start_round(&self, header: &[u8]) -> Result<()> {
         let txn = self.db.begin_write()?;
-        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, bytes)?;
+        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
+        txn.open_table(ROUND_EVENTS)?.retain(|_, _| false)?;
         txn.commit()?;
         Ok(())
     }
 
-    fn round(&self) -> Result<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(ROUNDS)?;
-        Ok(table.get(ACTIVE_ROUND)?.map(|v| v.value().to_vec()))
+    fn append_round(&self, header: Option<&[u8]>, events: &[(u64, Vec<u8>)]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        if let Some(header) = header {
+            txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
+        }
+        {
+            let mut table = txn.open_table(ROUND_EVENTS)?;
+            for (sequence, bytes) in events {
+                table.insert(*sequence, bytes.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
-    fn save_model_and_round(&self, model: &[u8], round: &[u8]) -> Result<()> {
+    fn round(&self) -> Result<Option<SavedRound>> {
+        let txn = self.db.begin_read()?;
+        let Some(header) = txn
+            .open_table(ROUNDS)?
+            .get(ACTIVE_ROUND)?
+            .map(|v| v.value().to_vec())
+        else {
+            return Ok(None);
+        };
+        let events = txn
+            .open_table(ROUND_EVENTS)?
+            .iter()?
+            .map(|entry| entry.map(|(_, v)| v.value().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Some((header, events)))
+    }
+
+    fn save_model_and_round(
+        &self,
+        model: &[u8],
+        header: &[u8],
+        events: &[(u64, Vec<u8>)],
+    ) -> Result<()> {
         let txn = self.db.begin_write()?;
         txn.open_table(MODEL)?.insert(CURRENT_MODEL, model)?;
-        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, round)?;
+        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
+        {
+            let mut table = txn.open_table(ROUND_EVENTS)?;
+            for (sequence, bytes) in events {
+                table.insert(*sequence, bytes.as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(())
     }

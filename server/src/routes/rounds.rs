@@ -182,7 +182,7 @@ pub(crate) async fn input(
         .collect();
     state
         .rounds
-        .masked_input(round, query.model_version, query.client, &values)?;
+        .masked_input(round, query.model_version, query.client, values)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
