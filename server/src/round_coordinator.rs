@@ -485,7 +485,7 @@ impl RoundCoordinator {
             .as_ref()
             .filter(|r| r.header.number == round)
             .ok_or(RoundRequestError::NoSuchRound(round))?;
-        if phase_rank(live.round.phase()) < phase_rank(ready_from) {
+        if live.round.phase() < ready_from {
             return Err(RoundError::WrongPhase {
                 round,
                 what: "a read of a later phase",
@@ -672,15 +672,6 @@ fn replay(header: RoundHeader, events: &[Vec<u8>]) -> Result<LiveRound> {
     Ok(live)
 }
 
-fn phase_rank(phase: RoundPhase) -> u8 {
-    match phase {
-        RoundPhase::AdvertiseKeys => 0,
-        RoundPhase::ShareKeys => 1,
-        RoundPhase::MaskedInput => 2,
-        RoundPhase::ConsistencyCheck => 3,
-        RoundPhase::Unmasking => 4,
-        RoundPhase::Done => 5,
-    }
 }
 
 fn encode(value: &impl Serialize) -> Result<Vec<u8>> {

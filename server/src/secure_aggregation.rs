@@ -17,8 +17,8 @@ use mesh_shared::secagg::{
 };
 use serde::{Deserialize, Serialize};
 
-/// Where a round is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a round is; phases compare in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoundPhase {
     /// Collecting signed public keys.

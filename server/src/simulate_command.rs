@@ -154,7 +154,7 @@ impl Http {
             if status.round != round {
                 bail!("round {round} is over while waiting for {path}");
             }
-            if phase_rank(status.phase) >= phase_rank(phase) {
+            if status.phase >= phase {
                 let (code, body) = self.get(path)?;
                 ensure!(
                     code == 200,
@@ -171,15 +171,6 @@ impl Http {
     }
 }
 
-fn phase_rank(phase: RoundPhase) -> u8 {
-    match phase {
-        RoundPhase::AdvertiseKeys => 0,
-        RoundPhase::ShareKeys => 1,
-        RoundPhase::MaskedInput => 2,
-        RoundPhase::ConsistencyCheck => 3,
-        RoundPhase::Unmasking => 4,
-        RoundPhase::Done => 5,
-    }
 }
 
 /// CPU seconds of the calling thread so far (`/proc/thread-self/stat`, clock ticks at 100 Hz).
