@@ -672,8 +672,6 @@ fn replay(header: RoundHeader, events: &[Vec<u8>]) -> Result<LiveRound> {
     Ok(live)
 }
 
-}
-
 fn encode(value: &impl Serialize) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     ciborium::into_writer(value, &mut bytes)

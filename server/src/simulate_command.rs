@@ -171,8 +171,6 @@ impl Http {
     }
 }
 
-}
-
 /// CPU seconds of the calling thread so far (`/proc/thread-self/stat`, clock ticks at 100 Hz).
 fn thread_cpu_seconds() -> f64 {
     proc_cpu_seconds("/proc/thread-self/stat").unwrap_or(0.0)
