@@ -122,6 +122,7 @@ function renderTraits({ traits, stats }) {
 function renderSummary(summary) {
   $("summary").hidden = !summary;
   $("publish-box").hidden = !summary;
+  $("round-box").hidden = !summary;
   if (!summary) return;
   const known = summary.favourites.filter((f) => f.in_catalogue).length;
   $("favourite-count").textContent =
@@ -282,6 +283,22 @@ $("optout").addEventListener("click", () =>
     $("matches-box").hidden = true;
     $("report").hidden = true;
     renderState(result);
+  }),
+);
+
+$("join-round").addEventListener("click", () =>
+  busy($("join-round"), async () => {
+    $("round-status").textContent = "Training on this device, then taking part in the round…";
+    try {
+      const r = await call("federatedRound");
+      $("round-status").textContent =
+        `Round ${r.round}: ${r.outcome}${r.newModelVersion ? `, model v${r.modelVersion} → v${r.newModelVersion}` : ""}. ` +
+        `Left this device: ${r.bytesUp.toLocaleString()} bytes (keys, encrypted shares, the masked update, a signature, unmasking shares); ` +
+        `${r.clipped} coordinates clipped; local loss ${r.lossBefore.toFixed(3)} → ${r.lossAfter.toFixed(3)}.`;
+    } catch (error) {
+      $("round-status").textContent = `Not part of a round: ${error.message}`;
+      throw error;
+    }
   }),
 );
 

@@ -1,7 +1,7 @@
 // The Mesh engine runs here, off the UI thread. Signals (favourites), their hashes and the
 // device's secret key stay inside this worker and this origin's IndexedDB; only signed
 // requests with the taste vector and public card (on opt-in) are sent to the coordinator.
-import init, { MeshSession, DeviceIdentity } from "./pkg/mesh_client.js";
+import init, { MeshSession, DeviceIdentity, RoundClient } from "./pkg/mesh_client.js";
 
 const DB_NAME = "mesh-device";
 const STORE = "device";
@@ -160,7 +160,72 @@ function state(extra = {}) {
   return { summary: session.summary() ?? null, signals: session.signals(), ...extra };
 }
 
+const ROUND_PHASES = ["advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking", "done"];
+
+/// One federated round, start to end: train locally, then the secure-aggregation protocol
+/// (RoundClient, in this module) over /v1/rounds. Returns what left the device and the outcome.
+async function federatedRound() {
+  const traffic = { up: 0, down: 0 };
+  const request = async (method, path, body, type = "application/json") => {
+    if (body) traffic.up += typeof body === "string" ? new TextEncoder().encode(body).length : body.byteLength;
+    const response = await fetch(path, { method, cache: "no-store", headers: body ? { "content-type": type } : {}, body });
+    const text = await response.text();
+    traffic.down += text.length;
+    if (!response.ok) {
+      let message = text;
+      try { message = JSON.parse(text).message; } catch (_) { /* not JSON */ }
+      throw new Error(`${method} ${path}: ${message}`);
+    }
+    return text;
+  };
+  const currentStatus = async () => JSON.parse(await request("GET", "/v1/rounds/current"));
+  let status = await currentStatus();
+  if (status.outcome) throw new Error(`round ${status.round} is over; wait for the next one`);
+  if (status.model_version !== session.modelVersion) {
+    throw new Error(`the round trains model v${status.model_version}, this device has v${session.modelVersion}: reload`);
+  }
+  const { round, model_version: version, settings } = status;
+  const training = session.trainLocally(1, Date.now() % 1e9);
+  const update = session.pendingUpdate(settings.dimension);
+  const versioned = (json) => JSON.stringify({ ...JSON.parse(json), model_version: version });
+  const { client } = JSON.parse(await request("POST", `/v1/rounds/${round}/join`, JSON.stringify({ model_version: version })));
+  const rc = new RoundClient(round, version, client, settings.threshold, identity);
+  await request("POST", `/v1/rounds/${round}/keys`, versioned(rc.keysJson()));
+  const waitFor = async (phase, path) => {
+    for (;;) {
+      status = await currentStatus();
+      if (status.round !== round) throw new Error(`round ${round} is over`);
+      if (ROUND_PHASES.indexOf(status.phase) >= ROUND_PHASES.indexOf(phase)) return request("GET", path);
+      if (status.outcome) throw new Error(`round ${round} ended: ${status.reason || status.outcome}`);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  };
+  const roster = await waitFor("share_keys", `/v1/rounds/${round}/roster`);
+  await request("POST", `/v1/rounds/${round}/shares`, versioned(rc.sharesJson(roster)));
+  const mailbox = await waitFor("masked_input", `/v1/rounds/${round}/mailbox/${client}`);
+  const masked = rc.maskedInput(mailbox, update, settings.clip, settings.expected_clients);
+  await request("POST", `/v1/rounds/${round}/input?client=${client}&model_version=${version}`,
+    new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength), "application/octet-stream");
+  const survivors = await waitFor("consistency_check", `/v1/rounds/${round}/survivors`);
+  await request("POST", `/v1/rounds/${round}/signature`, versioned(rc.signatureJson(survivors)));
+  const signatures = await waitFor("unmasking", `/v1/rounds/${round}/signatures`);
+  const unmask = versioned(rc.unmaskJson(signatures));
+  status = await currentStatus();
+  if (!status.outcome) await request("POST", `/v1/rounds/${round}/unmask`, unmask);
+  while (!status.outcome) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    status = await currentStatus();
+  }
+  return {
+    round, client, modelVersion: version, outcome: status.outcome, reason: status.reason ?? null,
+    newModelVersion: status.new_model_version ?? null, bytesUp: traffic.up, bytesDown: traffic.down,
+    clipped: rc.clipped, lossBefore: training.loss_before, lossAfter: training.loss_after,
+  };
+}
+
 const operations = {
+  federatedRound,
+
   async init() {
     await init();
     // The HTTP cache keeps the model; `no-cache` revalidates it with its ETag (304).

@@ -8,7 +8,7 @@ use mesh_shared::{
 };
 use wasm_bindgen::prelude::*;
 
-use crate::{DeviceIdentity, DeviceSession, Error};
+use crate::{DeviceIdentity, DeviceRound, DeviceSession, Error};
 
 /// The on-device engine for one user (see `DeviceSession`).
 #[wasm_bindgen(js_name = MeshSession)]
@@ -84,6 +84,15 @@ impl JsMeshSession {
     pub fn set_intents(&mut self, values: &[f32], weights: &[f32]) -> Result<u32, JsError> {
         let active = self.0.set_intents(values, weights).map_err(js_error)?;
         Ok(u32::try_from(active).unwrap_or(u32::MAX))
+    }
+
+    /// The pending local-training update as the first `dimension` weights of the model's
+    /// table (what a round of that dimension aggregates). Throws before `trainLocally`.
+    #[wasm_bindgen(js_name = pendingUpdate)]
+    pub fn pending_update(&self, dimension: u32) -> Result<Vec<f32>, JsError> {
+        self.0
+            .pending_update_dense(dimension as usize)
+            .map_err(js_error)
     }
 
     /// The traits JSON (`shared/schema/traits.schema.json`): `{encoder, favourites_embedded,
@@ -285,6 +294,85 @@ impl JsDeviceIdentity {
         Ok(self
             .0
             .authorization(method, path, timestamp_ms as u64, body))
+    }
+}
+
+/// This device's part in one federated round with secure aggregation (see `DeviceRound`).
+/// Every method takes and returns the JSON of `/v1/rounds`; the Worker relays it.
+#[wasm_bindgen(js_name = RoundClient)]
+#[derive(Debug)]
+pub struct JsRoundClient(DeviceRound);
+
+#[wasm_bindgen(js_class = RoundClient)]
+impl JsRoundClient {
+    /// Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
+    /// the round's `threshold`, signing with `identity`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        round: f64,
+        model_version: u32,
+        client: u32,
+        threshold: u32,
+        identity: &JsDeviceIdentity,
+    ) -> Result<JsRoundClient, JsError> {
+        if !(round.is_finite() && round >= 1.0 && round.fract() == 0.0) {
+            return Err(JsError::new("round must be a whole number >= 1"));
+        }
+        let device = DeviceRound::new(
+            round as u64,
+            model_version,
+            client,
+            threshold as usize,
+            &identity.0,
+        )
+        .map_err(js_error)?;
+        Ok(Self(device))
+    }
+
+    /// `{"keys": …}` for `POST …/keys`.
+    #[wasm_bindgen(js_name = keysJson)]
+    pub fn keys_json(&self) -> String {
+        self.0.keys_json()
+    }
+
+    /// `{"client", "shares"}` for `POST …/shares`, from the roster's JSON.
+    #[wasm_bindgen(js_name = sharesJson)]
+    pub fn shares_json(&mut self, roster_json: &str) -> Result<String, JsError> {
+        self.0.shares_json(roster_json).map_err(js_error)
+    }
+
+    /// The masked input (`POST …/input` as little-endian bytes) of `update`, quantised with
+    /// the round's `clip` and `expectedClients`, from the mailbox's JSON.
+    #[wasm_bindgen(js_name = maskedInput)]
+    pub fn masked_input(
+        &mut self,
+        mailbox_json: &str,
+        update: &[f32],
+        clip: f32,
+        expected_clients: u32,
+    ) -> Result<Vec<u32>, JsError> {
+        self.0
+            .masked_input(mailbox_json, update, clip, expected_clients)
+            .map_err(js_error)
+    }
+
+    /// Coordinates of the update the quantiser clipped.
+    #[wasm_bindgen(getter)]
+    pub fn clipped(&self) -> u32 {
+        u32::try_from(self.0.clipped()).unwrap_or(u32::MAX)
+    }
+
+    /// `{"signature"}` for `POST …/signature`, from the survivors' JSON.
+    #[wasm_bindgen(js_name = signatureJson)]
+    pub fn signature_json(&mut self, survivors_json: &str) -> Result<String, JsError> {
+        self.0.signature_json(survivors_json).map_err(js_error)
+    }
+
+    /// `{"client", "shares"}` for `POST …/unmask`, from the signatures' JSON; throws (and
+    /// reveals nothing) unless enough survivors signed the same set.
+    #[wasm_bindgen(js_name = unmaskJson)]
+    pub fn unmask_json(&mut self, signatures_json: &str) -> Result<String, JsError> {
+        self.0.unmask_json(signatures_json).map_err(js_error)
     }
 }
 

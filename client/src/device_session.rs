@@ -9,7 +9,7 @@ use mesh_shared::{
     CandidatesRequest, CardTrait, DiscoveryCandidate, Explanation, ExplanationInput, ExportFormat,
     FavouriteHasher, ImportReport, Intent, ItemHash, ItemKey, ItemKind, ModelWeights,
     PROFILE_SCHEMA_VERSION, PrivacyGrade, ProfileUpload, PublicCard, Signal, SignalSet,
-    SignalSource, SkippedRow, TraitsReport, UserId, WeightPolicy, WeightedItem,
+    SignalSource, SkippedRow, TASTE_DIM, TraitsReport, UserId, WeightPolicy, WeightedItem,
     check_content_embedding, explain, import_export, parse_favourite_line,
 };
 use serde::Serialize;
@@ -589,6 +589,25 @@ impl DeviceSession {
             .collect()
     }
 
+    /// The pending update as the first `dimension` weights of the model's table (row-major,
+    /// zero where training did not touch a row): what a federated round of that dimension
+    /// aggregates. It leaves the device only quantised and masked ([`crate::DeviceRound`]).
+    ///
+    /// # Errors
+    /// [`Error::NoPendingUpdate`] before [`DeviceSession::train_locally`] (or after the
+    /// signals changed).
+    pub fn pending_update_dense(&self, dimension: usize) -> Result<Vec<f32>> {
+        let update = self.pending_update.as_ref().ok_or(Error::NoPendingUpdate)?;
+        let mut dense = vec![0.0f32; dimension];
+        for (bucket, row) in &update.delta.rows {
+            let start = *bucket as usize * TASTE_DIM;
+            if let Some(target) = dense.get_mut(start..) {
+                target.iter_mut().zip(row).for_each(|(d, x)| *d = *x);
+            }
+        }
+        Ok(dense)
+    }
+
     /// The update of the last [`DeviceSession::train_locally`], until the signals change.
     pub fn pending_update(&self) -> Option<&LocalUpdate> {
         self.pending_update.as_ref()
@@ -777,6 +796,14 @@ mod tests {
         let view = session.train_locally(&options).unwrap();
         assert!(view.loss_after < view.loss_before, "{view:?}");
         assert_eq!(view.favourites, 40);
+        // The round's view of the update: the touched rows, in place, nothing else.
+        let dense = session.pending_update_dense(4096 * 256).unwrap();
+        let update = session.pending_update().unwrap();
+        let norm = dense.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - update.delta.norm()).abs() < 1e-4, "{norm}");
+        let (bucket, row) = &update.delta.rows[0];
+        assert_eq!(&dense[*bucket as usize * 256..][..256], row.as_slice());
+        assert_eq!(session.pending_update_dense(10).unwrap().len(), 10);
         assert!(view.update_norm <= options.clip_norm + 1e-5);
         assert!(session.pending_update().is_some());
         // Private signals take no part: with all but one private, nothing can be held out.

@@ -13,6 +13,9 @@ pub enum Error {
     /// Caller error: an operation that needs analysed favourites was called before `analyse`.
     #[error("no favourites analysed yet: call analyse first")]
     NotAnalysed,
+    /// Caller error: a federated round needs an update, and none is pending.
+    #[error("no local update to contribute: train on this device first")]
+    NoPendingUpdate,
     /// Caller error: a secret key that is not 32 bytes.
     #[error("a device secret key is 32 bytes, got {0}")]
     SecretKeyLength(usize),

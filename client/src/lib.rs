@@ -25,6 +25,7 @@ mod bindings;
 mod device_identity;
 mod device_session;
 mod error;
+mod federated_round;
 #[cfg(not(target_arch = "wasm32"))]
 mod signal_file;
 
@@ -34,3 +35,4 @@ pub use device_session::{
     TrainingView, import_and_hash,
 };
 pub use error::{Error, Result};
+pub use federated_round::DeviceRound;

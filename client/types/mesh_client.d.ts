@@ -73,6 +73,11 @@ export class MeshSession {
      */
     constructor(model_bytes: Uint8Array | number[]);
     /**
+     * The pending local-training update as the first `dimension` weights of the model's
+     * table (what a round of that dimension aggregates). Throws before `trainLocally`.
+     */
+    pendingUpdate(dimension: number): Float32Array;
+    /**
      * The JSON body of `PUT /v1/profiles/{id}`: what leaves the device on opt-in.
      */
     profileUploadJson(display_name: string, show_favourites: number): string;
@@ -140,6 +145,46 @@ export class MeshSession {
 }
 
 /**
+ * This device's part in one federated round with secure aggregation (see `DeviceRound`).
+ * Every method takes and returns the JSON of `/v1/rounds`; the Worker relays it.
+ */
+export class RoundClient {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * `{"keys": …}` for `POST …/keys`.
+     */
+    keysJson(): string;
+    /**
+     * The masked input (`POST …/input` as little-endian bytes) of `update`, quantised with
+     * the round's `clip` and `expectedClients`, from the mailbox's JSON.
+     */
+    maskedInput(mailbox_json: string, update: Float32Array | number[], clip: number, expected_clients: number): Uint32Array;
+    /**
+     * Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
+     * the round's `threshold`, signing with `identity`.
+     */
+    constructor(round: number, model_version: number, client: number, threshold: number, identity: DeviceIdentity);
+    /**
+     * `{"client", "shares"}` for `POST …/shares`, from the roster's JSON.
+     */
+    sharesJson(roster_json: string): string;
+    /**
+     * `{"signature"}` for `POST …/signature`, from the survivors' JSON.
+     */
+    signatureJson(survivors_json: string): string;
+    /**
+     * `{"client", "shares"}` for `POST …/unmask`, from the signatures' JSON; throws (and
+     * reveals nothing) unless enough survivors signed the same set.
+     */
+    unmaskJson(signatures_json: string): string;
+    /**
+     * Coordinates of the update the quantiser clipped.
+     */
+    readonly clipped: number;
+}
+
+/**
  * Parses, canonicalises and hashes an export without keeping anything; returns how many
  * favourites were hashed (for benchmarks).
  */
@@ -151,6 +196,7 @@ export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_deviceidentity_free: (a: number, b: number) => void;
     readonly __wbg_meshsession_free: (a: number, b: number) => void;
+    readonly __wbg_roundclient_free: (a: number, b: number) => void;
     readonly deviceidentity_authorization: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
     readonly deviceidentity_fromSecret: (a: number, b: number) => [number, number, number];
     readonly deviceidentity_generate: () => [number, number, number];
@@ -166,6 +212,7 @@ export interface InitOutput {
     readonly meshsession_loadSignals: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_modelVersion: (a: number) => number;
     readonly meshsession_new: (a: number, b: number) => [number, number, number];
+    readonly meshsession_pendingUpdate: (a: number, b: number) => [number, number, number, number];
     readonly meshsession_profileUploadJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly meshsession_prune: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_pruneSource: (a: number, b: number, c: number) => [number, number, number];
@@ -179,6 +226,13 @@ export interface InitOutput {
     readonly meshsession_summary: (a: number) => [number, number, number];
     readonly meshsession_trainLocally: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_traits: (a: number) => [number, number, number];
+    readonly roundclient_clipped: (a: number) => number;
+    readonly roundclient_keysJson: (a: number) => [number, number];
+    readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number, number];
+    readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly roundclient_sharesJson: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly roundclient_signatureJson: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly roundclient_unmaskJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

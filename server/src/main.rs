@@ -70,6 +70,10 @@ struct SimulateArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Join the coordinator's current round (with its settings) instead of starting one:
+    /// native clients beside browser ones.
+    #[arg(long)]
+    join: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -339,6 +343,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         threshold: args.threshold,
         phase_ms: args.phase_ms,
         seed: args.seed,
+        join: args.join,
     };
     let report = simulate_command::simulate(&options)?;
     if let Some(path) = &args.json {

@@ -32,6 +32,8 @@ pub(crate) struct SimulateOptions {
     pub(crate) threshold: Option<usize>,
     pub(crate) phase_ms: u64,
     pub(crate) seed: u64,
+    /// Join the coordinator's current round (its settings) instead of starting one.
+    pub(crate) join: bool,
 }
 
 /// Per-stage figures, medians over the clients that took the stage.
@@ -247,7 +249,10 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         .iter()
         .position(|s| *s == options.stage)
         .with_context(|| format!("--stage {}: expected one of {STAGES:?}", options.stage))?;
-    ensure!(options.clients >= 3, "--clients: at least 3");
+    ensure!(
+        options.clients >= if options.join { 1 } else { 3 },
+        "--clients: at least 3 for a round of its own, 1 to join one"
+    );
     ensure!(
         (0.0..1.0).contains(&options.dropout),
         "--dropout: a share in [0, 1)"
@@ -272,29 +277,47 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
     let (status, model) = http.get("/v1/model")?;
     ensure!(status == 200, "GET /v1/model answered {status}");
     let model = mesh_shared::ModelWeights::decode(&model)?;
-    let settings = RoundSettings {
-        dimension: options.params,
-        threshold,
-        expected_clients: options.clients,
-        phase_ms: options.phase_ms,
-        clip: 1.0,
-        learning_rate: 1.0,
-    };
-    let quantizer = settings.quantizer()?;
     let cpu_before = server_cpu(server_pid);
     let started = Instant::now();
-    let body = serde_json::to_vec(&settings)?;
-    let status: RoundStatus = serde_json::from_slice(&http.post(
-        "/v1/rounds",
-        "application/json",
-        &body,
-        token.as_deref(),
-    )?)?;
+    let status: RoundStatus = if options.join {
+        let (code, body) = http.get("/v1/rounds/current")?;
+        ensure!(
+            code == 200,
+            "no round to join: {}",
+            String::from_utf8_lossy(&body)
+        );
+        serde_json::from_slice(&body)?
+    } else {
+        let settings = RoundSettings {
+            dimension: options.params,
+            threshold,
+            expected_clients: options.clients,
+            phase_ms: options.phase_ms,
+            clip: 1.0,
+            learning_rate: 1.0,
+        };
+        let body = serde_json::to_vec(&settings)?;
+        serde_json::from_slice(&http.post(
+            "/v1/rounds",
+            "application/json",
+            &body,
+            token.as_deref(),
+        )?)?
+    };
+    ensure!(
+        status.outcome.is_none(),
+        "round {} is over: {:?}",
+        status.round,
+        status.outcome
+    );
+    let settings = status.settings;
+    let (threshold, params) = (settings.threshold, settings.dimension);
+    let quantizer = settings.quantizer()?;
     let round = status.round;
     let model_version = status.model_version;
     eprintln!(
-        "round {round} on model v{model_version}: {} clients, {} parameters, threshold {threshold}",
-        options.clients, options.params
+        "round {round} on model v{model_version}: {} of {} clients, {params} parameters, threshold {threshold}",
+        options.clients, settings.expected_clients
     );
 
     let mut rng = ChaCha20Rng::seed_from_u64(options.seed);
@@ -304,7 +327,7 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
     let dropped: BTreeSet<usize> = order[..dropped_count].iter().copied().collect();
     let inputs: Vec<Vec<f32>> = (0..options.clients)
         .map(|_| {
-            (0..options.params)
+            (0..params)
                 .map(|_| (rng.random::<f32>() - 0.5) * 0.2)
                 .collect()
         })
@@ -384,7 +407,8 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
     let survivors: Vec<usize> = (0..options.clients)
         .filter(|at| !(dropped.contains(at) && drop_stage <= 2))
         .collect();
-    let aggregate_max_abs_error = if completed {
+    // Joining a round, the other clients' inputs are unknown here.
+    let aggregate_max_abs_error = if completed && !options.join {
         let (status, bytes) = http.get(&format!("/v1/rounds/{round}/result"))?;
         ensure!(status == 200, "GET the round's result answered {status}");
         let applied: Vec<f32> = bytes
@@ -431,7 +455,7 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         .collect();
     let report = SimulateReport {
         clients: options.clients,
-        params: options.params,
+        params,
         dropout: options.dropout,
         dropped: dropped.len(),
         drop_stage: options.stage.clone(),

@@ -1,0 +1,146 @@
+//! This device's part in a federated round with secure aggregation: the protocol of
+//! `mesh_shared::secagg::ClientRound`, with the device's own randomness and identity, speaking
+//! the JSON of `/v1/rounds`. The Worker relays the messages; the update itself (the clipped
+//! delta of local training) is quantised and masked here and leaves the device only masked.
+use std::collections::BTreeSet;
+
+use mesh_shared::secagg::{
+    ClientPhase, ClientRound, EncryptedShares, Quantizer, SignedRoundKeys, SurvivorSignature,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde::de::DeserializeOwned;
+
+use crate::{DeviceIdentity, Error, Result};
+
+/// One round on this device.
+#[derive(Debug)]
+pub struct DeviceRound {
+    round: ClientRound,
+    rng: ChaCha20Rng,
+    clipped: usize,
+}
+
+impl DeviceRound {
+    /// Joins round `round` of model `model_version` as `client` (the id `join` returned), with
+    /// the coordinator's `threshold`, signing with `identity`.
+    ///
+    /// # Errors
+    /// [`Error::Randomness`] when the platform has no random source; a threshold below 2.
+    pub fn new(
+        round: u64,
+        model_version: u32,
+        client: u32,
+        threshold: usize,
+        identity: &DeviceIdentity,
+    ) -> Result<Self> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| Error::Randomness(e.to_string()))?;
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let round = ClientRound::new(
+            round,
+            model_version,
+            client,
+            threshold,
+            &identity.secret_key(),
+            &mut rng,
+        )?;
+        Ok(Self {
+            round,
+            rng,
+            clipped: 0,
+        })
+    }
+
+    /// Where the round is for this device.
+    pub fn phase(&self) -> ClientPhase {
+        self.round.phase()
+    }
+
+    /// `{"keys": …}`: the signed round keys to post.
+    pub fn keys_json(&self) -> String {
+        serde_json::json!({ "keys": self.round.advertise() }).to_string()
+    }
+
+    /// `{"client": …, "shares": […]}` for the roster the coordinator relayed (its JSON).
+    ///
+    /// # Errors
+    /// Roster JSON that does not parse, or a roster the protocol refuses.
+    pub fn shares_json(&mut self, roster_json: &str) -> Result<String> {
+        let roster: Vec<SignedRoundKeys> = parse("roster", roster_json)?;
+        let shares = self.round.share_keys(&roster, &mut self.rng)?;
+        Ok(serde_json::json!({ "client": self.round.client(), "shares": shares }).to_string())
+    }
+
+    /// The masked input for `update` (clipped per coordinate to `clip` and quantised for
+    /// `expected_clients`, as the round's settings say), given the mailbox JSON.
+    ///
+    /// # Errors
+    /// Mailbox JSON that does not parse or that the protocol refuses; bad quantiser settings.
+    pub fn masked_input(
+        &mut self,
+        mailbox_json: &str,
+        update: &[f32],
+        clip: f32,
+        expected_clients: u32,
+    ) -> Result<Vec<u32>> {
+        let mailbox: Vec<EncryptedShares> = parse("mailbox", mailbox_json)?;
+        let quantized = Quantizer::new(clip, expected_clients)?.quantize(update);
+        self.clipped = quantized.clipped;
+        Ok(self.round.masked_input(&mailbox, &quantized.values)?)
+    }
+
+    /// How many coordinates of the update the quantiser clipped (reported, never silent).
+    pub fn clipped(&self) -> usize {
+        self.clipped
+    }
+
+    /// `{"signature": …}` over the survivor set the coordinator relayed (its JSON).
+    ///
+    /// # Errors
+    /// JSON that does not parse, or a set the protocol refuses.
+    pub fn signature_json(&mut self, survivors_json: &str) -> Result<String> {
+        let survivors: BTreeSet<u32> = parse("survivors", survivors_json)?;
+        let signature = self.round.consistency_signature(&survivors)?;
+        Ok(serde_json::json!({ "signature": signature }).to_string())
+    }
+
+    /// `{"client": …, "shares": …}` once enough survivors signed the same set (their
+    /// signatures' JSON).
+    ///
+    /// # Errors
+    /// JSON that does not parse, or too few valid signatures: then nothing is revealed.
+    pub fn unmask_json(&mut self, signatures_json: &str) -> Result<String> {
+        let signatures: Vec<SurvivorSignature> = parse("signatures", signatures_json)?;
+        let shares = self.round.unmasking_shares(&signatures)?;
+        Ok(serde_json::json!({ "client": self.round.client(), "shares": shares }).to_string())
+    }
+}
+
+fn parse<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::Json {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_relayed_json_is_refused_with_what_was_wrong() {
+        let identity = DeviceIdentity::from_secret(&[3; 32]).unwrap();
+        let mut device = DeviceRound::new(1, 1, 1, 2, &identity).unwrap();
+        let err = device.shares_json("{").unwrap_err();
+        assert!(err.to_string().starts_with("roster: "), "{err}");
+        let keys: serde_json::Value = serde_json::from_str(&device.keys_json()).unwrap();
+        let roster = serde_json::json!([keys["keys"]]).to_string();
+        let err = device.shares_json(&roster).unwrap_err();
+        assert!(
+            err.to_string().contains("1 clients for a threshold of 2"),
+            "{err}"
+        );
+        assert_eq!(device.phase(), ClientPhase::Advertised);
+    }
+}

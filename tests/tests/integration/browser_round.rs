@@ -1,0 +1,140 @@
+//! A federated round with secure aggregation between three headless-Chromium tabs (each its
+//! own browser context and device key; the wasm `RoundClient` in the demo's Worker) and two
+//! native clients (`mesh simulate --join`), against a real coordinator on a loopback port.
+//! The round completes and the model version advances.
+//!
+//! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
+//! `cargo xtask test` prepares all three and runs this test.
+use std::path::PathBuf;
+use std::process::Command;
+
+use mesh_server::{AppConfig, RoundOutcome, RoundSettings, app, current_model};
+
+use super::fixtures::{coordinator, workspace_root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
+async fn browser_tabs_and_native_clients_complete_a_round() {
+    let root = workspace_root();
+    let web_dir = root.join("web-demo");
+    assert!(
+        web_dir.join("pkg").join("mesh_client_bg.wasm").exists(),
+        "web-demo/pkg is missing: run `cargo xtask wasm` (or `cargo xtask test`)"
+    );
+    // The `mesh` binary, built beside this test by `cargo test --workspace`.
+    let mesh = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("mesh"))
+        .unwrap();
+    assert!(
+        mesh.exists(),
+        "{} is missing: run `cargo test --workspace` (it builds the mesh binary)",
+        mesh.display()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = coordinator(dir.path(), 0);
+    let version = state.model_version();
+    let settings = RoundSettings {
+        dimension: 256 * 256,
+        threshold: 3,
+        expected_clients: 5,
+        phase_ms: 120_000,
+        clip: 1.0,
+        learning_rate: 1.0,
+    };
+    let round = state
+        .rounds()
+        .start(settings, &state.model_weights().unwrap())
+        .unwrap()
+        .round;
+    let config = AppConfig {
+        web_dir: Some(web_dir),
+        ..AppConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(axum::serve(listener, app(state.clone(), &config)).into_future());
+
+    let out_dir = root.join("target").join("e2e");
+    let native_report = out_dir.join("round-native.json");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let native = Command::new(&mesh)
+        .args([
+            "simulate",
+            "--coordinator",
+            &url,
+            "--join",
+            "--clients",
+            "2",
+        ])
+        .arg("--json")
+        .arg(&native_report)
+        .spawn()
+        .unwrap();
+    let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");
+    let e2e_dir = root.join("tests").join("e2e");
+    let browser_url = url.clone();
+    let browser = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .current_dir(e2e_dir)
+            .args([
+                "round.mjs",
+                "--url",
+                &browser_url,
+                "--tabs",
+                "3",
+                "--favourites",
+            ])
+            .arg(&favourites_file)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let native = tokio::task::spawn_blocking(move || native.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    server.abort();
+
+    let stdout = String::from_utf8_lossy(&browser.stdout);
+    assert!(
+        browser.status.success(),
+        "the browser tabs failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&browser.stderr)
+    );
+    assert!(native.status.success(), "the native clients failed");
+    let seen: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    println!("browser tabs saw: {seen:#}");
+    let statuses = seen["statuses"].as_array().unwrap();
+    assert_eq!(statuses.len(), 3);
+    for status in statuses {
+        let status = status.as_str().unwrap();
+        assert!(
+            status.starts_with(&format!(
+                "Round {round}: applied, model v{version} → v{}",
+                version + 1
+            )),
+            "{status}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&native_report).unwrap()).unwrap();
+    assert_eq!(report["completed"], true, "{report:#}");
+
+    let outcome = state.rounds().status().unwrap().outcome;
+    assert!(
+        matches!(outcome, Some(RoundOutcome::Applied { clients: 5, new_model_version, .. }) if new_model_version == version + 1),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        current_model(state.store()).unwrap().version(),
+        version + 1,
+        "the store holds the next model version"
+    );
+}
