@@ -1,16 +1,11 @@
 // Runs web-demo/bench.html in headless Chromium against a small static server of its own
 // (web-demo/ plus the data directory under /bench-data/) and prints the results as JSON.
 // Usage: node bench.mjs --web-dir DIR --data DIR
-import { chromium } from "playwright-core";
+import { arg, launchChromium } from "./support.mjs";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 
-function arg(name) {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0 || index + 1 >= process.argv.length) throw new Error(`missing --${name}`);
-  return process.argv[index + 1];
-}
 
 const webDir = arg("web-dir");
 const dataDir = arg("data");
@@ -31,11 +26,7 @@ const server = createServer(async (request, response) => {
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 const url = `http://127.0.0.1:${server.address().port}/bench.html`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const errors = [];

@@ -8,15 +8,10 @@
 // Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --exports DIR --out DIR
 //   --content-model FILE
 // Prints one JSON line with what it saw; exits non-zero on any failure or page error.
-import { chromium } from "playwright-core";
+import { arg, launchChromium } from "./support.mjs";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-function arg(name) {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0 || index + 1 >= process.argv.length) throw new Error(`missing --${name}`);
-  return process.argv[index + 1];
-}
 
 const url = arg("url");
 const favourites = readFileSync(arg("favourites"), "utf8");
@@ -25,14 +20,7 @@ const exportsDir = arg("exports");
 const contentModel = readFileSync(arg("content-model"));
 mkdirSync(out, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-  ],
-});
+const browser = await launchChromium();
 const pageErrors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });

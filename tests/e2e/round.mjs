@@ -4,15 +4,10 @@
 // join the round" button (the Worker runs the wasm RoundClient).
 // Usage: node round.mjs --url http://127.0.0.1:PORT --favourites FILE --tabs N --out DIR
 // Prints one JSON line with each tab's round status; exits non-zero on any failure.
-import { chromium } from "playwright-core";
+import { arg, launchChromium } from "./support.mjs";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-function arg(name) {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0 || index + 1 >= process.argv.length) throw new Error(`missing --${name}`);
-  return process.argv[index + 1];
-}
 
 const url = arg("url");
 const favourites = readFileSync(arg("favourites"), "utf8");
@@ -20,14 +15,7 @@ const tabs = Number(arg("tabs"));
 const out = arg("out");
 mkdirSync(out, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-  ],
-});
+const browser = await launchChromium();
 const errors = [];
 try {
   const pages = [];

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use mesh_client::DeviceSession;
-use mesh_server::{AppConfig, app};
 use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings};
 
-use super::fixtures::{coordinator, favourites, workspace_root};
+use super::fixtures::{coordinator, favourites, serve_on_loopback, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
@@ -25,13 +24,7 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     );
     let dir = tempfile::tempdir().unwrap();
     let state = coordinator(dir.path(), 300);
-    let config = AppConfig {
-        web_dir: Some(web_dir),
-        ..AppConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, app(state.clone(), &config)).into_future());
+    let (url, server) = serve_on_loopback(&state, web_dir).await;
 
     let out_dir = root.join("target").join("e2e");
     let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use mesh_server::{AppConfig, RoundOutcome, RoundSettings, app, current_model};
+use mesh_server::{RoundOutcome, RoundSettings, current_model};
 
-use super::fixtures::{coordinator, workspace_root};
+use super::fixtures::{coordinator, serve_on_loopback, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
@@ -50,13 +50,7 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
         .start(settings, &state.model_weights().unwrap())
         .unwrap()
         .round;
-    let config = AppConfig {
-        web_dir: Some(web_dir),
-        ..AppConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, app(state.clone(), &config)).into_future());
+    let (url, server) = serve_on_loopback(&state, web_dir).await;
 
     let out_dir = root.join("target").join("e2e");
     let native_report = out_dir.join("round-native.json");

@@ -27,3 +27,20 @@ pub(crate) fn coordinator(dir: &std::path::Path, population: usize) -> AppState 
         demo_population(Catalogue::embedded(), &model, population, 42).unwrap();
     AppState::open(store, Arc::new(SystemClock), people).unwrap()
 }
+
+/// Serves `state` (and the demo page in `web_dir`) on a free loopback port, as `mesh serve`
+/// does; returns the base URL and the server task.
+pub(crate) async fn serve_on_loopback(
+    state: &AppState,
+    web_dir: PathBuf,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let config = mesh_server::AppConfig {
+        web_dir: Some(web_dir),
+        ..mesh_server::AppConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = mesh_server::app(state.clone(), &config);
+    let server = tokio::spawn(axum::serve(listener, router).into_future());
+    (url, server)
+}
