@@ -294,7 +294,11 @@ $("join-round").addEventListener("click", () =>
       $("round-status").textContent =
         `Round ${r.round}: ${r.outcome}${r.newModelVersion ? `, model v${r.modelVersion} → v${r.newModelVersion}` : ""}. ` +
         `Left this device: ${r.bytesUp.toLocaleString()} bytes (keys, encrypted shares, the masked update, a signature, unmasking shares); ` +
-        `${r.clipped} coordinates clipped; local loss ${r.lossBefore.toFixed(3)} → ${r.lossAfter.toFixed(3)}.`;
+        `update norm ${r.normBeforeClip.toFixed(3)}${r.clipped ? `, clipped to ${r.clip}` : ` (within the clip of ${r.clip})`}; ` +
+        (r.noiseMultiplier > 0
+          ? `noised on this device (z = ${r.noiseMultiplier}): ε = ${r.epsilon?.toFixed(2)} this round, ${r.epsilonTotal?.toFixed(2)} in all; `
+          : "no differential-privacy noise in this round; ") +
+        `local loss ${r.lossBefore.toFixed(3)} → ${r.lossAfter.toFixed(3)}.`;
     } catch (error) {
       $("round-status").textContent = `Not part of a round: ${error.message}`;
       throw error;

@@ -203,7 +203,7 @@ async function federatedRound() {
   const roster = await waitFor("share_keys", `/v1/rounds/${round}/roster`);
   await request("POST", `/v1/rounds/${round}/shares`, versioned(rc.sharesJson(roster)));
   const mailbox = await waitFor("masked_input", `/v1/rounds/${round}/mailbox/${client}`);
-  const masked = rc.maskedInput(mailbox, update, settings.clip, settings.expected_clients);
+  const masked = rc.maskedInput(mailbox, update, settings.clip, settings.expected_clients, settings.noise_multiplier ?? 0);
   await request("POST", `/v1/rounds/${round}/input?client=${client}&model_version=${version}`,
     new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength), "application/octet-stream");
   const survivors = await waitFor("consistency_check", `/v1/rounds/${round}/survivors`);
@@ -219,7 +219,9 @@ async function federatedRound() {
   return {
     round, client, modelVersion: version, outcome: status.outcome, reason: status.reason ?? null,
     newModelVersion: status.new_model_version ?? null, bytesUp: traffic.up, bytesDown: traffic.down,
-    clipped: rc.clipped, lossBefore: training.loss_before, lossAfter: training.loss_after,
+    clipped: rc.clipped, normBeforeClip: rc.normBeforeClip, clip: settings.clip,
+    noiseMultiplier: settings.noise_multiplier ?? 0, epsilon: status.epsilon ?? null, epsilonTotal: status.epsilon_total ?? null,
+    lossBefore: training.loss_before, lossAfter: training.loss_after,
   };
 }
 

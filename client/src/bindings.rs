@@ -341,8 +341,9 @@ impl JsRoundClient {
         self.0.shares_json(roster_json).map_err(js_error)
     }
 
-    /// The masked input (`POST …/input` as little-endian bytes) of `update`, quantised with
-    /// the round's `clip` and `expectedClients`, from the mailbox's JSON.
+    /// The masked input (`POST …/input` as little-endian bytes) of `update`, clipped to the
+    /// round's L2 bound `clip`, quantised for `expectedClients` and noised on this device
+    /// (`noiseMultiplier`, 0 for none), from the mailbox's JSON.
     #[wasm_bindgen(js_name = maskedInput)]
     pub fn masked_input(
         &mut self,
@@ -350,16 +351,29 @@ impl JsRoundClient {
         update: &[f32],
         clip: f32,
         expected_clients: u32,
+        noise_multiplier: f64,
     ) -> Result<Vec<u32>, JsError> {
         self.0
-            .masked_input(mailbox_json, update, clip, expected_clients)
+            .masked_input(
+                mailbox_json,
+                update,
+                clip,
+                expected_clients,
+                noise_multiplier,
+            )
             .map_err(js_error)
     }
 
-    /// Coordinates of the update the quantiser clipped.
+    /// Whether the L2 clip bound the update.
     #[wasm_bindgen(getter)]
-    pub fn clipped(&self) -> u32 {
-        u32::try_from(self.0.clipped()).unwrap_or(u32::MAX)
+    pub fn clipped(&self) -> bool {
+        self.0.clipped()
+    }
+
+    /// The update's L2 norm before clipping (NaN before `maskedInput`).
+    #[wasm_bindgen(getter, js_name = normBeforeClip)]
+    pub fn norm_before_clip(&self) -> f32 {
+        self.0.norm_before_clip().unwrap_or(f32::NAN)
     }
 
     /// `{"signature"}` for `POST …/signature`, from the survivors' JSON.

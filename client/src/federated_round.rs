@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use mesh_shared::secagg::{
-    ClientPhase, ClientRound, EncryptedShares, Quantizer, SignedRoundKeys, SurvivorSignature,
+    ClientPhase, ClientRound, EncryptedShares, InputPrivacy, SignedRoundKeys, SurvivorSignature,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -18,7 +18,8 @@ use crate::{DeviceIdentity, Error, Result};
 pub struct DeviceRound {
     round: ClientRound,
     rng: ChaCha20Rng,
-    clipped: usize,
+    norm_before_clip: Option<f32>,
+    clip: f32,
 }
 
 impl DeviceRound {
@@ -48,7 +49,8 @@ impl DeviceRound {
         Ok(Self {
             round,
             rng,
-            clipped: 0,
+            norm_before_clip: None,
+            clip: 0.0,
         })
     }
 
@@ -72,27 +74,41 @@ impl DeviceRound {
         Ok(serde_json::json!({ "client": self.round.client(), "shares": shares }).to_string())
     }
 
-    /// The masked input for `update` (clipped per coordinate to `clip` and quantised for
-    /// `expected_clients`, as the round's settings say), given the mailbox JSON.
+    /// The masked input for `update`, prepared as the round's settings say: clipped to the L2
+    /// bound `clip`, quantised for `expected_clients`, and noised with this device's share of
+    /// the distributed discrete Gaussian noise (`noise_multiplier`, 0 for none). Needs the
+    /// mailbox JSON.
     ///
     /// # Errors
-    /// Mailbox JSON that does not parse or that the protocol refuses; bad quantiser settings.
+    /// Mailbox JSON that does not parse or that the protocol refuses; bad settings.
     pub fn masked_input(
         &mut self,
         mailbox_json: &str,
         update: &[f32],
         clip: f32,
         expected_clients: u32,
+        noise_multiplier: f64,
     ) -> Result<Vec<u32>> {
         let mailbox: Vec<EncryptedShares> = parse("mailbox", mailbox_json)?;
-        let quantized = Quantizer::new(clip, expected_clients)?.quantize(update);
-        self.clipped = quantized.clipped;
-        Ok(self.round.masked_input(&mailbox, &quantized.values)?)
+        let privacy = InputPrivacy {
+            l2_clip: clip,
+            noise_multiplier,
+            expected_clients,
+        };
+        let prepared = privacy.prepare(update, &mut self.rng)?;
+        self.norm_before_clip = Some(prepared.norm_before_clip);
+        self.clip = clip;
+        Ok(self.round.masked_input(&mailbox, &prepared.values)?)
     }
 
-    /// How many coordinates of the update the quantiser clipped (reported, never silent).
-    pub fn clipped(&self) -> usize {
-        self.clipped
+    /// The update's L2 norm before clipping, once the input is prepared.
+    pub fn norm_before_clip(&self) -> Option<f32> {
+        self.norm_before_clip
+    }
+
+    /// Whether the L2 clip bound the update (reported, never silent).
+    pub fn clipped(&self) -> bool {
+        self.norm_before_clip.is_some_and(|norm| norm > self.clip)
     }
 
     /// `{"signature": …}` over the survivor set the coordinator relayed (its JSON).

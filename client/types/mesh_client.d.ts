@@ -156,10 +156,11 @@ export class RoundClient {
      */
     keysJson(): string;
     /**
-     * The masked input (`POST …/input` as little-endian bytes) of `update`, quantised with
-     * the round's `clip` and `expectedClients`, from the mailbox's JSON.
+     * The masked input (`POST …/input` as little-endian bytes) of `update`, clipped to the
+     * round's L2 bound `clip`, quantised for `expectedClients` and noised on this device
+     * (`noiseMultiplier`, 0 for none), from the mailbox's JSON.
      */
-    maskedInput(mailbox_json: string, update: Float32Array | number[], clip: number, expected_clients: number): Uint32Array;
+    maskedInput(mailbox_json: string, update: Float32Array | number[], clip: number, expected_clients: number, noise_multiplier: number): Uint32Array;
     /**
      * Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
      * the round's `threshold`, signing with `identity`.
@@ -179,9 +180,13 @@ export class RoundClient {
      */
     unmaskJson(signatures_json: string): string;
     /**
-     * Coordinates of the update the quantiser clipped.
+     * Whether the L2 clip bound the update.
      */
-    readonly clipped: number;
+    readonly clipped: boolean;
+    /**
+     * The update's L2 norm before clipping (NaN before `maskedInput`).
+     */
+    readonly normBeforeClip: number;
 }
 
 /**
@@ -228,8 +233,9 @@ export interface InitOutput {
     readonly meshsession_traits: (a: number) => [number, number, number];
     readonly roundclient_clipped: (a: number) => number;
     readonly roundclient_keysJson: (a: number) => [number, number];
-    readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number, number];
+    readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
     readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly roundclient_normBeforeClip: (a: number) => number;
     readonly roundclient_sharesJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly roundclient_signatureJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly roundclient_unmaskJson: (a: number, b: number, c: number) => [number, number, number, number];

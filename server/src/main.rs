@@ -74,6 +74,10 @@ struct SimulateArgs {
     /// native clients beside browser ones.
     #[arg(long)]
     join: bool,
+    /// Differential privacy of a round this command starts: noise multiplier of the discrete
+    /// Gaussian noise the clients add on their devices; 0 for none.
+    #[arg(long, default_value_t = 0.0)]
+    noise_multiplier: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,6 +348,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         phase_ms: args.phase_ms,
         seed: args.seed,
         join: args.join,
+        noise_multiplier: args.noise_multiplier,
     };
     let report = simulate_command::simulate(&options)?;
     if let Some(path) = &args.json {

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mesh_shared::ModelWeights;
 use mesh_shared::secagg::{
-    EncryptedShares, Quantizer, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
+    EncryptedShares, InputPrivacy, PrivacyAccountant, Quantizer, SignedRoundKeys,
+    SurvivorSignature, UnmaskingShares,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,19 +30,40 @@ pub struct RoundSettings {
     pub expected_clients: usize,
     /// Time each phase waits for stragglers, in milliseconds.
     pub phase_ms: u64,
-    /// Per-coordinate clip of an update (the quantiser's range, reported when it binds).
+    /// L2 bound of an update: each client clips to it (and says so) before quantising.
     pub clip: f32,
     /// Server learning rate: the model moves by this times the mean update.
     pub learning_rate: f32,
+    /// Differential privacy: noise multiplier `z` of the distributed discrete Gaussian noise
+    /// the clients add on their devices (the sum's deviation is `z · clip` when every expected
+    /// client survives); 0 for none.
+    #[serde(default)]
+    pub noise_multiplier: f64,
+    /// δ of the reported (ε, δ).
+    #[serde(default = "default_delta")]
+    pub delta: f64,
+}
+
+fn default_delta() -> f64 {
+    1e-5
 }
 
 impl RoundSettings {
+    /// How every client prepares its input (clip, quantise, noise).
+    pub fn privacy(&self) -> InputPrivacy {
+        InputPrivacy {
+            l2_clip: self.clip,
+            noise_multiplier: self.noise_multiplier,
+            expected_clients: self.expected_clients as u32,
+        }
+    }
+
     /// The quantiser every client and the coordinator use.
     ///
     /// # Errors
-    /// As [`Quantizer::new`].
+    /// As [`InputPrivacy::quantizer`].
     pub fn quantizer(&self) -> Result<Quantizer> {
-        Ok(Quantizer::new(self.clip, self.expected_clients as u32)?)
+        Ok(self.privacy().quantizer()?)
     }
 
     fn check(&self, model: &ModelWeights) -> Result<()> {
@@ -70,6 +92,9 @@ impl RoundSettings {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) || self.phase_ms == 0 {
             return Err(fail("learning rate and phase time must be > 0".to_owned()));
         }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(fail(format!("delta {}: between 0 and 1", self.delta)));
+        }
         self.quantizer().map(|_| ())
     }
 }
@@ -86,6 +111,10 @@ pub enum RoundOutcome {
         clients: usize,
         /// Largest absolute value of the applied mean update.
         max_abs_update: f32,
+        /// With noise: ε of this round at the settings' δ.
+        epsilon: Option<f64>,
+        /// With noise: ε of every noised round applied so far together (zCDP composition).
+        epsilon_total: Option<f64>,
     },
     /// The round stopped without revealing anything; why.
     Aborted {
@@ -127,6 +156,11 @@ struct RoundHeader {
     outcome: Option<RoundOutcome>,
     /// The applied mean update (the revealed aggregate), once the round is done.
     result: Option<Vec<f32>>,
+    /// zCDP ρ spent by the rounds applied before this one, and with it once applied.
+    #[serde(default)]
+    rho_before: f64,
+    #[serde(default)]
+    rho_total: f64,
 }
 
 /// An accepted message or a phase change, in the order the coordinator took them; replaying
@@ -378,6 +412,8 @@ impl RoundCoordinator {
             started_ms: self.clock.now_ms(),
             outcome: None,
             result: None,
+            rho_before: current.as_ref().map_or(0.0, |r| r.header.rho_total),
+            rho_total: current.as_ref().map_or(0.0, |r| r.header.rho_total),
         };
         let live = LiveRound::new(header)?;
         self.store.start_round(&encode(&live.header)?)?;
@@ -618,10 +654,24 @@ impl RoundCoordinator {
         }
         let next = ModelWeights::new(model.version() + 1, model.salt(), model.buckets(), weights)?
             .with_content_tower(model.content_tower().cloned());
+        let privacy = settings
+            .privacy()
+            .round_privacy(clients, settings.dimension)?;
+        let (mut this_round, mut total) = (
+            PrivacyAccountant::default(),
+            PrivacyAccountant::from_rho(live.header.rho_before),
+        );
+        if let Some(noisy) = &privacy {
+            this_round.record(noisy);
+            total.record(noisy);
+        }
+        live.header.rho_total = total.rho();
         live.header.outcome = Some(RoundOutcome::Applied {
             new_model_version: next.version(),
             clients,
             max_abs_update: mean.iter().fold(0.0f32, |m, x| m.max(x.abs())),
+            epsilon: privacy.map(|_| this_round.epsilon(settings.delta)),
+            epsilon_total: (total.rho() > 0.0).then(|| total.epsilon(settings.delta)),
         });
         live.header.result = Some(mean);
         self.store

@@ -34,6 +34,8 @@ pub(crate) struct SimulateOptions {
     pub(crate) seed: u64,
     /// Join the coordinator's current round (its settings) instead of starting one.
     pub(crate) join: bool,
+    /// Noise multiplier of a round this command starts.
+    pub(crate) noise_multiplier: f64,
 }
 
 /// Per-stage figures, medians over the clients that took the stage.
@@ -67,6 +69,9 @@ pub(crate) struct SimulateReport {
     pub(crate) upload_bytes_per_client: usize,
     pub(crate) download_bytes_per_client: usize,
     pub(crate) aggregate_max_abs_error: Option<f64>,
+    /// With on-device noise: ε of the round (and of all noised rounds so far) at δ 1e-5.
+    pub(crate) epsilon: Option<f64>,
+    pub(crate) epsilon_total: Option<f64>,
     pub(crate) quantisation_error_bound: f64,
     pub(crate) stages: Vec<StageReport>,
 }
@@ -295,6 +300,8 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
             phase_ms: options.phase_ms,
             clip: 1.0,
             learning_rate: 1.0,
+            noise_multiplier: options.noise_multiplier,
+            delta: 1e-5,
         };
         let body = serde_json::to_vec(&settings)?;
         serde_json::from_slice(&http.post(
@@ -337,21 +344,12 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
     let logs: Vec<anyhow::Result<ClientLog>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..options.clients)
             .map(|at| {
-                let (url, input, seed) = (&url, &inputs[at], seeds[at]);
+                let (url, input, seed, status) = (&url, &inputs[at], seeds[at], &status);
                 let stop_before = dropped.contains(&at).then_some(drop_stage);
-                let quantized = quantizer.quantize(input).values;
                 std::thread::Builder::new()
                     .stack_size(4 << 20)
                     .spawn_scoped(scope, move || {
-                        run_client(
-                            url,
-                            round,
-                            model_version,
-                            threshold,
-                            &quantized,
-                            seed,
-                            stop_before,
-                        )
+                        run_client(url, status, input, seed, stop_before)
                     })
             })
             .collect();
@@ -395,6 +393,14 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         eprintln!("{failure}");
     }
 
+    let (epsilon, epsilon_total) = match &final_status.outcome {
+        Some(mesh_server::RoundOutcome::Applied {
+            epsilon,
+            epsilon_total,
+            ..
+        }) => (*epsilon, *epsilon_total),
+        _ => (None, None),
+    };
     let (completed, outcome, model_version_after) = match &final_status.outcome {
         Some(mesh_server::RoundOutcome::Applied {
             new_model_version, ..
@@ -480,6 +486,8 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
                 .collect(),
         ) as usize,
         aggregate_max_abs_error,
+        epsilon,
+        epsilon_total,
         quantisation_error_bound: f64::from(quantizer.max_sum_error(survivors.len() as u32))
             / survivors.len().max(1) as f64,
         stages,
@@ -522,13 +530,14 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
 /// One client's round; `stop_before` is the stage it drops out before.
 fn run_client(
     url: &str,
-    round: u64,
-    model_version: u32,
-    threshold: usize,
-    input: &[u32],
+    status: &RoundStatus,
+    update: &[f32],
     seed: u64,
     stop_before: Option<usize>,
 ) -> anyhow::Result<ClientLog> {
+    let (round, model_version) = (status.round, status.model_version);
+    let threshold = status.settings.threshold;
+    let privacy = status.settings.privacy();
     let mut http = Http::new(url);
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut log = ClientLog::default();
@@ -597,7 +606,8 @@ fn run_client(
             round,
             RoundPhase::MaskedInput,
         )?)?;
-        let masked = client.masked_input(&mailbox, input)?;
+        let input = privacy.prepare(update, &mut rng)?;
+        let masked = client.masked_input(&mailbox, &input.values)?;
         let bytes: Vec<u8> = masked.iter().flat_map(|v| v.to_le_bytes()).collect();
         http.post(
             &format!("/v1/rounds/{round}/input?client={id}&model_version={model_version}"),

@@ -23,6 +23,8 @@ fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
         phase_ms: 10_000,
         clip: 1.0,
         learning_rate: 1.0,
+        noise_multiplier: 0.0,
+        delta: 1e-5,
     }
 }
 
@@ -398,4 +400,96 @@ async fn round_messages_are_checked_with_clear_errors() {
         &["client 9 is not part of MaskedInput"],
     );
     drop(clients);
+}
+
+/// Runs a whole round with `n` clients that all answer; returns the final status.
+async fn full_round(
+    mesh: &Coordinator,
+    settings: RoundSettings,
+    rng: &mut ChaCha20Rng,
+) -> RoundStatus {
+    let version = mesh.model().version();
+    let round = start(mesh, settings).await.round;
+    let n = settings.expected_clients;
+    let mut clients = through_sharing(mesh, round, version, n, settings.threshold, rng).await;
+    let privacy = settings.privacy();
+    for client in &mut clients {
+        let update: Vec<f32> = (0..DIMENSION).map(|_| rng.random::<f32>() - 0.5).collect();
+        let input = privacy.prepare(&update, rng).unwrap();
+        masked_input(mesh, round, version, client, &input.values).await;
+    }
+    let survivors: BTreeSet<u32> = get(mesh, &format!("/v1/rounds/{round}/survivors"))
+        .await
+        .json();
+    for client in &mut clients {
+        let signature = client.consistency_signature(&survivors).unwrap();
+        let body = json!({ "model_version": version, "signature": signature });
+        let reply = post(mesh, &format!("/v1/rounds/{round}/signature"), body).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    let signatures: Vec<SurvivorSignature> = get(mesh, &format!("/v1/rounds/{round}/signatures"))
+        .await
+        .json();
+    for client in &mut clients {
+        let shares = client.unmasking_shares(&signatures).unwrap();
+        let body = json!({ "model_version": version, "client": client.client(), "shares": shares });
+        let reply = post(mesh, &format!("/v1/rounds/{round}/unmask"), body).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    status(mesh).await
+}
+
+#[tokio::test]
+async fn noised_rounds_report_their_privacy_and_compose() {
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let mesh = operator(Coordinator::new());
+    let private = RoundSettings {
+        noise_multiplier: 1.0,
+        ..settings(5, 3)
+    };
+    let first = full_round(&mesh, private, &mut rng).await;
+    let Some(RoundOutcome::Applied {
+        epsilon: Some(epsilon),
+        epsilon_total: Some(total),
+        ..
+    }) = first.outcome
+    else {
+        panic!("a noised round reports ε: {first:?}");
+    };
+    assert!(
+        epsilon > 0.0 && (total - epsilon).abs() < 1e-9,
+        "{epsilon} {total}"
+    );
+    // The accountant survives a restart and adds the next round's privacy loss.
+    let mesh = operator(mesh.restart());
+    let second = full_round(&mesh, private, &mut rng).await;
+    let Some(RoundOutcome::Applied {
+        epsilon: Some(again),
+        epsilon_total: Some(both),
+        new_model_version,
+        ..
+    }) = second.outcome
+    else {
+        panic!("a noised round reports ε: {second:?}");
+    };
+    assert_eq!(new_model_version, 3);
+    assert!((again - epsilon).abs() < 1e-9);
+    assert!(
+        both > epsilon && both < 2.0 * epsilon,
+        "{both} vs {epsilon}"
+    );
+    // Without noise there is nothing to report.
+    let mesh = operator(mesh.restart());
+    let plain = full_round(&mesh, settings(5, 3), &mut rng).await;
+    assert!(
+        matches!(
+            plain.outcome,
+            Some(RoundOutcome::Applied {
+                epsilon: None,
+                epsilon_total: Some(_),
+                ..
+            })
+        ),
+        "{plain:?}"
+    );
 }

@@ -104,6 +104,8 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
         phase_ms: 60_000,
         clip: 1.0,
         learning_rate: 1.0,
+        noise_multiplier: 0.0,
+        delta: 1e-5,
     };
     let (status, body) = post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));

@@ -174,6 +174,15 @@ pub struct PrivacyAccountant {
 }
 
 impl PrivacyAccountant {
+    /// An accountant that has already spent `rho` (of earlier rounds; their count is not
+    /// kept).
+    pub fn from_rho(rho: f64) -> Self {
+        Self {
+            rho: rho.max(0.0),
+            rounds: 0,
+        }
+    }
+
     /// Records one round.
     pub fn record(&mut self, round: &NoisyRound) {
         self.rho += round.rho();

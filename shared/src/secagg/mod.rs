@@ -7,6 +7,7 @@
 mod client_round;
 mod discrete_gaussian;
 mod pairwise_mask;
+mod private_input;
 mod quantizer;
 mod shamir;
 mod share_encryption;
@@ -20,6 +21,7 @@ pub use pairwise_mask::{
     MaskedInput, expand_mask, mask_input, mask_public_key, pairwise_seed, remove_pairwise_masks,
     remove_self_masks,
 };
+pub use private_input::{InputPrivacy, PreparedInput};
 pub use quantizer::{Quantized, Quantizer};
 pub use shamir::{SeedShare, reconstruct_seed, split_seed};
 pub use share_encryption::{SharesForPeer, decrypt_shares, encrypt_shares, share_encryption_key};

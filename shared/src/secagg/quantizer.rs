@@ -39,6 +39,29 @@ impl Quantizer {
         })
     }
 
+    /// A quantiser like [`Quantizer::new`] with a coarser grid of `units_per_one` units per
+    /// 1.0 (a noised round keeps its noise deviation within what the sampler draws exactly).
+    ///
+    /// # Errors
+    /// As [`Quantizer::new`]; [`Error::InvalidField`] for a grid finer than the range allows
+    /// or not > 0.
+    pub fn with_units(clip: f32, max_clients: u32, units_per_one: f64) -> Result<Self> {
+        let finest = Self::new(clip, max_clients)?;
+        if !(units_per_one.is_finite() && units_per_one > 0.0 && units_per_one <= finest.scale) {
+            return Err(Error::InvalidField {
+                field: "quantizer".to_owned(),
+                reason: format!(
+                    "{units_per_one} units per 1.0: between 0 and {}",
+                    finest.scale
+                ),
+            });
+        }
+        Ok(Self {
+            scale: units_per_one,
+            ..finest
+        })
+    }
+
     /// Clips and quantises `values`.
     pub fn quantize(&self, values: &[f32]) -> Quantized {
         let mut clipped = 0;
@@ -75,6 +98,11 @@ impl Quantizer {
             .iter()
             .map(|&s| (f64::from(s) / self.scale - offset) as f32)
             .collect())
+    }
+
+    /// Quantised units per 1.0 of an input value.
+    pub fn units_per_one(&self) -> f64 {
+        self.scale
     }
 
     /// The largest error of a dequantised sum of `clients` inputs, per coordinate.

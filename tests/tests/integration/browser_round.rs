@@ -1,7 +1,8 @@
 //! A federated round with secure aggregation between three headless-Chromium tabs (each its
 //! own browser context and device key; the wasm `RoundClient` in the demo's Worker) and two
 //! native clients (`mesh simulate --join`), against a real coordinator on a loopback port.
-//! The round completes and the model version advances.
+//! Every client adds its share of discrete Gaussian noise on its device (z = 0.5). The round
+//! completes, reports its ε, and the model version advances.
 //!
 //! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
 //! `cargo xtask test` prepares all three and runs this test.
@@ -44,6 +45,8 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
         phase_ms: 120_000,
         clip: 1.0,
         learning_rate: 1.0,
+        noise_multiplier: 0.5,
+        delta: 1e-5,
     };
     let round = state
         .rounds()
@@ -114,6 +117,10 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
                 "Round {round}: applied, model v{version} → v{}",
                 version + 1
             )),
+            "{status}"
+        );
+        assert!(
+            status.contains("noised on this device (z = 0.5): ε = "),
             "{status}"
         );
     }
