@@ -332,11 +332,32 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
     let mut order: Vec<usize> = (0..options.clients).collect();
     rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
     let dropped: BTreeSet<usize> = order[..dropped_count].iter().copied().collect();
+    // Random directions with L2 norms spread over [0, 1.25 × clip]: a fifth of the updates
+    // are clipped by their clients.
     let inputs: Vec<Vec<f32>> = (0..options.clients)
         .map(|_| {
-            (0..params)
-                .map(|_| (rng.random::<f32>() - 0.5) * 0.2)
-                .collect()
+            let direction: Vec<f32> = (0..params).map(|_| rng.random::<f32>() - 0.5).collect();
+            let norm = direction
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-12);
+            let length = rng.random::<f32>() * 1.25 * settings.clip;
+            direction.iter().map(|x| x / norm * length).collect()
+        })
+        .collect();
+    // What the sum holds of each input: the input clipped to the round's L2 bound.
+    let clipped_inputs: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|input| {
+            let norm = input.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let scale = if norm > settings.clip {
+                settings.clip / norm
+            } else {
+                1.0
+            };
+            input.iter().map(|x| x * scale).collect()
         })
         .collect();
     let seeds: Vec<u64> = (0..options.clients).map(|_| rng.random()).collect();
@@ -425,7 +446,7 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         for (i, value) in applied.iter().enumerate() {
             let expected: f64 = survivors
                 .iter()
-                .map(|at| f64::from(inputs[*at][i]))
+                .map(|at| f64::from(clipped_inputs[*at][i]))
                 .sum::<f64>()
                 / survivors.len() as f64;
             worst = worst.max((f64::from(*value) - expected).abs());

@@ -1,9 +1,10 @@
-//! Secure-aggregation primitives both sides compute identically (Bonawitz et al. 2017; the
-//! round protocol over HTTP comes with issue 5): fixed-point quantisation into `Z_2^32` with
-//! reported clipping, pairwise masks from X25519 + HKDF-SHA256 + ChaCha20, self masks, and
-//! Shamir t-of-n sharing of mask seeds over the Ristretto/ed25519 scalar field, and the
-//! distributed discrete Gaussian noise with its privacy accountant. Randomness
-//! comes from the caller (a CSPRNG on the device); nothing here draws its own.
+//! Secure aggregation (Bonawitz et al. 2017, with its consistency check) as both sides compute
+//! it: fixed-point quantisation into `Z_2^32` with reported clipping, pairwise masks from
+//! X25519 + HKDF-SHA256 + ChaCha20, self masks, Shamir t-of-n sharing of mask seeds over the
+//! ed25519 scalar field, share encryption, the distributed discrete Gaussian noise with its
+//! privacy accountant, and the client's side of a round ([`ClientRound`]); the coordinator's
+//! side and the HTTP rounds live in `mesh-server`. Randomness comes from the caller (a CSPRNG
+//! on the device); nothing here draws its own.
 mod client_round;
 mod discrete_gaussian;
 mod pairwise_mask;
