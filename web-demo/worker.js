@@ -189,7 +189,8 @@ async function federatedRound() {
   const update = session.pendingUpdate(settings.dimension);
   const versioned = (json) => JSON.stringify({ ...JSON.parse(json), model_version: version });
   const { client } = JSON.parse(await request("POST", `/v1/rounds/${round}/join`, JSON.stringify({ model_version: version })));
-  const rc = new RoundClient(round, version, client, settings.threshold, identity);
+  const rc = new RoundClient(round, version, client, settings.threshold,
+    settings.neighbours ?? null, settings.share_threshold ?? null, identity);
   await request("POST", `/v1/rounds/${round}/keys`, versioned(rc.keysJson()));
   const waitFor = async (phase, path) => {
     for (;;) {

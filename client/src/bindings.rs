@@ -306,23 +306,32 @@ pub struct JsRoundClient(DeviceRound);
 #[wasm_bindgen(js_class = RoundClient)]
 impl JsRoundClient {
     /// Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
-    /// the round's `threshold`, signing with `identity`.
+    /// the round's `threshold` and, for SecAgg+, its `neighbours` and `shareThreshold` (both
+    /// `null` on the complete graph); signs with `identity`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         round: f64,
         model_version: u32,
         client: u32,
         threshold: u32,
+        neighbours: Option<u32>,
+        share_threshold: Option<u32>,
         identity: &JsDeviceIdentity,
     ) -> Result<JsRoundClient, JsError> {
         if !(round.is_finite() && round >= 1.0 && round.fract() == 0.0) {
             return Err(JsError::new("round must be a whole number >= 1"));
         }
+        let sparse = match (neighbours, share_threshold) {
+            (Some(k), Some(t)) => Some((k as usize, t as usize)),
+            (None, _) => None,
+            (Some(_), None) => return Err(JsError::new("neighbours needs a shareThreshold")),
+        };
         let device = DeviceRound::new(
             round as u64,
             model_version,
             client,
             threshold as usize,
+            sparse,
             &identity.0,
         )
         .map_err(js_error)?;

@@ -24,21 +24,23 @@ pub struct DeviceRound {
 
 impl DeviceRound {
     /// Joins round `round` of model `model_version` as `client` (the id `join` returned), with
-    /// the coordinator's `threshold`, signing with `identity`.
+    /// the coordinator's `threshold` and, for SecAgg+, its `(neighbours, share_threshold)`;
+    /// signs with `identity`.
     ///
     /// # Errors
-    /// [`Error::Randomness`] when the platform has no random source; a threshold below 2.
+    /// [`Error::Randomness`] when the platform has no random source; thresholds out of range.
     pub fn new(
         round: u64,
         model_version: u32,
         client: u32,
         threshold: usize,
+        sparse: Option<(usize, usize)>,
         identity: &DeviceIdentity,
     ) -> Result<Self> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| Error::Randomness(e.to_string()))?;
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let round = ClientRound::new(
+        let mut round = ClientRound::new(
             round,
             model_version,
             client,
@@ -46,6 +48,9 @@ impl DeviceRound {
             &identity.secret_key(),
             &mut rng,
         )?;
+        if let Some((neighbours, share_threshold)) = sparse {
+            round = round.sparse(neighbours, share_threshold)?;
+        }
         Ok(Self {
             round,
             rng,
@@ -147,7 +152,8 @@ mod tests {
     #[test]
     fn bad_relayed_json_is_refused_with_what_was_wrong() {
         let identity = DeviceIdentity::from_secret(&[3; 32]).unwrap();
-        let mut device = DeviceRound::new(1, 1, 1, 2, &identity).unwrap();
+        let mut device = DeviceRound::new(1, 1, 1, 2, None, &identity).unwrap();
+        assert!(DeviceRound::new(1, 1, 1, 2, Some((4, 9)), &identity).is_err());
         let err = device.shares_json("{").unwrap_err();
         assert!(err.to_string().starts_with("roster: "), "{err}");
         let keys: serde_json::Value = serde_json::from_str(&device.keys_json()).unwrap();

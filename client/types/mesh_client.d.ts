@@ -163,9 +163,10 @@ export class RoundClient {
     maskedInput(mailbox_json: string, update: Float32Array | number[], clip: number, expected_clients: number, noise_multiplier: number): Uint32Array;
     /**
      * Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
-     * the round's `threshold`, signing with `identity`.
+     * the round's `threshold` and, for SecAgg+, its `neighbours` and `shareThreshold` (both
+     * `null` on the complete graph); signs with `identity`.
      */
-    constructor(round: number, model_version: number, client: number, threshold: number, identity: DeviceIdentity);
+    constructor(round: number, model_version: number, client: number, threshold: number, neighbours: number | null | undefined, share_threshold: number | null | undefined, identity: DeviceIdentity);
     /**
      * `{"client", "shares"}` for `POST …/shares`, from the roster's JSON.
      */
@@ -234,7 +235,7 @@ export interface InitOutput {
     readonly roundclient_clipped: (a: number) => number;
     readonly roundclient_keysJson: (a: number) => [number, number];
     readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
-    readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
     readonly roundclient_normBeforeClip: (a: number) => number;
     readonly roundclient_sharesJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly roundclient_signatureJson: (a: number, b: number, c: number) => [number, number, number, number];

@@ -78,6 +78,10 @@ struct SimulateArgs {
     /// Gaussian noise the clients add on their devices; 0 for none.
     #[arg(long, default_value_t = 0.0)]
     noise_multiplier: f64,
+    /// SecAgg+ for a round this command starts: each client shares with this many ring
+    /// neighbours (default: every other client).
+    #[arg(long)]
+    neighbours: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -349,6 +353,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         join: args.join,
         noise_multiplier: args.noise_multiplier,
+        neighbours: args.neighbours,
     };
     let report = simulate_command::simulate(&options)?;
     if let Some(path) = &args.json {

@@ -42,6 +42,14 @@ pub struct RoundSettings {
     /// δ of the reported (ε, δ).
     #[serde(default = "default_delta")]
     pub delta: f64,
+    /// SecAgg+ (Bell et al. 2020): each client shares secrets and masks with this many ring
+    /// neighbours instead of every other client; `None` for the complete graph.
+    #[serde(default)]
+    pub neighbours: Option<usize>,
+    /// With `neighbours`: shares that rebuild one client's secrets (default: just over half a
+    /// neighbourhood).
+    #[serde(default)]
+    pub share_threshold: Option<usize>,
 }
 
 fn default_delta() -> f64 {
@@ -49,6 +57,15 @@ fn default_delta() -> f64 {
 }
 
 impl RoundSettings {
+    /// Shares that rebuild one client's secrets: `threshold` on the complete graph, else the
+    /// given share threshold or just over half of the (even) neighbourhood.
+    pub fn share_threshold(&self) -> usize {
+        match self.neighbours {
+            None => self.threshold,
+            Some(k) => self.share_threshold.unwrap_or(2 * k.div_ceil(2) / 2 + 1),
+        }
+    }
+
     /// How every client prepares its input (clip, quantise, noise).
     pub fn privacy(&self) -> InputPrivacy {
         InputPrivacy {
@@ -91,6 +108,14 @@ impl RoundSettings {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) || self.phase_ms == 0 {
             return Err(fail("learning rate and phase time must be > 0".to_owned()));
+        }
+        if let Some(k) = self.neighbours {
+            let t = self.share_threshold();
+            if k < 2 || t < 2 || t > 2 * k.div_ceil(2) + 1 {
+                return Err(fail(format!(
+                    "{k} neighbours with a share threshold of {t}: at least 2 of each, the threshold at most the neighbourhood"
+                )));
+            }
         }
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(fail(format!("delta {}: between 0 and 1", self.delta)));
@@ -201,13 +226,19 @@ struct LiveRound {
 
 impl LiveRound {
     fn new(header: RoundHeader) -> Result<Self> {
-        let round = AggregationRound::new(
+        let settings = header.settings;
+        let mut round = AggregationRound::new(
             header.number,
             header.model_version,
-            header.settings.threshold,
-            header.settings.dimension,
+            settings.threshold,
+            settings.dimension,
         )
         .map_err(|e| Error::Storage(e.to_string()))?;
+        if let Some(k) = settings.neighbours {
+            round = round
+                .sparse(k, settings.share_threshold())
+                .map_err(|e| Error::Storage(e.to_string()))?;
+        }
         Ok(Self {
             deadline_ms: header.started_ms + header.settings.phase_ms,
             header,
@@ -401,6 +432,11 @@ impl RoundCoordinator {
     /// [`RoundRequestError::Busy`] while a round runs; invalid settings.
     pub fn start(&self, settings: RoundSettings, model: &ModelWeights) -> Outcome<RoundStatus> {
         settings.check(model)?;
+        // Clients read the share threshold from the status: spell out the default.
+        let settings = RoundSettings {
+            share_threshold: settings.neighbours.map(|_| settings.share_threshold()),
+            ..settings
+        };
         let mut current = self.lock();
         if let Some(open) = current.as_ref().filter(|r| r.is_open()) {
             return Err(RoundRequestError::Busy(open.header.number));

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_shared::secagg::{
     EncryptedShares, SeedShare, SignedRoundKeys, SurvivorSignature, UnmaskingShares, pairwise_seed,
-    reconstruct_seed, remove_pairwise_masks, remove_self_masks, verify_survivor_signature,
+    reconstruct_seed, remove_pairwise_masks, remove_self_masks, round_graph,
+    verify_survivor_signature,
 };
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,12 @@ pub struct AggregationRound {
     round: u64,
     model_version: u32,
     threshold: usize,
+    /// SecAgg+: neighbours per client (`None`: the complete graph).
+    neighbours: Option<usize>,
+    /// Shares that rebuild one client's secrets.
+    share_threshold: usize,
+    /// Each client's neighbours, fixed when advertising closes.
+    graph: BTreeMap<u32, BTreeSet<u32>>,
     dimension: usize,
     phase: RoundPhase,
     keys: BTreeMap<u32, SignedRoundKeys>,
@@ -152,6 +159,9 @@ impl AggregationRound {
             round,
             model_version,
             threshold,
+            neighbours: None,
+            share_threshold: threshold,
+            graph: BTreeMap::new(),
             dimension,
             phase: RoundPhase::AdvertiseKeys,
             keys: BTreeMap::new(),
@@ -164,6 +174,25 @@ impl AggregationRound {
             mask_secret_shares: BTreeMap::new(),
             unmasked: BTreeSet::new(),
         })
+    }
+
+    /// The same round on SecAgg+'s sparse graph: each client shares with its `neighbours`
+    /// (`mesh_shared::secagg::round_graph`), any `share_threshold` of whom rebuild its secrets.
+    ///
+    /// # Errors
+    /// [`RoundError::TooFewClients`] for a share threshold below 2 or above `neighbours + 1`.
+    pub fn sparse(mut self, neighbours: usize, share_threshold: usize) -> Result<Self, RoundError> {
+        if share_threshold < 2 || share_threshold > neighbours + 1 {
+            return Err(RoundError::TooFewClients {
+                round: self.round,
+                phase: self.phase,
+                have: neighbours + 1,
+                threshold: share_threshold,
+            });
+        }
+        self.neighbours = Some(neighbours);
+        self.share_threshold = share_threshold;
+        Ok(self)
     }
 
     /// The round number.
@@ -304,6 +333,8 @@ impl AggregationRound {
     pub fn close_advertise(&mut self) -> Result<Vec<SignedRoundKeys>, RoundError> {
         self.expect(RoundPhase::AdvertiseKeys, "the end of advertising")?;
         self.enough(self.keys.len())?;
+        let clients: BTreeSet<u32> = self.keys.keys().copied().collect();
+        self.graph = round_graph(self.round, &clients, self.neighbours);
         self.phase = RoundPhase::ShareKeys;
         Ok(self.roster())
     }
@@ -334,12 +365,12 @@ impl AggregationRound {
             ));
         }
         let recipients: BTreeSet<u32> = shares.iter().map(|m| m.recipient).collect();
-        let expected: BTreeSet<u32> = self.keys.keys().copied().filter(|c| *c != client).collect();
+        let expected = self.graph.get(&client).cloned().unwrap_or_default();
         if recipients != expected || shares.len() != expected.len() {
             return Err(self.malformed(
                 client,
                 format!(
-                    "{} shares for {} peers: one per other advertised client is needed",
+                    "{} shares for {} peers: one per neighbour in the round's graph is needed",
                     shares.len(),
                     expected.len()
                 ),
@@ -512,7 +543,7 @@ impl AggregationRound {
         self.enough(self.unmasked.len())?;
         let recover = |shares: Option<&Vec<SeedShare>>, owner: u32, what: &'static str| {
             let shares = shares.map(Vec::as_slice).unwrap_or_default();
-            reconstruct_seed(shares, self.threshold).map_err(|e| RoundError::Recovery {
+            reconstruct_seed(shares, self.share_threshold).map_err(|e| RoundError::Recovery {
                 round: self.round,
                 client: owner,
                 what,
@@ -536,7 +567,8 @@ impl AggregationRound {
                 "mask secret",
             )?;
             let mut survivors = Vec::with_capacity(self.masked.len());
-            for survivor in &self.masked {
+            let near = self.graph.get(dropped).cloned().unwrap_or_default();
+            for survivor in self.masked.intersection(&near) {
                 let seed =
                     pairwise_seed(&secret, &self.keys[survivor].mask_public).map_err(|e| {
                         RoundError::Recovery {

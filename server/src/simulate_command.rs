@@ -36,6 +36,8 @@ pub(crate) struct SimulateOptions {
     pub(crate) join: bool,
     /// Noise multiplier of a round this command starts.
     pub(crate) noise_multiplier: f64,
+    /// SecAgg+ neighbours of a round this command starts (`None`: the complete graph).
+    pub(crate) neighbours: Option<usize>,
 }
 
 /// Per-stage figures, medians over the clients that took the stage.
@@ -302,6 +304,8 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
             learning_rate: 1.0,
             noise_multiplier: options.noise_multiplier,
             delta: 1e-5,
+            neighbours: options.neighbours,
+            share_threshold: None,
         };
         let body = serde_json::to_vec(&settings)?;
         serde_json::from_slice(&http.post(
@@ -594,7 +598,10 @@ fn run_client(
             &versioned(serde_json::json!({})),
         )?)?;
         let id = joined["client"].as_u64().context("join: no client id")? as u32;
-        let c = ClientRound::new(round, model_version, id, threshold, &device, &mut rng)?;
+        let mut c = ClientRound::new(round, model_version, id, threshold, &device, &mut rng)?;
+        if let Some(k) = status.settings.neighbours {
+            c = c.sparse(k, status.settings.share_threshold())?;
+        }
         http.post_json(
             &format!("/v1/rounds/{round}/keys"),
             &versioned(serde_json::json!({ "keys": c.advertise() })),

@@ -25,6 +25,8 @@ fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
         learning_rate: 1.0,
         noise_multiplier: 0.0,
         delta: 1e-5,
+        neighbours: None,
+        share_threshold: None,
     }
 }
 
@@ -114,6 +116,7 @@ async fn through_sharing(
     threshold: usize,
     rng: &mut ChaCha20Rng,
 ) -> Vec<ClientRound> {
+    let settings = status(mesh).await.settings;
     let mut clients = Vec::new();
     for _ in 0..n {
         let joined = post(
@@ -127,7 +130,10 @@ async fn through_sharing(
             .as_u64()
             .unwrap() as u32;
         let device: [u8; 32] = rng.random();
-        let client = ClientRound::new(round, version, id, threshold, &device, rng).unwrap();
+        let mut client = ClientRound::new(round, version, id, threshold, &device, rng).unwrap();
+        if let (Some(k), Some(t)) = (settings.neighbours, settings.share_threshold) {
+            client = client.sparse(k, t).unwrap();
+        }
         let reply = post(
             mesh,
             &format!("/v1/rounds/{round}/keys"),
@@ -491,5 +497,21 @@ async fn noised_rounds_report_their_privacy_and_compose() {
             })
         ),
         "{plain:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_secagg_plus_round_on_a_sparse_graph_applies() {
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    let mesh = operator(Coordinator::new());
+    let sparse = RoundSettings {
+        neighbours: Some(4),
+        ..settings(9, 5)
+    };
+    let done = full_round(&mesh, sparse, &mut rng).await;
+    assert_eq!(done.settings.share_threshold, Some(3), "{done:?}");
+    assert!(
+        matches!(done.outcome, Some(RoundOutcome::Applied { clients: 9, .. })),
+        "{done:?}"
     );
 }

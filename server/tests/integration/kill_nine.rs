@@ -106,6 +106,8 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
         learning_rate: 1.0,
         noise_multiplier: 0.0,
         delta: 1e-5,
+        neighbours: None,
+        share_threshold: None,
     };
     let (status, body) = post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     SeedShare, SharesForPeer, decrypt_shares, encrypt_shares, mask_input, mask_public_key,
-    pairwise_seed, share_encryption_key, split_seed,
+    pairwise_seed, round_graph, share_encryption_key, split_seed,
 };
 use crate::{Error, Result};
 
@@ -130,6 +130,12 @@ pub struct ClientRound {
     model_version: u32,
     client: u32,
     threshold: usize,
+    /// SecAgg+: how many neighbours share with each client (`None`: all of them).
+    neighbours: Option<usize>,
+    /// Shares that rebuild one client's secrets (`threshold` on the complete graph).
+    share_threshold: usize,
+    /// This client's neighbours in the round's graph (known once the roster is).
+    peers: BTreeSet<u32>,
     signing: SigningKey,
     encryption_secret: [u8; 32],
     mask_secret: [u8; 32],
@@ -178,6 +184,9 @@ impl ClientRound {
             model_version,
             client,
             threshold,
+            neighbours: None,
+            share_threshold: threshold,
+            peers: BTreeSet::new(),
             signing: SigningKey::from_bytes(device_secret),
             encryption_secret: rng.random(),
             mask_secret: rng.random(),
@@ -188,6 +197,26 @@ impl ClientRound {
             own_seed_share: None,
             survivors: BTreeSet::new(),
         })
+    }
+
+    /// The same client on SecAgg+'s sparse graph: it shares secrets and masks only with its
+    /// `neighbours` ring neighbours (`round_graph`), any `share_threshold` of whom rebuild
+    /// its secrets; `threshold` still counts the survivors that must sign one survivor set.
+    ///
+    /// # Errors
+    /// [`Error::InvalidField`] for a share threshold below 2 or above `neighbours + 1`.
+    pub fn sparse(mut self, neighbours: usize, share_threshold: usize) -> Result<Self> {
+        if share_threshold < 2 || share_threshold > neighbours + 1 {
+            return Err(Error::field(
+                "share_threshold",
+                format!(
+                    "{share_threshold} of {neighbours} neighbours and this client: 2 or more, at most all"
+                ),
+            ));
+        }
+        self.neighbours = Some(neighbours);
+        self.share_threshold = share_threshold;
+        Ok(self)
     }
 
     /// Where the client is.
@@ -255,20 +284,34 @@ impl ClientRound {
                 self.threshold
             )));
         }
-        let randomness: Vec<[u8; 64]> = (0..4 * (self.threshold - 1))
+        let ids: BTreeSet<u32> = checked.keys().copied().collect();
+        let mut graph = round_graph(self.round, &ids, self.neighbours);
+        self.peers = graph.remove(&self.client).unwrap_or_default();
+        let t = self.share_threshold.min(self.peers.len() + 1);
+        if t < self.share_threshold {
+            return Err(fail(format!(
+                "{} neighbours cannot hold a share threshold of {}",
+                self.peers.len(),
+                self.share_threshold
+            )));
+        }
+        let randomness: Vec<[u8; 64]> = (0..4 * (t - 1))
             .map(|_| {
                 let mut wide = [0u8; 64];
                 rng.fill_bytes(&mut wide);
                 wide
             })
             .collect();
-        let (seed_randomness, secret_randomness) = randomness.split_at(2 * (self.threshold - 1));
-        let seed_shares = split_seed(&self.self_seed, self.threshold, n, seed_randomness)?;
-        let secret_shares = split_seed(&self.mask_secret, self.threshold, n, secret_randomness)?;
-        let mut out = Vec::with_capacity(n - 1);
+        let (seed_randomness, secret_randomness) = randomness.split_at(2 * (t - 1));
+        let seed_shares = split_seed(&self.self_seed, t, n, seed_randomness)?;
+        let secret_shares = split_seed(&self.mask_secret, t, n, secret_randomness)?;
+        let mut out = Vec::with_capacity(self.peers.len());
         for (position, (peer, keys)) in checked.iter().enumerate() {
             if *peer == self.client {
                 self.own_seed_share = Some(seed_shares[position].clone());
+                continue;
+            }
+            if !self.peers.contains(peer) {
                 continue;
             }
             let key = share_encryption_key(&self.encryption_secret, &keys.encryption_public)?;
@@ -311,7 +354,7 @@ impl ClientRound {
                 .filter(|_| message.sender != self.client)
             else {
                 return Err(fail(format!(
-                    "a message from client {}, who is not a peer in the roster",
+                    "a message from client {}, who is not a neighbour in the roster",
                     message.sender
                 )));
             };
@@ -328,11 +371,11 @@ impl ClientRound {
                 return Err(fail(format!("client {} sent shares twice", message.sender)));
             }
         }
-        if received.len() + 1 < self.threshold {
+        if received.len() + 1 < self.share_threshold {
             return Err(fail(format!(
                 "{} peers shared, the threshold is {}",
                 received.len() + 1,
-                self.threshold
+                self.share_threshold
             )));
         }
         let mut peers = Vec::with_capacity(received.len());
@@ -364,12 +407,12 @@ impl ClientRound {
                 self.client
             )));
         }
-        if let Some(stranger) = survivors
-            .iter()
-            .find(|c| **c != self.client && !self.received.contains_key(c))
-        {
+        if let Some(stranger) = survivors.iter().find(|c| {
+            !self.roster.contains_key(c)
+                || (self.peers.contains(c) && !self.received.contains_key(c))
+        }) {
             return Err(fail(format!(
-                "client {stranger} did not share with this client"
+                "client {stranger} is not in the roster or did not share with this client"
             )));
         }
         if survivors.len() < self.threshold {
@@ -597,7 +640,9 @@ mod tests {
         drop_before_input: &BTreeSet<u32>,
         rng: &mut ChaCha20Rng,
     ) -> Result<Vec<u32>> {
-        let threshold = clients[0].threshold;
+        let threshold = clients[0].share_threshold;
+        let ids: BTreeSet<u32> = clients.iter().map(|c| c.client).collect();
+        let graph = round_graph(ROUND, &ids, clients[0].neighbours);
         let roster: Vec<SignedRoundKeys> = clients.iter().map(ClientRound::advertise).collect();
         let mut mailboxes: BTreeMap<u32, Vec<EncryptedShares>> = BTreeMap::new();
         let mut sharers = BTreeSet::new();
@@ -657,6 +702,7 @@ mod tests {
             let secret = reconstruct_seed(&secret_shares[dropped], threshold)?;
             let pairs: Vec<(u32, [u8; 32])> = survivors
                 .iter()
+                .filter(|s| graph[dropped].contains(s))
                 .map(|s| {
                     let public = roster.iter().find(|k| k.client == *s).unwrap().mask_public;
                     Ok((*s, pairwise_seed(&secret, &public)?))
@@ -709,6 +755,38 @@ mod tests {
             let sum = run_round(&mut round, &inputs, &early, &late, &mut rng).unwrap();
             let left_out: BTreeSet<u32> = early.union(&late).copied().collect();
             prop_assert_eq!(sum, plain_sum(&inputs, &left_out));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+        /// SecAgg+: on a sparse graph of k neighbours, with up to a quarter of the clients
+        /// dropping (a share threshold of half a neighbourhood), the sum is still exact.
+        #[test]
+        fn the_sparse_graph_sums_the_survivors_too(
+            n in 8u32..16,
+            k in 4usize..8,
+            dimension in 1usize..16,
+            seed in any::<u64>(),
+            drop_bits in any::<u32>(),
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let threshold = n as usize / 2 + 1;
+            let k_even = 2 * k.div_ceil(2);
+            let share_threshold = k_even / 2 + 1;
+            let inputs: Vec<Vec<u32>> = (0..n).map(|_| (0..dimension).map(|_| rng.random()).collect()).collect();
+            let late: BTreeSet<u32> = (1..=n)
+                .filter(|id| drop_bits & (1 << id) != 0)
+                .take(1)
+                .collect();
+            let mut round: Vec<ClientRound> = clients(n, threshold, &mut rng)
+                .into_iter()
+                .map(|c| c.sparse(k, share_threshold).unwrap())
+                .collect();
+            let sum = run_round(&mut round, &inputs, &BTreeSet::new(), &late, &mut rng).unwrap();
+            prop_assert_eq!(sum, plain_sum(&inputs, &late));
+            let sent = round[0].peers.len();
+            prop_assert_eq!(sent, k_even.min(n as usize - 1));
         }
     }
 

@@ -10,6 +10,7 @@ mod discrete_gaussian;
 mod pairwise_mask;
 mod private_input;
 mod quantizer;
+mod round_graph;
 mod shamir;
 mod share_encryption;
 
@@ -24,5 +25,6 @@ pub use pairwise_mask::{
 };
 pub use private_input::{InputPrivacy, PreparedInput};
 pub use quantizer::{Quantized, Quantizer};
+pub use round_graph::round_graph;
 pub use shamir::{SeedShare, reconstruct_seed, split_seed};
 pub use share_encryption::{SharesForPeer, decrypt_shares, encrypt_shares, share_encryption_key};

@@ -47,6 +47,8 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
         learning_rate: 1.0,
         noise_multiplier: 0.5,
         delta: 1e-5,
+        neighbours: None,
+        share_threshold: None,
     };
     let round = state
         .rounds()
