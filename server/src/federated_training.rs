@@ -164,7 +164,8 @@ impl RoundNoise {
 }
 
 /// How the coordinator turns a round's mean update into the next model.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ServerOptimizer {
     /// `w += lr · mean update` (FedAvg; lr 1 is plain averaging).
     FedAvg {
@@ -445,14 +446,14 @@ pub fn train(
     })
 }
 
-/// First and second moments of FedAdam.
-#[derive(Debug)]
-struct AdamMoments {
+/// First and second moments of FedAdam, carried from round to round.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct AdamMoments {
     first: Vec<f32>,
     second: Vec<f32>,
 }
 
-fn apply_server_step(
+pub(crate) fn apply_server_step(
     optimiser: ServerOptimizer,
     state: &mut Option<AdamMoments>,
     weights: &mut [f32],

@@ -17,7 +17,10 @@ use mesh_shared::secagg::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{AggregationRound, Clock, Error, Result, RoundError, RoundPhase, Store};
+use crate::federated_training::{AdamMoments, apply_server_step};
+use crate::{
+    AggregationRound, Clock, Error, Result, RoundError, RoundPhase, ServerOptimizer, Store,
+};
 
 /// How a round runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -50,6 +53,10 @@ pub struct RoundSettings {
     /// neighbourhood).
     #[serde(default)]
     pub share_threshold: Option<usize>,
+    /// How the mean update moves the model: FedAvg with `learning_rate` when `None`, or
+    /// FedAdam (its moments carried from round to round while the settings stay alike).
+    #[serde(default)]
+    pub server_optimizer: Option<ServerOptimizer>,
 }
 
 fn default_delta() -> f64 {
@@ -181,6 +188,9 @@ struct RoundHeader {
     outcome: Option<RoundOutcome>,
     /// The applied mean update (the revealed aggregate), once the round is done.
     result: Option<Vec<f32>>,
+    /// FedAdam's moments after the previous round (and after this one, once applied).
+    #[serde(default)]
+    moments: Option<AdamMoments>,
     /// zCDP ρ spent by the rounds applied before this one, and with it once applied.
     #[serde(default)]
     rho_before: f64,
@@ -448,6 +458,13 @@ impl RoundCoordinator {
             started_ms: self.clock.now_ms(),
             outcome: None,
             result: None,
+            moments: current
+                .as_ref()
+                .filter(|r| {
+                    r.header.settings.dimension == settings.dimension
+                        && r.header.settings.server_optimizer == settings.server_optimizer
+                })
+                .and_then(|r| r.header.moments.clone()),
             rho_before: current.as_ref().map_or(0.0, |r| r.header.rho_total),
             rho_total: current.as_ref().map_or(0.0, |r| r.header.rho_total),
         };
@@ -685,9 +702,13 @@ impl RoundCoordinator {
             )));
         }
         let mut weights = model.weights().to_vec();
-        for (w, delta) in weights.iter_mut().zip(&mean) {
-            *w += settings.learning_rate * delta;
-        }
+        let optimizer = settings
+            .server_optimizer
+            .unwrap_or(ServerOptimizer::FedAvg {
+                learning_rate: settings.learning_rate,
+            });
+        let trained = &mut weights[..mean.len().min(model.weights().len())];
+        apply_server_step(optimizer, &mut live.header.moments, trained, &mean);
         let next = ModelWeights::new(model.version() + 1, model.salt(), model.buckets(), weights)?
             .with_content_tower(model.content_tower().cloned());
         let privacy = settings

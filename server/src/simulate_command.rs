@@ -306,6 +306,7 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
             delta: 1e-5,
             neighbours: options.neighbours,
             share_threshold: None,
+            server_optimizer: None,
         };
         let body = serde_json::to_vec(&settings)?;
         serde_json::from_slice(&http.post(

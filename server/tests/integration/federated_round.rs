@@ -27,6 +27,7 @@ fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
         delta: 1e-5,
         neighbours: None,
         share_threshold: None,
+        server_optimizer: None,
     }
 }
 
@@ -513,5 +514,38 @@ async fn a_secagg_plus_round_on_a_sparse_graph_applies() {
     assert!(
         matches!(done.outcome, Some(RoundOutcome::Applied { clients: 9, .. })),
         "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn fedadam_rounds_move_each_weight_by_about_the_learning_rate() {
+    let mut rng = ChaCha20Rng::seed_from_u64(16);
+    let mesh = operator(Coordinator::new());
+    let before = mesh.model().weights()[..DIMENSION].to_vec();
+    let adam = RoundSettings {
+        server_optimizer: Some(mesh_server::ServerOptimizer::FedAdam {
+            learning_rate: 0.01,
+            beta1: 0.9,
+            beta2: 0.99,
+            tau: 1e-6,
+        }),
+        ..settings(3, 2)
+    };
+    let done = full_round(&mesh, adam, &mut rng).await;
+    assert!(
+        matches!(done.outcome, Some(RoundOutcome::Applied { .. })),
+        "{done:?}"
+    );
+    let after = mesh_server::current_model(mesh.store.as_ref()).unwrap();
+    // Adam's first step is lr · (1 − β1) / √(1 − β2) · sign(update) = lr for |update| ≫ τ.
+    let steps: Vec<f32> = after.weights()[..DIMENSION]
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
+    assert!(steps.iter().all(|s| *s <= 0.0101), "{steps:?}");
+    assert!(
+        steps.iter().filter(|s| **s > 0.009).count() > DIMENSION / 2,
+        "{steps:?}"
     );
 }

@@ -108,6 +108,7 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
         delta: 1e-5,
         neighbours: None,
         share_threshold: None,
+        server_optimizer: None,
     };
     let (status, body) = post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));

@@ -49,6 +49,7 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
         delta: 1e-5,
         neighbours: None,
         share_threshold: None,
+        server_optimizer: None,
     };
     let round = state
         .rounds()
