@@ -1,13 +1,15 @@
 //! Federated rounds with secure aggregation at the coordinator: one [`AggregationRound`] at a
-//! time, with per-phase deadlines, the model version checked on every message, and its state
-//! saved in the store before any message is acknowledged, so a coordinator killed mid-round
-//! resumes it (or aborts it cleanly) without losing an accepted input. The routes under
-//! `/v1/rounds` call this; `mesh simulate` drives it with native clients over HTTP.
+//! time, with per-phase deadlines, the model version checked on every message, and every
+//! accepted message appended to the round's event log in the store before it is acknowledged,
+//! so a coordinator killed mid-round replays the log and resumes the round (or aborts it
+//! cleanly) without losing an accepted input. The routes under `/v1/rounds` call this;
+//! `mesh simulate` drives it with native clients over HTTP.
 //!
 //! A round trains the first `dimension` weights of the current model: every client sends its
-//! clipped update quantised into `Z_2^32` (`mesh_shared::secagg::Quantizer`), masked; the
-//! coordinator learns only the sum, applies the mean with the round's learning rate (FedAvg)
-//! and saves the next model version in the same transaction that closes the round.
+//! update clipped, quantised into `Z_2^32` and noised as the settings say
+//! (`mesh_shared::secagg::InputPrivacy`), masked; the coordinator learns only the sum, applies
+//! the mean (FedAvg, or FedAdam) and saves the next model version in the same transaction that
+//! closes the round.
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mesh_shared::ModelWeights;
