@@ -157,6 +157,17 @@ impl<K: HnswKey> Hnsw<K> {
         })
     }
 
+    /// Makes room for `additional` more nodes, so a bulk load allocates once.
+    pub fn reserve(&mut self, additional: usize) {
+        self.vectors.reserve_exact(additional * self.params.dim);
+        self.links0.reserve_exact(additional * self.stride0());
+        self.upper.reserve_exact(additional);
+        self.levels.reserve_exact(additional);
+        self.keys.reserve_exact(additional);
+        self.deleted.reserve_exact(additional);
+        self.slots.reserve(additional);
+    }
+
     /// The build parameters.
     pub fn params(&self) -> HnswParams {
         self.params
@@ -923,6 +934,8 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
+    type Keyed = Vec<(u32, Vec<f32>)>;
+
     fn normalise(mut v: Vec<f32>) -> Vec<f32> {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         v.iter_mut().for_each(|x| *x /= n);
@@ -988,7 +1001,7 @@ mod tests {
         index
     }
 
-    fn dataset(n: usize, dim: usize) -> (Vec<(u32, Vec<f32>)>, Vec<Vec<f32>>) {
+    fn dataset(n: usize, dim: usize) -> (Keyed, Vec<Vec<f32>>) {
         let all = clustered(n + 100, dim, 40, 1);
         let data = all[..n]
             .iter()
@@ -1053,7 +1066,7 @@ mod tests {
     fn filter_is_applied_during_the_search() {
         let (data, queries) = dataset(2000, 32);
         let index = build(&data, 32);
-        let keep = |key: &u32| key % 7 == 0;
+        let keep = |key: &u32| key.is_multiple_of(7);
         let mut hits = 0;
         for q in &queries {
             let got = index.search(q, 10, 64, keep).unwrap();

@@ -453,6 +453,7 @@ fn bench_ann(args: BenchAnnArgs) -> anyhow::Result<()> {
         seed: 42,
     })?;
     let started = Instant::now();
+    index.reserve(n);
     for (i, row) in base.chunks_exact(dim).enumerate() {
         index.insert(u32::try_from(i)?, row)?;
     }
