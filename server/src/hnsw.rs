@@ -855,7 +855,7 @@ impl Visited {
 }
 
 /// Inner product, in 32 independent lanes so the compiler vectorises it.
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 32;
     let (a_chunks, a_rest) = a.as_chunks::<LANES>();
