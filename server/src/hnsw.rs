@@ -566,6 +566,26 @@ impl<K: HnswKey> Hnsw<K> {
         }
     }
 
+    /// Appends `to` to the links of `from` on `layer` if the block has room.
+    fn push_link(&mut self, from: u32, layer: usize, to: u32) {
+        let block = if layer == 0 {
+            let s = self.stride0();
+            self.links0
+                .get_mut(from as usize * s..(from as usize + 1) * s)
+        } else {
+            let s = self.stride_upper();
+            self.upper
+                .get_mut(from as usize)
+                .and_then(|u| u.get_mut((layer - 1) * s..layer * s))
+        };
+        if let Some([count, rest @ ..]) = block
+            && let Some(slot) = rest.get_mut(*count as usize)
+        {
+            *slot = to;
+            *count += 1;
+        }
+    }
+
     /// Greedy walk from `node` on each layer from `from` down to `to + 1`; the closest node
     /// found.
     fn greedy_descend(&self, query: &[f32], mut node: u32, from: usize, to: usize) -> u32 {
@@ -573,7 +593,11 @@ impl<K: HnswKey> Hnsw<K> {
         for layer in (to + 1..=from).rev() {
             loop {
                 let mut changed = false;
-                for &next in self.links(node, layer) {
+                let links = self.links(node, layer);
+                for &next in links {
+                    touch(self.vector(next));
+                }
+                for &next in links {
                     let s = dot(query, self.vector(next));
                     if s > best {
                         best = s;
@@ -747,18 +771,18 @@ impl<K: HnswKey> Hnsw<K> {
         if links.contains(&to) {
             return;
         }
-        pairs.clear();
-        pairs.extend(links.iter().map(|&l| (Score(0.0), l)));
-        pairs.push((Score(0.0), to));
-        if pairs.len() <= cap {
-            let ids: Vec<u32> = pairs.iter().map(|&(_, l)| l).collect();
-            self.set_links(from, layer, &ids);
+        if links.len() < cap {
+            self.push_link(from, layer, to);
             return;
         }
         let v = self.vector(from);
-        for pair in pairs.iter_mut() {
-            pair.0 = Score(dot(v, self.vector(pair.1)));
-        }
+        pairs.clear();
+        pairs.extend(
+            links
+                .iter()
+                .chain([&to])
+                .map(|&l| (Score(dot(v, self.vector(l))), l)),
+        );
         pairs.sort_unstable_by(|a, b| b.cmp(a));
         let chosen = self.select(pairs, cap);
         self.set_links(from, layer, &chosen);
