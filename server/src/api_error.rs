@@ -69,7 +69,13 @@ impl From<Error> for ApiError {
             | Error::CorruptRecord { .. }
             | Error::Dataset { .. }
             | Error::Shared(_)
-            | Error::Models(_)) => Self::Internal(other),
+            | Error::Models(_)
+            | Error::AnnParams(_)
+            | Error::AnnVector { .. }
+            | Error::AnnDuplicateKey
+            | Error::AnnUnknownKey
+            | Error::AnnFull
+            | Error::AnnDecode(_)) => Self::Internal(other),
         }
     }
 }

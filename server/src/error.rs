@@ -42,6 +42,29 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Caller: HNSW parameters out of range.
+    #[error("ANN index parameters: {0}")]
+    AnnParams(String),
+    /// Caller: a vector or query that is not a finite vector of the index's dimension.
+    #[error("ANN index: expected a finite {expected}-d vector, got {got} values")]
+    AnnVector {
+        /// The index's dimension.
+        expected: usize,
+        /// The vector's length.
+        got: usize,
+    },
+    /// Caller: an insert of a key the ANN index already holds.
+    #[error("ANN index: the key is already present")]
+    AnnDuplicateKey,
+    /// Caller: an update of a key the ANN index does not hold.
+    #[error("ANN index: no such key")]
+    AnnUnknownKey,
+    /// Caller: an insert into an ANN index that already has 2³² - 1 nodes.
+    #[error("ANN index: full")]
+    AnnFull,
+    /// Operator input or corruption: bytes that are not a valid encoded ANN index.
+    #[error("ANN index encoding: {0}")]
+    AnnDecode(String),
     /// User, peer or operator input rejected by the shared layer.
     #[error(transparent)]
     Shared(#[from] mesh_shared::Error),

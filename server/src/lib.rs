@@ -21,6 +21,7 @@ mod discovery_index;
 mod error;
 mod evaluation;
 mod federated_training;
+mod hnsw;
 mod population;
 mod round_coordinator;
 mod routes;
@@ -39,6 +40,7 @@ pub use federated_training::{
     ContentOptions, DpOptions, RoundStats, ServerOptimizer, TrainOptions, TrainReport,
     is_cold_item, train,
 };
+pub use hnsw::{Hnsw, HnswKey, HnswParams};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use round_coordinator::{
     RoundCoordinator, RoundOutcome, RoundRequestError, RoundSettings, RoundStatus,
