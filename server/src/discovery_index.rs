@@ -3,13 +3,34 @@ use std::sync::{PoisonError, RwLock};
 
 use mesh_shared::{DiscoveryCandidate, PublicCard, TasteVector, UserId};
 
-/// The searchable set of discoverable people: an exact cosine scan over all taste vectors.
+use crate::{Hnsw, HnswParams};
+
+/// Up to this many people, a query scans every vector exactly (about a millisecond at 256-d,
+/// and deterministic); beyond it, the HNSW graph answers.
+pub(crate) const EXACT_SCAN_LIMIT: usize = 20_000;
+
+/// The searchable set of discoverable people: their taste vectors and public cards, searched by
+/// an exact cosine scan while small and through an HNSW graph (kept up to date on every
+/// change) once larger than the scan limit.
 ///
-/// Vectors are unit length, so cosine similarity is the dot product. Ties are broken by user id
-/// so results are deterministic.
-#[derive(Debug, Default)]
+/// Vectors are unit length, so cosine similarity is the dot product. Exact results break ties
+/// by user id, so they are deterministic.
+#[derive(Debug)]
 pub struct DiscoveryIndex {
-    entries: RwLock<HashMap<UserId, IndexedProfile>>,
+    entries: RwLock<Entries>,
+    exact_scan_limit: usize,
+}
+
+#[derive(Debug)]
+struct Entries {
+    profiles: HashMap<UserId, IndexedProfile>,
+    graph: Hnsw<UserId>,
+}
+
+impl Default for DiscoveryIndex {
+    fn default() -> Self {
+        Self::with_exact_scan_limit(EXACT_SCAN_LIMIT)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -19,21 +40,42 @@ struct IndexedProfile {
 }
 
 impl DiscoveryIndex {
+    /// An empty index that scans exactly up to `exact_scan_limit` people.
+    pub fn with_exact_scan_limit(exact_scan_limit: usize) -> Self {
+        #[allow(clippy::expect_used)] // the default parameters are in range
+        let graph = Hnsw::new(HnswParams::default()).expect("valid HNSW parameters");
+        Self {
+            entries: RwLock::new(Entries {
+                profiles: HashMap::new(),
+                graph,
+            }),
+            exact_scan_limit,
+        }
+    }
+
     /// Adds or replaces a person.
     pub fn upsert(&self, user: UserId, vector: TasteVector, card: PublicCard) {
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let linked = if entries.graph.contains(&user) {
+            entries.graph.update(&user, vector.as_slice())
+        } else {
+            entries.graph.insert(user.clone(), vector.as_slice())
+        };
+        // A validated taste vector always fits the graph; should it not, the exact scan still
+        // finds the person while the index is small.
+        if let Err(error) = linked {
+            tracing::error!(%error, %user, "the HNSW graph refused a taste vector");
+        }
+        entries
+            .profiles
             .insert(user, IndexedProfile { vector, card });
     }
 
     /// Removes a person; returns whether they were present.
     pub fn remove(&self, user: &UserId) -> bool {
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(user)
-            .is_some()
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries.graph.remove(user);
+        entries.profiles.remove(user).is_some()
     }
 
     /// Number of people in the index.
@@ -41,6 +83,7 @@ impl DiscoveryIndex {
         self.entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .profiles
             .len()
     }
 
@@ -54,6 +97,7 @@ impl DiscoveryIndex {
         self.entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .profiles
             .contains_key(user)
     }
 
@@ -65,7 +109,29 @@ impl DiscoveryIndex {
         exclude: Option<&UserId>,
     ) -> Vec<DiscoveryCandidate> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        if entries.profiles.len() > self.exact_scan_limit {
+            let ef = (4 * k).max(64);
+            let found = entries
+                .graph
+                .search(query.as_slice(), k, ef, |id| Some(id) != exclude)
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "HNSW search failed");
+                    Vec::new()
+                });
+            return found
+                .into_iter()
+                .filter_map(|(user_id, score)| {
+                    let card = entries.profiles.get(&user_id)?.card.clone();
+                    Some(DiscoveryCandidate {
+                        user_id,
+                        score,
+                        card,
+                    })
+                })
+                .collect();
+        }
         let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = entries
+            .profiles
             .iter()
             .filter(|(id, _)| Some(*id) != exclude)
             .map(|(id, p)| (dot(query.as_slice(), p.vector.as_slice()), id, p))
@@ -134,5 +200,53 @@ mod tests {
         assert_eq!(names, ["near", "mid"]);
         assert!(index.remove(&id("near")));
         assert_eq!(index.top_k(&axis(0, 0, 0.0), 10, None).len(), 3);
+    }
+
+    #[test]
+    fn beyond_the_scan_limit_the_graph_answers_like_the_scan() {
+        let graph_index = DiscoveryIndex::with_exact_scan_limit(100);
+        let exact = DiscoveryIndex::with_exact_scan_limit(usize::MAX);
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut random_unit = |centre: usize| {
+            let v: Vec<f32> = (0..TASTE_DIM)
+                .map(|d| if d == centre { 1.0 } else { 0.0 } + (rng.random::<f32>() - 0.5) * 0.3)
+                .collect();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            TasteVector::try_from(v.into_iter().map(|x| x / n).collect::<Vec<_>>()).unwrap()
+        };
+        let vectors: Vec<TasteVector> = (0..1540).map(|i| random_unit(i % 50)).collect();
+        for (i, vector) in vectors.iter().take(1500).enumerate() {
+            let vector = vector.clone();
+            let user = id(&format!("u{i}"));
+            graph_index.upsert(user.clone(), vector.clone(), card("x"));
+            exact.upsert(user, vector, card("x"));
+        }
+        // Moved and removed people are reflected at once.
+        graph_index.upsert(id("u3"), axis(200, 201, 0.0), card("moved"));
+        exact.upsert(id("u3"), axis(200, 201, 0.0), card("moved"));
+        assert!(graph_index.remove(&id("u4")) && exact.remove(&id("u4")));
+        let (mut found, mut total) = (0, 0);
+        for q in 0..40usize {
+            let query = vectors[1500 + q].clone();
+            let me = id(&format!("u{q}"));
+            let approx = graph_index.top_k(&query, 10, Some(&me));
+            assert!(
+                approx
+                    .iter()
+                    .all(|c| c.user_id != me && c.user_id.as_str() != "u4")
+            );
+            let truth: Vec<f32> = exact
+                .top_k(&query, 10, Some(&me))
+                .iter()
+                .map(|c| c.score)
+                .collect();
+            let cutoff = truth.last().copied().unwrap_or(f32::MIN);
+            found += approx.iter().filter(|c| c.score >= cutoff - 1e-6).count();
+            total += truth.len();
+        }
+        assert!(found as f64 / total as f64 >= 0.95, "{found} of {total}");
+        let moved = graph_index.top_k(&axis(200, 201, 0.0), 1, None);
+        assert_eq!(moved[0].card.display_name, "moved");
     }
 }
