@@ -70,6 +70,21 @@ impl AppState {
         clock: Arc<dyn Clock>,
         population: Vec<PopulationProfile>,
     ) -> Result<Self> {
+        Self::open_with_index(store, clock, population, DiscoveryIndex::default())
+    }
+
+    /// [`AppState::open`] filling `index` (for example one from a snapshot of the last run's
+    /// HNSW graph, [`DiscoveryIndex::from_snapshot`]): every profile is added to it, and graph
+    /// entries without a profile are dropped.
+    ///
+    /// # Errors
+    /// As [`AppState::open`].
+    pub fn open_with_index(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        population: Vec<PopulationProfile>,
+        index: DiscoveryIndex,
+    ) -> Result<Self> {
         let model = current_model(store.as_ref())?;
         let bytes = model.encode();
         let etag = format!(
@@ -83,7 +98,6 @@ impl AppState {
             etag,
         };
 
-        let index = DiscoveryIndex::default();
         for profile in population {
             index.upsert(
                 profile.user_id,
@@ -100,6 +114,13 @@ impl AppState {
             } else {
                 stale += 1;
             }
+        }
+        let forgotten = index.forget_unlisted();
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "dropped people without a profile from the index snapshot"
+            );
         }
         if stale > 0 {
             tracing::info!(
@@ -176,6 +197,11 @@ impl AppState {
     /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The discovery index (its snapshot is saved at shutdown).
+    pub fn index(&self) -> &DiscoveryIndex {
+        &self.index
     }
 
     /// Whether `user` is currently discoverable.

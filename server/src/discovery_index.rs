@@ -53,10 +53,55 @@ impl DiscoveryIndex {
         }
     }
 
+    /// An empty index whose HNSW graph starts from a snapshot ([`DiscoveryIndex::snapshot`]).
+    /// Profiles are added as usual; a profile whose vector the graph already holds is not
+    /// re-linked, so a restart does not rebuild the graph. Call
+    /// [`DiscoveryIndex::forget_unlisted`] once every profile is in.
+    ///
+    /// # Errors
+    /// [`Error::AnnDecode`](crate::Error) for a snapshot that does not decode.
+    pub fn from_snapshot(snapshot: &[u8]) -> crate::Result<Self> {
+        Ok(Self {
+            entries: RwLock::new(Entries {
+                profiles: HashMap::new(),
+                graph: Hnsw::decode(snapshot)?,
+            }),
+            exact_scan_limit: EXACT_SCAN_LIMIT,
+        })
+    }
+
+    /// The HNSW graph's bytes, to reload with [`DiscoveryIndex::from_snapshot`].
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .graph
+            .encode()
+    }
+
+    /// Removes from the graph everyone who has no profile (people who left while the snapshot
+    /// was on disk); returns how many.
+    pub fn forget_unlisted(&self) -> usize {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let unlisted: Vec<UserId> = entries
+            .graph
+            .keys()
+            .filter(|user| !entries.profiles.contains_key(*user))
+            .cloned()
+            .collect();
+        for user in &unlisted {
+            entries.graph.remove(user);
+        }
+        unlisted.len()
+    }
+
     /// Adds or replaces a person.
     pub fn upsert(&self, user: UserId, vector: TasteVector, card: PublicCard) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        let linked = if entries.graph.contains(&user) {
+        let unchanged = entries.graph.vector_of(&user) == Some(vector.as_slice());
+        let linked = if unchanged {
+            Ok(())
+        } else if entries.graph.contains(&user) {
             entries.graph.update(&user, vector.as_slice())
         } else {
             entries.graph.insert(user.clone(), vector.as_slice())
@@ -200,6 +245,32 @@ mod tests {
         assert_eq!(names, ["near", "mid"]);
         assert!(index.remove(&id("near")));
         assert_eq!(index.top_k(&axis(0, 0, 0.0), 10, None).len(), 3);
+    }
+
+    #[test]
+    fn a_snapshot_spares_the_rebuild_and_catches_up() {
+        let index = DiscoveryIndex::default();
+        for i in 0..200usize {
+            index.upsert(
+                id(&format!("u{i}")),
+                axis(i % 50, (i * 3) % 70, 0.2),
+                card("x"),
+            );
+        }
+        let snapshot = index.snapshot();
+        let restored = DiscoveryIndex::from_snapshot(&snapshot).unwrap();
+        for i in 1..200usize {
+            restored.upsert(
+                id(&format!("u{i}")),
+                axis(i % 50, (i * 3) % 70, 0.2),
+                card("x"),
+            );
+        }
+        // Nothing was re-linked; the person who left is forgotten.
+        assert_eq!(restored.snapshot(), snapshot);
+        assert_eq!(restored.forget_unlisted(), 1);
+        assert_eq!(restored.len(), 199);
+        assert!(DiscoveryIndex::from_snapshot(&snapshot[..100]).is_err());
     }
 
     #[test]

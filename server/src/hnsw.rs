@@ -183,6 +183,18 @@ impl<K: HnswKey> Hnsw<K> {
         self.slots.is_empty()
     }
 
+    /// The vector stored for `key`, if it is in the index.
+    pub fn vector_of(&self, key: &K) -> Option<&[f32]> {
+        let node = *self.slots.get(key)? as usize;
+        self.vectors
+            .get(node * self.params.dim..(node + 1) * self.params.dim)
+    }
+
+    /// The keys in the index, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.slots.keys()
+    }
+
     /// Whether `key` is live in the index.
     pub fn contains(&self, key: &K) -> bool {
         self.slots.contains_key(key)

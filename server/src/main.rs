@@ -11,9 +11,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 use mesh_server::{
-    AppConfig, AppState, ContentOptions, Dataset, DpOptions, EvalOptions, EvalSetting, RedbStore,
-    ServerOptimizer, Store, SystemClock, TrainOptions, app, current_model, demo_population,
-    evaluate, load_population_dir, simulate_round, train,
+    AppConfig, AppState, ContentOptions, Dataset, DiscoveryIndex, DpOptions, EvalOptions,
+    EvalSetting, RedbStore, ServerOptimizer, Store, SystemClock, TrainOptions, app, current_model,
+    demo_population, evaluate, load_population_dir, simulate_round, train,
 };
 
 #[derive(Debug, Parser)]
@@ -605,7 +605,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => demo_population(catalogue, &model, args.demo_users, 42)?,
     };
     let population_size = population.len();
-    let state = AppState::open(store, Arc::new(SystemClock), population)?;
+    // The HNSW graph of the last run, if it was saved for this model version: a restart then
+    // re-links only the people whose vectors changed.
+    let snapshot_path = args
+        .data_dir
+        .join(format!("discovery-v{}.hnsw", model.version()));
+    let index = match std::fs::read(&snapshot_path) {
+        Ok(bytes) => DiscoveryIndex::from_snapshot(&bytes).unwrap_or_else(|error| {
+            tracing::warn!(%error, path = %snapshot_path.display(), "ignoring the index snapshot");
+            DiscoveryIndex::default()
+        }),
+        Err(_) => DiscoveryIndex::default(),
+    };
+    let state = AppState::open_with_index(store, Arc::new(SystemClock), population, index)?;
     let web_dir = args.web_dir.is_dir().then(|| args.web_dir.clone());
     if web_dir.is_none() {
         tracing::warn!(dir = %args.web_dir.display(), "no demo page directory: serving the API only");
@@ -625,10 +637,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.model_version(),
         state.discoverable_count(),
     );
-    axum::serve(listener, app(state, &config))
+    axum::serve(listener, app(state.clone(), &config))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let partial = snapshot_path.with_extension("partial");
+    std::fs::write(&partial, state.index().snapshot())
+        .and_then(|()| std::fs::rename(&partial, &snapshot_path))
+        .with_context(|| format!("saving the index snapshot {}", snapshot_path.display()))?;
+    println!("saved the discovery index to {}", snapshot_path.display());
     Ok(())
 }
