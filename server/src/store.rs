@@ -89,6 +89,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
 }
 
+/// Writes a round's header (when given) and appends its events, inside `txn`.
+fn write_round(
+    txn: &redb::WriteTransaction,
+    header: Option<&[u8]>,
+    events: &[(u64, Vec<u8>)],
+) -> Result<()> {
+    if let Some(header) = header {
+        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
+    }
+    let mut table = txn.open_table(ROUND_EVENTS)?;
+    for (sequence, bytes) in events {
+        table.insert(*sequence, bytes.as_slice())?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct IdentityRecord {
     public_key: [u8; 32],
@@ -148,15 +164,7 @@ impl Store for RedbStore {
 
     fn append_round(&self, header: Option<&[u8]>, events: &[(u64, Vec<u8>)]) -> Result<()> {
         let txn = self.db.begin_write()?;
-        if let Some(header) = header {
-            txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
-        }
-        {
-            let mut table = txn.open_table(ROUND_EVENTS)?;
-            for (sequence, bytes) in events {
-                table.insert(*sequence, bytes.as_slice())?;
-            }
-        }
+        write_round(&txn, header, events)?;
         txn.commit()?;
         Ok(())
     }
@@ -186,13 +194,7 @@ impl Store for RedbStore {
     ) -> Result<()> {
         let txn = self.db.begin_write()?;
         txn.open_table(MODEL)?.insert(CURRENT_MODEL, model)?;
-        txn.open_table(ROUNDS)?.insert(ACTIVE_ROUND, header)?;
-        {
-            let mut table = txn.open_table(ROUND_EVENTS)?;
-            for (sequence, bytes) in events {
-                table.insert(*sequence, bytes.as_slice())?;
-            }
-        }
+        write_round(&txn, Some(header), events)?;
         txn.commit()?;
         Ok(())
     }
