@@ -66,6 +66,25 @@ fn default_delta() -> f64 {
 }
 
 impl RoundSettings {
+    /// A round of `expected_clients` over the first `dimension` weights with the documented
+    /// defaults: `threshold` as given, 30 s per phase, L2 clip 1, FedAvg at learning rate 1, no
+    /// noise (δ 1e-5 should noise be asked for), the complete graph.
+    pub fn new(dimension: usize, threshold: usize, expected_clients: usize) -> Self {
+        Self {
+            dimension,
+            threshold,
+            expected_clients,
+            phase_ms: 30_000,
+            clip: 1.0,
+            learning_rate: 1.0,
+            noise_multiplier: 0.0,
+            delta: default_delta(),
+            neighbours: None,
+            share_threshold: None,
+            server_optimizer: None,
+        }
+    }
+
     /// Shares that rebuild one client's secrets: `threshold` on the complete graph, else the
     /// given share threshold or just over half of the (even) neighbourhood.
     pub fn share_threshold(&self) -> usize {

@@ -296,17 +296,10 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         serde_json::from_slice(&body)?
     } else {
         let settings = RoundSettings {
-            dimension: options.params,
-            threshold,
-            expected_clients: options.clients,
             phase_ms: options.phase_ms,
-            clip: 1.0,
-            learning_rate: 1.0,
             noise_multiplier: options.noise_multiplier,
-            delta: 1e-5,
             neighbours: options.neighbours,
-            share_threshold: None,
-            server_optimizer: None,
+            ..RoundSettings::new(options.params, threshold, options.clients)
         };
         let body = serde_json::to_vec(&settings)?;
         serde_json::from_slice(&http.post(

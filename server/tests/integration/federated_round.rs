@@ -17,17 +17,8 @@ const DIMENSION: usize = 64;
 
 fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
     RoundSettings {
-        dimension: DIMENSION,
-        threshold,
-        expected_clients,
         phase_ms: 10_000,
-        clip: 1.0,
-        learning_rate: 1.0,
-        noise_multiplier: 0.0,
-        delta: 1e-5,
-        neighbours: None,
-        share_threshold: None,
-        server_optimizer: None,
+        ..RoundSettings::new(DIMENSION, threshold, expected_clients)
     }
 }
 

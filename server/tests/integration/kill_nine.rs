@@ -98,17 +98,8 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
     let served = serve(dir.path());
     let url = served.url.clone();
     let settings = RoundSettings {
-        dimension: 32,
-        threshold: 3,
-        expected_clients: 4,
         phase_ms: 60_000,
-        clip: 1.0,
-        learning_rate: 1.0,
-        noise_multiplier: 0.0,
-        delta: 1e-5,
-        neighbours: None,
-        share_threshold: None,
-        server_optimizer: None,
+        ..RoundSettings::new(32, 3, 4)
     };
     let (status, body) = post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));

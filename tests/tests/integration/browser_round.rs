@@ -39,17 +39,9 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
     let state = coordinator(dir.path(), 0);
     let version = state.model_version();
     let settings = RoundSettings {
-        dimension: 256 * 256,
-        threshold: 3,
-        expected_clients: 5,
         phase_ms: 120_000,
-        clip: 1.0,
-        learning_rate: 1.0,
         noise_multiplier: 0.5,
-        delta: 1e-5,
-        neighbours: None,
-        share_threshold: None,
-        server_optimizer: None,
+        ..RoundSettings::new(256 * 256, 3, 5)
     };
     let round = state
         .rounds()
