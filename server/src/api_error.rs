@@ -75,7 +75,8 @@ impl From<Error> for ApiError {
             | Error::AnnDuplicateKey
             | Error::AnnUnknownKey
             | Error::AnnFull
-            | Error::AnnDecode(_)) => Self::Internal(other),
+            | Error::AnnDecode(_)
+            | Error::Ranking(_)) => Self::Internal(other),
         }
     }
 }

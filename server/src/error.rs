@@ -65,6 +65,9 @@ pub enum Error {
     /// Operator input or corruption: bytes that are not a valid encoded ANN index.
     #[error("ANN index encoding: {0}")]
     AnnDecode(String),
+    /// Caller: re-ranker training data or parameters that cannot be used.
+    #[error("re-ranker: {0}")]
+    Ranking(String),
     /// User, peer or operator input rejected by the shared layer.
     #[error(transparent)]
     Shared(#[from] mesh_shared::Error),

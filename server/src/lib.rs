@@ -23,6 +23,7 @@ mod evaluation;
 mod federated_training;
 mod hnsw;
 mod population;
+mod ranking;
 mod round_coordinator;
 mod routes;
 mod secagg_simulation;
@@ -42,6 +43,10 @@ pub use federated_training::{
 };
 pub use hnsw::{Hnsw, HnswKey, HnswParams};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
+pub use ranking::{
+    ExposureReport, FEATURE_NAMES, FEATURES, GbtParams, GradientBoostedTrees, PairGraph,
+    PersonSignals, SocialGraph, TwoHop, diversify, fuse_reciprocal, pair_features,
+};
 pub use round_coordinator::{
     RoundCoordinator, RoundOutcome, RoundRequestError, RoundSettings, RoundStatus,
 };

@@ -138,6 +138,10 @@ impl DenseCosine {
     pub(crate) fn new(vectors: Vec<Option<Vec<f32>>>) -> Self {
         Self { vectors }
     }
+
+    pub(crate) fn vectors(&self) -> &[Option<Vec<f32>>] {
+        &self.vectors
+    }
 }
 
 impl PairScorer for DenseCosine {
