@@ -43,6 +43,10 @@ pub enum ApiError {
     NotFound(String),
     /// 409: the request does not fit the state it meets (a round's phase, a running round).
     Conflict(String),
+    /// 429: a rate limit (the daily outreach cap), with the limit and when to retry.
+    RateLimited(String),
+    /// 503: discovery is switched off by the operator's kill switch.
+    DiscoveryOff,
     /// 500: a fault of the coordinator, never detailed to the caller.
     Internal(Error),
 }
@@ -121,6 +125,15 @@ impl IntoResponse for ApiError {
             Self::Replayed(message) => (StatusCode::CONFLICT, "replayed_request", message, None),
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message, None),
             Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
+            Self::RateLimited(message) => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None)
+            }
+            Self::DiscoveryOff => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "discovery_off",
+                "discovery is switched off by the operator; try again later".to_owned(),
+                None,
+            ),
             Self::Internal(error) => {
                 tracing::error!(%error, "internal error");
                 (

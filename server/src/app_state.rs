@@ -4,7 +4,10 @@ use mesh_models::{Catalogue, initial_model};
 use mesh_shared::{ModelWeights, RequestAuth, UserId};
 
 use crate::population::PopulationProfile;
-use crate::{Clock, DiscoveryIndex, Result, RoundCoordinator, Store, StoredProfile};
+use crate::{
+    Clock, Discovery, DiscoveryIndex, GradientBoostedTrees, Result, RoundCoordinator, SocialState,
+    Store, StoredProfile,
+};
 
 /// Version of the model a new store starts with.
 const FIRST_MODEL_VERSION: u32 = 1;
@@ -29,6 +32,8 @@ pub fn current_model(store: &dyn Store) -> Result<ModelWeights> {
 pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) index: Arc<DiscoveryIndex>,
+    /// The candidate pipeline with the social state it reads.
+    pub(crate) discovery: Arc<Discovery>,
     pub(crate) model: Arc<ServedModel>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) body_limit: usize,
@@ -130,9 +135,26 @@ impl AppState {
             );
         }
         let rounds = Arc::new(RoundCoordinator::open(store.clone(), clock.clone())?);
+        let mut social = SocialState::default();
+        for event in store.social_events()? {
+            social.apply(&event);
+        }
+        social.refresh_communities();
+        let ranker = match store.ranker()? {
+            Some(bytes) => Some(
+                serde_json::from_slice::<GradientBoostedTrees>(&bytes).map_err(|e| {
+                    crate::Error::CorruptRecord {
+                        key: "model/ranker".to_owned(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             store,
             index: Arc::new(index),
+            discovery: Arc::new(Discovery::new(social, ranker)),
             model: Arc::new(served),
             clock,
             body_limit: usize::MAX,
@@ -173,6 +195,11 @@ impl AppState {
         self.store
             .delete_user(user, auth.public_key(), auth.timestamp_ms())?;
         self.index.remove(user);
+        self.discovery
+            .social
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(user);
         Ok(())
     }
 
@@ -197,6 +224,11 @@ impl AppState {
     /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The candidate pipeline and its social state.
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
     }
 
     /// The discovery index (its snapshot is saved at shutdown).

@@ -25,6 +25,38 @@ pub struct DiscoveryIndex {
 struct Entries {
     profiles: HashMap<UserId, IndexedProfile>,
     graph: Hnsw<UserId>,
+    /// Public favourite hash → people whose card lists it (the v1 baseline's index).
+    postings: HashMap<u64, Vec<UserId>>,
+}
+
+impl Entries {
+    fn unpost(&mut self, user: &UserId) {
+        let Some(old) = self.profiles.get(user) else {
+            return;
+        };
+        for title in &old.card.public_favourites {
+            let hash = favourite_hash(title);
+            if let Some(list) = self.postings.get_mut(&hash) {
+                list.retain(|u| u != user);
+                if list.is_empty() {
+                    self.postings.remove(&hash);
+                }
+            }
+        }
+    }
+
+    fn post(&mut self, user: &UserId, card: &PublicCard) {
+        let mut hashes: Vec<u64> = card
+            .public_favourites
+            .iter()
+            .map(|t| favourite_hash(t))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        for hash in hashes {
+            self.postings.entry(hash).or_default().push(user.clone());
+        }
+    }
 }
 
 impl Default for DiscoveryIndex {
@@ -48,6 +80,7 @@ impl DiscoveryIndex {
             entries: RwLock::new(Entries {
                 profiles: HashMap::new(),
                 graph,
+                postings: HashMap::new(),
             }),
             exact_scan_limit,
         }
@@ -65,6 +98,7 @@ impl DiscoveryIndex {
             entries: RwLock::new(Entries {
                 profiles: HashMap::new(),
                 graph: Hnsw::decode(snapshot)?,
+                postings: HashMap::new(),
             }),
             exact_scan_limit: EXACT_SCAN_LIMIT,
         })
@@ -111,6 +145,8 @@ impl DiscoveryIndex {
         if let Err(error) = linked {
             tracing::error!(%error, %user, "the HNSW graph refused a taste vector");
         }
+        entries.unpost(&user);
+        entries.post(&user, &card);
         entries
             .profiles
             .insert(user, IndexedProfile { vector, card });
@@ -120,6 +156,7 @@ impl DiscoveryIndex {
     pub fn remove(&self, user: &UserId) -> bool {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.graph.remove(user);
+        entries.unpost(user);
         entries.profiles.remove(user).is_some()
     }
 
@@ -153,12 +190,25 @@ impl DiscoveryIndex {
         k: usize,
         exclude: Option<&UserId>,
     ) -> Vec<DiscoveryCandidate> {
+        self.top_k_where(query.as_slice(), k, |id, _| Some(id) != exclude)
+    }
+
+    /// The `k` people most similar to `query` (a unit vector of the index's dimension) that
+    /// `keep(user, card)` accepts, best first. Beyond the scan limit the filter is applied
+    /// during the graph walk, so rejected people cost routing only.
+    pub fn top_k_where(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(&UserId, &PublicCard) -> bool,
+    ) -> Vec<DiscoveryCandidate> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let accept = |id: &UserId| entries.profiles.get(id).is_some_and(|p| keep(id, &p.card));
         if entries.profiles.len() > self.exact_scan_limit {
             let ef = (4 * k).max(64);
             let found = entries
                 .graph
-                .search(query.as_slice(), k, ef, |id| Some(id) != exclude)
+                .search(query, k, ef, accept)
                 .unwrap_or_else(|error| {
                     tracing::error!(%error, "HNSW search failed");
                     Vec::new()
@@ -178,8 +228,8 @@ impl DiscoveryIndex {
         let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = entries
             .profiles
             .iter()
-            .filter(|(id, _)| Some(*id) != exclude)
-            .map(|(id, p)| (dot(query.as_slice(), p.vector.as_slice()), id, p))
+            .filter(|(id, p)| keep(id, &p.card))
+            .map(|(id, p)| (dot(query, p.vector.as_slice()), id, p))
             .collect();
         let by_rank = |a: &(f32, &UserId, &IndexedProfile), b: &(f32, &UserId, &IndexedProfile)| {
             b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
@@ -199,6 +249,67 @@ impl DiscoveryIndex {
             })
             .collect()
     }
+
+    /// The taste vector and card of `user`, if indexed.
+    pub fn profile_of(&self, user: &UserId) -> Option<(TasteVector, PublicCard)> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .profiles
+            .get(user)
+            .map(|p| (p.vector.clone(), p.card.clone()))
+    }
+
+    /// The v1 baseline: the `k` people whose cards share the most public favourites with
+    /// `favourites` (Jaccard of the hashed, case-folded titles), best first, among those `keep`
+    /// accepts; people sharing none are not returned.
+    pub fn top_k_by_favourites(
+        &self,
+        favourites: &[String],
+        k: usize,
+        keep: impl Fn(&UserId, &PublicCard) -> bool,
+    ) -> Vec<DiscoveryCandidate> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mine: std::collections::HashSet<u64> =
+            favourites.iter().map(|f| favourite_hash(f)).collect();
+        let mut overlap: HashMap<&UserId, usize> = HashMap::new();
+        for hash in &mine {
+            for user in entries.postings.get(hash).into_iter().flatten() {
+                *overlap.entry(user).or_default() += 1;
+            }
+        }
+        let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = overlap
+            .into_iter()
+            .filter_map(|(user, common)| {
+                let p = entries.profiles.get(user)?;
+                if !keep(user, &p.card) {
+                    return None;
+                }
+                let theirs = p.card.public_favourites.len();
+                let union = mine.len() + theirs - common;
+                Some((common as f32 / union.max(1) as f32, user, p))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored.truncate(k);
+        scored
+            .into_iter()
+            .map(|(score, id, p)| DiscoveryCandidate {
+                user_id: id.clone(),
+                score,
+                card: p.card.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The v1 key of a public favourite: its trimmed, lower-cased title, hashed.
+fn favourite_hash(title: &str) -> u64 {
+    let folded = title.trim().to_lowercase();
+    let digest = blake3::hash(folded.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    u64::from_le_bytes(first)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -245,6 +356,31 @@ mod tests {
         assert_eq!(names, ["near", "mid"]);
         assert!(index.remove(&id("near")));
         assert_eq!(index.top_k(&axis(0, 0, 0.0), 10, None).len(), 3);
+    }
+
+    #[test]
+    fn v1_ranks_by_shared_public_favourites() {
+        let index = DiscoveryIndex::default();
+        let with = |name: &str, favourites: &[&str]| PublicCard {
+            public_favourites: favourites.iter().map(|f| (*f).to_owned()).collect(),
+            ..card(name)
+        };
+        index.upsert(
+            id("two"),
+            axis(0, 1, 0.0),
+            with("two", &["Alien", "Dune", "Heat"]),
+        );
+        index.upsert(id("one"), axis(0, 1, 0.0), with("one", &["alien ", "Up"]));
+        index.upsert(id("none"), axis(0, 1, 0.0), with("none", &["Up"]));
+        let mine = ["Alien".to_owned(), "Dune".to_owned()];
+        let found = index.top_k_by_favourites(&mine, 10, |_, _| true);
+        let names: Vec<_> = found.iter().map(|c| c.user_id.to_string()).collect();
+        assert_eq!(names, ["two", "one"]);
+        assert!((found[0].score - 2.0 / 3.0).abs() < 1e-6);
+        // A replaced card is re-posted; a removed person is gone.
+        index.upsert(id("one"), axis(0, 1, 0.0), with("one", &["Up"]));
+        assert!(index.remove(&id("two")));
+        assert!(index.top_k_by_favourites(&mine, 10, |_, _| true).is_empty());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod app_state;
 mod clock;
 mod dataset;
 mod discovery_index;
+mod discovery_service;
 mod error;
 mod evaluation;
 mod federated_training;
@@ -28,6 +29,7 @@ mod round_coordinator;
 mod routes;
 mod secagg_simulation;
 mod secure_aggregation;
+mod social;
 mod store;
 
 pub use api_error::ApiError;
@@ -35,6 +37,7 @@ pub use app_state::{AppState, current_model};
 pub use clock::{Clock, SystemClock};
 pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use discovery_index::DiscoveryIndex;
+pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally};
 pub use error::{Error, Result};
 pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
 pub use federated_training::{
@@ -53,4 +56,5 @@ pub use round_coordinator::{
 pub use routes::{AppConfig, app};
 pub use secagg_simulation::{SimulationReport, simulate_round};
 pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
-pub use store::{RedbStore, Registration, SavedRound, Store, StoredProfile};
+pub use social::{OutreachPolicy, OutreachRefusal, SocialEvent, SocialState, TrainingExample};
+pub use store::{RedbStore, Registration, SavedRound, Signer, Store, StoredProfile};

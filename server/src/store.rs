@@ -4,7 +4,7 @@ use mesh_shared::{MAX_CLOCK_SKEW_MS, ProfileUpload, UserId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, SocialEvent};
 
 const MODEL: TableDefinition<&str, &[u8]> = TableDefinition::new("model");
 const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identities");
@@ -12,7 +12,9 @@ const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
 const ROUNDS: TableDefinition<&str, &[u8]> = TableDefinition::new("rounds");
 const ROUND_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("round_events");
+const SOCIAL_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("social_events");
 const ACTIVE_ROUND: &str = "active";
+const RANKER: &str = "ranker";
 const CURRENT_MODEL: &str = "current";
 const STORE_FILE: &str = "mesh.redb";
 
@@ -27,6 +29,18 @@ pub struct StoredProfile {
 
 /// A saved federated round: its encoded header and its encoded events in sequence order.
 pub type SavedRound = (Vec<u8>, Vec<Vec<u8>>);
+
+/// Who signed a write: the user, their device key and the request's timestamp (which must be
+/// above the last one accepted from the key).
+#[derive(Debug, Clone, Copy)]
+pub struct Signer<'a> {
+    /// The acting user.
+    pub user: &'a UserId,
+    /// The key that signed.
+    pub public_key: &'a [u8; 32],
+    /// The signed timestamp, Unix milliseconds.
+    pub timestamp_ms: u64,
+}
 
 /// The outcome of registering a device key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +62,8 @@ pub trait Store: Send + Sync + 'static {
     fn current_model(&self) -> Result<Option<Vec<u8>>>;
     /// Saves the encoded current model.
     fn save_model(&self, bytes: &[u8]) -> Result<()>;
-    /// Registers `public_key` as the owner of `user`.
+    /// Registers `public_key` as the owner of `user`; a new registration appends a
+    /// [`SocialEvent::Registered`] in the same transaction.
     fn register(
         &self,
         user: &UserId,
@@ -63,8 +78,9 @@ pub trait Store: Send + Sync + 'static {
         timestamp_ms: u64,
         profile: &StoredProfile,
     ) -> Result<()>;
-    /// Removes everything held for `user` (profile and key), leaving only a timestamp
-    /// tombstone for the replay window. Returns whether a profile existed.
+    /// Removes everything held for `user` (profile, key and the social events they made),
+    /// leaving only a timestamp tombstone for the replay window. Returns whether a profile
+    /// existed.
     fn delete_user(&self, user: &UserId, public_key: &[u8; 32], timestamp_ms: u64) -> Result<bool>;
     /// One profile.
     fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>>;
@@ -87,6 +103,23 @@ pub trait Store: Send + Sync + 'static {
         header: &[u8],
         events: &[(u64, Vec<u8>)],
     ) -> Result<()>;
+    /// Appends a social event, checking and advancing the signer's timestamp when signed, in
+    /// one transaction; returns its sequence number.
+    fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64>;
+    /// Every social event in sequence order.
+    fn social_events(&self) -> Result<Vec<SocialEvent>>;
+    /// Saves the re-ranker's encoded model.
+    fn save_ranker(&self, bytes: &[u8]) -> Result<()>;
+    /// The re-ranker's encoded model, if one was saved.
+    fn ranker(&self) -> Result<Option<Vec<u8>>>;
+}
+
+/// Appends `event` after the last social event inside `txn`; its sequence number.
+fn push_social(txn: &redb::WriteTransaction, event: &SocialEvent) -> Result<u64> {
+    let mut table = txn.open_table(SOCIAL_EVENTS)?;
+    let next = table.last()?.map_or(0, |(k, _)| k.value() + 1);
+    table.insert(next, encode(event)?.as_slice())?;
+    Ok(next)
 }
 
 /// Writes a round's header (when given) and appends its events, inside `txn`.
@@ -134,6 +167,7 @@ impl RedbStore {
             txn.open_table(TOMBSTONES)?;
             txn.open_table(ROUNDS)?;
             txn.open_table(ROUND_EVENTS)?;
+            txn.open_table(SOCIAL_EVENTS)?;
         }
         txn.commit()?;
         Ok(Self { db })
@@ -231,6 +265,13 @@ impl Store for RedbStore {
             if existing.is_some() {
                 Registration::AlreadyRegistered
             } else {
+                push_social(
+                    &txn,
+                    &SocialEvent::Registered {
+                        user: user.clone(),
+                        at_ms: timestamp_ms,
+                    },
+                )?;
                 Registration::Created
             }
         };
@@ -274,10 +315,64 @@ impl Store for RedbStore {
                 tombstones.remove(id.as_str())?;
             }
             tombstones.insert(user.as_str(), timestamp_ms)?;
+            let mut social = txn.open_table(SOCIAL_EVENTS)?;
+            let mut theirs = Vec::new();
+            for entry in social.iter()? {
+                let (sequence, bytes) = entry?;
+                let event: SocialEvent = decode_event(sequence.value(), bytes.value())?;
+                if event.actor() == Some(user) {
+                    theirs.push(sequence.value());
+                }
+            }
+            for sequence in theirs {
+                social.remove(sequence)?;
+            }
             existed
         };
         txn.commit()?;
         Ok(existed)
+    }
+
+    fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64> {
+        let txn = self.db.begin_write()?;
+        let sequence = {
+            if let Some(signer) = signer {
+                let mut identities = txn.open_table(IDENTITIES)?;
+                advance_timestamp(
+                    &mut identities,
+                    signer.user,
+                    signer.public_key,
+                    signer.timestamp_ms,
+                )?;
+            }
+            push_social(&txn, event)?
+        };
+        txn.commit()?;
+        Ok(sequence)
+    }
+
+    fn social_events(&self) -> Result<Vec<SocialEvent>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SOCIAL_EVENTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (sequence, bytes) = entry?;
+            out.push(decode_event(sequence.value(), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    fn save_ranker(&self, bytes: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MODEL)?.insert(RANKER, bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn ranker(&self) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODEL)?;
+        Ok(table.get(RANKER)?.map(|v| v.value().to_vec()))
     }
 
     fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>> {
@@ -334,6 +429,13 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 fn decode<T: for<'de> Deserialize<'de>>(key: &UserId, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
         key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn decode_event(sequence: u64, bytes: &[u8]) -> Result<SocialEvent> {
+    serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
+        key: format!("social_events/{sequence}"),
         reason: e.to_string(),
     })
 }

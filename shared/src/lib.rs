@@ -30,6 +30,7 @@ mod schema;
 pub mod secagg;
 mod signal;
 mod signal_weight;
+mod social_wire;
 mod taste_vector;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -64,6 +65,12 @@ pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};
 pub use signal_weight::{
     DEFAULT_HALF_LIFE_DAYS, LIKE_ENTHUSIASM, MIN_WEIGHT, WeightPolicy, play_enthusiasm,
     star_enthusiasm,
+};
+pub use social_wire::{
+    BlockRequest, DiscoveryFlags, FeedbackRequest, IntentFlag, IntentTopic, IntentsRequest,
+    IntroductionRequest, IntroductionSent, MAX_INTENT_TTL_HOURS, PRESENCE_WINDOW_MS,
+    RankingVersion, ReportRequest, RoomCandidatesRequest, SNOOZE_DAYS, SnoozeRequest,
+    check_room_id,
 };
 pub use taste_vector::{
     Intent, TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector, user_taste_vector,

@@ -6,6 +6,10 @@ use crate::{
     ApiErrorBody, CandidatesRequest, CandidatesResponse, CardTrait, Explanation, ProfileUpload,
     PublicCard, RegisteredIdentity, TraitsReport,
 };
+use crate::{
+    BlockRequest, DiscoveryFlags, FeedbackRequest, IntentsRequest, IntroductionRequest,
+    IntroductionSent, ReportRequest, RoomCandidatesRequest, SnoozeRequest,
+};
 
 /// `(file name, schema)` for every wire type, in a fixed order.
 pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
@@ -31,5 +35,23 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("api_error.schema.json", schema::<ApiErrorBody>()),
         ("explanation.schema.json", schema::<Explanation>()),
         ("traits.schema.json", schema::<TraitsReport>()),
+        ("block_request.schema.json", schema::<BlockRequest>()),
+        ("report_request.schema.json", schema::<ReportRequest>()),
+        ("snooze_request.schema.json", schema::<SnoozeRequest>()),
+        ("intents_request.schema.json", schema::<IntentsRequest>()),
+        ("feedback_request.schema.json", schema::<FeedbackRequest>()),
+        (
+            "introduction_request.schema.json",
+            schema::<IntroductionRequest>(),
+        ),
+        (
+            "introduction_sent.schema.json",
+            schema::<IntroductionSent>(),
+        ),
+        (
+            "room_candidates_request.schema.json",
+            schema::<RoomCandidatesRequest>(),
+        ),
+        ("discovery_flags.schema.json", schema::<DiscoveryFlags>()),
     ]
 }

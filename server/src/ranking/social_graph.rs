@@ -42,6 +42,41 @@ impl SocialGraph {
         }
     }
 
+    /// Adds the tie `a`–`b` (growing the graph to hold both), updating the ego-network
+    /// densities it changes. Community labels are kept until
+    /// [`SocialGraph::refresh_communities`]; a newcomer starts as their own community.
+    pub fn add_tie(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let needed = a.max(b) + 1;
+        while self.neighbours.len() < needed {
+            self.community.push(self.neighbours.len() as u32);
+            self.neighbours.push(Vec::new());
+            self.density.push(0.0);
+        }
+        for (from, to) in [(a, b), (b, a)] {
+            let list = &mut self.neighbours[from];
+            match list.binary_search(&(to as u32)) {
+                Ok(_) => return,
+                Err(at) => list.insert(at, to as u32),
+            }
+        }
+        let common: Vec<u32> = self.neighbours[a]
+            .iter()
+            .copied()
+            .filter(|w| self.neighbours[b].binary_search(w).is_ok())
+            .collect();
+        for u in [a, b].into_iter().chain(common.iter().map(|&w| w as usize)) {
+            self.density[u] = ego_density(&self.neighbours, u);
+        }
+    }
+
+    /// Recomputes the community labels from the current ties.
+    pub fn refresh_communities(&mut self) {
+        self.community = label_propagation(&self.neighbours);
+    }
+
     /// People in the graph.
     pub fn people(&self) -> usize {
         self.neighbours.len()
@@ -232,6 +267,25 @@ mod tests {
         assert_eq!(g.community(0), g.community(1));
         assert_eq!(g.community(4), g.community(5));
         assert_ne!(g.community(0), g.community(5));
+    }
+
+    #[test]
+    fn ties_added_one_by_one_match_the_batch_build() {
+        let ties = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5), (2, 3)];
+        let batch = SocialGraph::from_ties(6, &ties);
+        let mut live = SocialGraph::default();
+        for &(a, b) in &ties {
+            live.add_tie(a, b);
+        }
+        live.add_tie(2, 3);
+        live.add_tie(1, 1);
+        for u in 0..6 {
+            assert_eq!(live.neighbours(u), batch.neighbours(u));
+            assert_eq!(live.ego_density(u), batch.ego_density(u));
+        }
+        live.refresh_communities();
+        assert_eq!(live.community(0), live.community(1));
+        assert_ne!(live.community(0), live.community(5));
     }
 
     #[test]

@@ -2,27 +2,37 @@ use axum::Json;
 use axum::extract::State;
 use mesh_shared::{CandidatesRequest, CandidatesResponse};
 
-use super::extract::AppJson;
+use super::extract::{MaybeSigned, parse_json};
 use crate::{ApiError, AppState};
 
-/// `POST /v1/discovery/candidates`: the `k` discoverable people nearest to the query vector
-/// by cosine similarity (an exact scan), best first.
+/// `POST /v1/discovery/candidates`: the `k` best suggestions for the query's taste vector,
+/// from the pipeline the feature flag selects (v2: taste and friends-of-friends, re-ranked in
+/// both directions, diversified; v1: shared public favourites). Signed requests are the
+/// viewer's own: their blocks, ties, snoozes, intents and feedback apply. `503` while the kill
+/// switch is off.
 pub(crate) async fn candidates(
     State(state): State<AppState>,
-    AppJson(request): AppJson<CandidatesRequest>,
+    request: MaybeSigned,
 ) -> Result<Json<CandidatesResponse>, ApiError> {
-    request.validate().map_err(crate::Error::from)?;
-    if request.model_version != state.model.version {
+    let body: CandidatesRequest = parse_json(&request.body)?;
+    body.validate().map_err(crate::Error::from)?;
+    if body.model_version != state.model.version {
         return Err(ApiError::UnknownModelVersion {
-            got: request.model_version,
+            got: body.model_version,
             current: state.model.version,
         });
     }
-    let candidates = state.index.top_k(
-        &request.taste_vector,
-        request.k as usize,
-        request.exclude.as_ref(),
-    );
+    let viewer = request.viewer.as_ref().or(body.exclude.as_ref());
+    let candidates = state
+        .discovery
+        .candidates(
+            &state.index,
+            viewer,
+            body.taste_vector.as_slice(),
+            body.k as usize,
+            state.clock.now_ms(),
+        )
+        .map_err(|_| ApiError::DiscoveryOff)?;
     Ok(Json(CandidatesResponse {
         model_version: state.model.version,
         candidates,

@@ -29,6 +29,75 @@ pub(crate) struct Signed {
     pub(crate) body: Bytes,
 }
 
+impl Signed {
+    /// The signer, for a store write that advances the key's timestamp.
+    pub(crate) fn signer(&self) -> crate::Signer<'_> {
+        crate::Signer {
+            user: &self.user,
+            public_key: self.auth.public_key(),
+            timestamp_ms: self.auth.timestamp_ms(),
+        }
+    }
+}
+
+/// A read that may be signed: with an `Authorization` header the signature is verified and
+/// the signer is the viewer (their blocks, ties and snoozes apply); without one, anonymous.
+#[derive(Debug)]
+pub(crate) struct MaybeSigned {
+    pub(crate) viewer: Option<UserId>,
+    pub(crate) body: Bytes,
+}
+
+impl FromRequest<AppState> for MaybeSigned {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        if request.headers().contains_key(AUTHORIZATION) {
+            let signed = Signed::from_request(request, state).await?;
+            Ok(Self {
+                viewer: Some(signed.user),
+                body: signed.body,
+            })
+        } else {
+            Ok(Self {
+                viewer: None,
+                body: read_body(request, state).await?,
+            })
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <operator token>` for an operator `action`.
+pub(crate) fn require_operator(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    action: &str,
+) -> Result<(), ApiError> {
+    let Some(token) = state.operator_token.as_deref() else {
+        return Err(ApiError::Forbidden(format!(
+            "{action} is for the operator: serve with an operator token"
+        )));
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let matches = presented.is_some_and(|p| {
+        // Compared in full whatever the first difference, so timing says nothing.
+        p.len() == token.len()
+            && p.bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !matches {
+        return Err(ApiError::Unauthenticated(format!(
+            "{action} needs Authorization: Bearer <operator token>"
+        )));
+    }
+    Ok(())
+}
+
 impl FromRequest<AppState> for Signed {
     type Rejection = ApiError;
 

@@ -17,6 +17,7 @@ mod identities;
 mod model;
 mod profiles;
 mod rounds;
+mod social;
 
 /// Largest request body accepted, in bytes.
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -78,6 +79,21 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
             put(profiles::put_profile).delete(profiles::delete_profile),
         )
         .route("/v1/discovery/candidates", post(discovery::candidates))
+        .route("/v1/blocks", post(social::block))
+        .route("/v1/reports", post(social::report))
+        .route("/v1/snoozes", post(social::snooze))
+        .route("/v1/intents", put(social::intents))
+        .route("/v1/feedback", post(social::feedback))
+        .route("/v1/introductions", post(social::introduce))
+        .route("/v1/introductions/{from}/accept", post(social::accept))
+        .route("/v1/rooms/{room}/presence", post(social::presence))
+        .route("/v1/rooms/{room}/candidates", post(social::room_candidates))
+        .route(
+            "/v1/admin/flags",
+            get(social::get_flags).put(social::put_flags),
+        )
+        .route("/v1/admin/fairness", get(social::fairness))
+        .route("/v1/admin/ranker/train", post(social::train_ranker))
         .with_state(state)
         .merge(rounds);
     let router = match &config.web_dir {

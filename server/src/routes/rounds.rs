@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use mesh_shared::secagg::{EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares};
 use serde::{Deserialize, Serialize};
@@ -87,20 +86,7 @@ pub(crate) async fn start(
     headers: HeaderMap,
     AppJson(settings): AppJson<RoundSettings>,
 ) -> Result<Response, ApiError> {
-    let Some(token) = state.operator_token.as_deref() else {
-        return Err(ApiError::Forbidden(
-            "rounds are started by the operator: serve with an operator token".to_owned(),
-        ));
-    };
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(token) {
-        return Err(ApiError::Unauthenticated(
-            "starting a round needs Authorization: Bearer <operator token>".to_owned(),
-        ));
-    }
+    super::extract::require_operator(&state, &headers, "starting a round")?;
     let served = state.model_weights()?;
     let stored = crate::current_model(state.store.as_ref())?;
     if stored.version() != served.version() {
