@@ -215,7 +215,7 @@ impl Discovery {
         let keep = |user: &UserId, card: &PublicCard| {
             Self::allowed(&social, v, viewer, user, card, now_ms)
         };
-        let mut pool = index.top_k_where(query, TASTE_POOL.max(4 * k), &keep);
+        let mut pool = index.top_k_where(query, TASTE_POOL.max(4 * k), keep);
         let radius = pool.get(9).or(pool.last()).map_or(0.0, |c| c.score);
         let graph = social.graph();
         let two_hop = v.map(|v| graph.two_hop(v as usize)).unwrap_or_default();
@@ -271,13 +271,13 @@ impl Discovery {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let swiped: Vec<(Vec<f32>, f32)> = v
+        let swiped: Vec<(u32, Vec<f32>, f32)> = v
             .map(|v| social.feedback_of(v))
             .unwrap_or_default()
             .iter()
             .filter_map(|&(target, more)| {
                 let (vector, _) = index.profile_of(social.user(target)?)?;
-                Some((Vec::from(vector), if more { 1.0 } else { -1.0 }))
+                Some((target, Vec::from(vector), if more { 1.0 } else { -1.0 }))
             })
             .collect();
         let mut scored: Vec<(usize, f32)> = Vec::with_capacity(pool.len());
@@ -338,8 +338,12 @@ impl Discovery {
             if let Some(cv) = candidate_vector
                 && !swiped.is_empty()
             {
-                let tune: f32 = swiped.iter().map(|(t, sign)| sign * dot(cv, t)).sum();
+                // People like the swiped ones move with them; the swiped person moves most.
+                let tune: f32 = swiped.iter().map(|(_, t, sign)| sign * dot(cv, t)).sum();
                 score += FEEDBACK_WEIGHT * tune / swiped.len() as f32;
+                if let Some((_, _, sign)) = swiped.iter().find(|(t, _, _)| Some(*t) == c) {
+                    score += FEEDBACK_WEIGHT * sign;
+                }
             }
             if let Some(c) = c {
                 score -= SAFETY_WEIGHT * social.harassment_risk(c);

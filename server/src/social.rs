@@ -292,7 +292,7 @@ impl SocialState {
                 self.recent_accepts.entry(t).or_default().push(*at_ms);
                 self.graph.add_tie(f as usize, t as usize);
                 self.ties_since_communities += 1;
-                if self.ties_since_communities >= 1 + self.graph.people() / 100 {
+                if self.ties_since_communities > self.graph.people() / 100 {
                     self.graph.refresh_communities();
                     self.ties_since_communities = 0;
                 }

@@ -8,6 +8,7 @@
 
 mod authentication;
 mod bad_input;
+mod discovery_controls;
 mod federated_round;
 mod fixtures;
 mod kill_nine;
