@@ -205,7 +205,7 @@ impl DiscoveryIndex {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let accept = |id: &UserId| entries.profiles.get(id).is_some_and(|p| keep(id, &p.card));
         if entries.profiles.len() > self.exact_scan_limit {
-            let ef = (4 * k).max(64);
+            let ef = (k + k / 2).max(64);
             let found = entries
                 .graph
                 .search(query, k, ef, accept)
@@ -258,6 +258,19 @@ impl DiscoveryIndex {
             .profiles
             .get(user)
             .map(|p| (p.vector.clone(), p.card.clone()))
+    }
+
+    /// The taste vectors of `users`, in order (`None` for someone not indexed), under one lock.
+    pub fn vectors_of<'a>(&self, users: impl Iterator<Item = &'a UserId>) -> Vec<Option<Vec<f32>>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        users
+            .map(|u| {
+                entries
+                    .profiles
+                    .get(u)
+                    .map(|p| p.vector.as_slice().to_vec())
+            })
+            .collect()
     }
 
     /// The v1 baseline: the `k` people whose cards share the most public favourites with

@@ -3,7 +3,7 @@
 //! impression and safety adjustments → MMR diversity with a weak-tie and an adjacent-interest
 //! slot → impressions and the exposure tally (fairness). Also the live rooms and the v1
 //! baseline behind the feature flag.
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use mesh_shared::{DiscoveryCandidate, PublicCard, RankingVersion, UserId};
@@ -14,8 +14,8 @@ use crate::ranking::{
 };
 use crate::{DiscoveryIndex, OutreachPolicy, SocialState};
 
-/// People retrieved by taste before re-ranking (at least; `4 k` when larger).
-const TASTE_POOL: usize = 100;
+/// People retrieved by taste before re-ranking (at least; `3 k` when larger).
+const TASTE_POOL: usize = 60;
 /// People retrieved from the friends-of-friends.
 const GRAPH_POOL: usize = 100;
 /// Weight of the log-probability of each direction in the fused score.
@@ -215,7 +215,7 @@ impl Discovery {
         let keep = |user: &UserId, card: &PublicCard| {
             Self::allowed(&social, v, viewer, user, card, now_ms)
         };
-        let mut pool = index.top_k_where(query, TASTE_POOL.max(4 * k), keep);
+        let mut pool = index.top_k_where(query, TASTE_POOL.max(3 * k), keep);
         let radius = pool.get(9).or(pool.last()).map_or(0.0, |c| c.score);
         let graph = social.graph();
         let two_hop = v.map(|v| graph.two_hop(v as usize)).unwrap_or_default();
@@ -243,12 +243,14 @@ impl Discovery {
         if pool.is_empty() {
             return pool;
         }
-        let vectors: HashMap<UserId, Vec<f32>> = pool
+        // Per pool position: taste vector, social index and community (no hashing later).
+        let vectors = index.vectors_of(pool.iter().map(|c| &c.user_id));
+        let ids: Vec<Option<u32>> = pool.iter().map(|c| social.find(&c.user_id)).collect();
+        let communities: Vec<Option<u32>> = ids
             .iter()
-            .filter_map(|c| {
-                index
-                    .profile_of(&c.user_id)
-                    .map(|(vector, _)| (c.user_id.clone(), Vec::from(vector)))
+            .map(|c| {
+                c.filter(|&c| graph.degree(c as usize) > 0)
+                    .map(|c| graph.community(c as usize))
             })
             .collect();
         let viewer_traits = v
@@ -284,7 +286,7 @@ impl Discovery {
         let mut mutual_of = Vec::with_capacity(pool.len());
         let (mut forward, mut backward) = ([0.0f32; FEATURES], [0.0f32; FEATURES]);
         for (i, candidate) in pool.iter().enumerate() {
-            let c = social.find(&candidate.user_id);
+            let c = ids[i];
             let c_index = c.map_or(usize::MAX, |c| c as usize);
             let v_index = v.map_or(usize::MAX, |v| v as usize);
             let pair = if c.is_some() && v.is_some() {
@@ -294,7 +296,7 @@ impl Discovery {
             };
             mutual_of.push(pair.mutual);
             let candidate_traits = trait_ids(Some(&candidate.card));
-            let candidate_vector = vectors.get(&candidate.user_id).map(Vec::as_slice);
+            let candidate_vector = vectors[i].as_deref();
             let candidate_signals = PersonSignals {
                 taste: candidate_vector,
                 taste_radius: radius,
@@ -351,18 +353,12 @@ impl Discovery {
             score -= IMPRESSION_DISCOUNT * (impressions as f32).ln_1p();
             scored.push((i, score));
         }
-        let community = |i: usize| {
-            social
-                .find(&pool[i].user_id)
-                .filter(|&c| graph.degree(c as usize) > 0)
-                .map(|c| graph.community(c as usize))
-        };
         let similarity = |a: usize, b: usize| {
-            let same = match (community(a), community(b)) {
+            let same = match (communities[a], communities[b]) {
                 (Some(x), Some(y)) => f32::from(u8::from(x == y)),
                 _ => 0.0,
             };
-            let taste = match (vectors.get(&pool[a].user_id), vectors.get(&pool[b].user_id)) {
+            let taste = match (&vectors[a], &vectors[b]) {
                 (Some(x), Some(y)) => dot(x, y).max(0.0),
                 _ => 0.0,
             };

@@ -38,6 +38,25 @@ enum Command {
     /// Build an HNSW index from raw f32 rows and time single-threaded queries against exact
     /// neighbours (the files `ann_bench.py` writes).
     BenchAnn(BenchAnnArgs),
+    /// Write a wrk Lua script that POSTs discovery queries (taste vectors of fresh demo people
+    /// under the store's current model) for the load test (`cargo xtask loadtest`).
+    WrkScript(WrkScriptArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WrkScriptArgs {
+    /// Directory of the store whose current model the queries use.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Distinct queries, sent round-robin.
+    #[arg(long, default_value_t = 64)]
+    count: usize,
+    /// Candidates asked for per query.
+    #[arg(long, default_value_t = 20)]
+    k: u32,
+    /// Where to write the script.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -269,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchSecagg(args) => bench_secagg(args),
         Command::Simulate(args) => tokio::task::spawn_blocking(move || simulate(args)).await?,
         Command::BenchAnn(args) => bench_ann(args),
+        Command::WrkScript(args) => wrk_script(args),
     }
 }
 
@@ -420,6 +440,37 @@ fn read_rows<T: Copy>(
             parse(word)
         })
         .collect())
+}
+
+fn wrk_script(args: WrkScriptArgs) -> anyhow::Result<()> {
+    let store = RedbStore::open(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let model = current_model(&store)?;
+    // A seed other than the served population's: queries from people who are not indexed.
+    let people = demo_population(Catalogue::embedded(), &model, args.count, 7)?;
+    let mut script = String::from(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nbodies = {\n",
+    );
+    for person in &people {
+        let body = mesh_shared::CandidatesRequest {
+            model_version: model.version(),
+            taste_vector: person.upload.taste_vector.clone(),
+            k: args.k,
+            exclude: None,
+        };
+        script.push_str(&format!("  [[{}]],\n", serde_json::to_string(&body)?));
+    }
+    script.push_str(
+        "}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, bodies[(counter % #bodies) + 1])\nend\n",
+    );
+    std::fs::write(&args.out, script).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{} queries of k = {} in {}",
+        people.len(),
+        args.k,
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn bench_ann(args: BenchAnnArgs) -> anyhow::Result<()> {

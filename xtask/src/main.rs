@@ -36,6 +36,7 @@ fn main() -> Result<()> {
         }
         Some("test") => test(&root),
         Some("bench") => bench(&root),
+        Some("loadtest") => loadtest(&root, &args[1..]),
         Some("embed") => match args.get(1..) {
             Some([flag, data]) if flag == "--data" => {
                 embed_dataset(&root, Path::new(data)).map(|path| println!("{}", path.display()))
@@ -44,10 +45,10 @@ fn main() -> Result<()> {
         },
         Some(other) => {
             bail!(
-                "unknown command `{other}`: expected wasm, fetch-encoder, demo, test, bench or embed"
+                "unknown command `{other}`: expected wasm, fetch-encoder, demo, test, bench, loadtest or embed"
             )
         }
-        None => bail!("usage: cargo xtask <wasm|fetch-encoder|demo|test|bench|embed>"),
+        None => bail!("usage: cargo xtask <wasm|fetch-encoder|demo|test|bench|loadtest|embed>"),
     }
 }
 
@@ -440,10 +441,15 @@ fn test(root: &Path) -> Result<()> {
 }
 
 fn ensure_chromium() -> Result<()> {
-    if Path::new(CHROMIUM).exists() {
+    ensure_debian_package(CHROMIUM, "chromium")
+}
+
+/// Installs Debian's `package` unless `binary` exists.
+fn ensure_debian_package(binary: &str, package: &str) -> Result<()> {
+    if Path::new(binary).exists() {
         return Ok(());
     }
-    println!("xtask: {CHROMIUM} is missing; installing Debian's chromium");
+    println!("xtask: {binary} is missing; installing Debian's {package}");
     let sudo = if is_root() { None } else { Some("sudo") };
     let apt = |args: &[&str]| {
         let mut command = Command::new(sudo.unwrap_or("apt-get"));
@@ -459,8 +465,119 @@ fn ensure_chromium() -> Result<()> {
         "-y",
         "-qq",
         "--no-install-recommends",
-        "chromium",
+        package,
     ]))
+}
+
+/// `cargo xtask loadtest [--users N] [--seconds S] [--connections C]`: serves N demo people
+/// (1,000,000 by default; the HNSW graph is built once and kept as a snapshot in
+/// `target/loadtest/`), then drives `POST /v1/discovery/candidates` (k = 20, the full v2
+/// pipeline) with wrk over loopback and writes the figures to `target/loadtest/report.md`.
+fn loadtest(root: &Path, args: &[String]) -> Result<()> {
+    let flag = |name: &str, default: u64| -> Result<u64> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args
+                .get(i + 1)
+                .context(format!("{name} needs a value"))?
+                .parse()
+                .with_context(|| format!("{name} takes a whole number")),
+            None => Ok(default),
+        }
+    };
+    let users = flag("--users", 1_000_000)?;
+    let seconds = flag("--seconds", 30)?;
+    let connections = flag("--connections", 32)?;
+    ensure_debian_package("/usr/bin/wrk", "wrk")?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "mesh-server",
+        "--bin",
+        "mesh",
+    ]))?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mesh = target.join("release/mesh");
+    let out = root.join("target/loadtest");
+    let data = out.join(format!("data-{users}"));
+    std::fs::create_dir_all(&data)?;
+    let script = out.join("candidates.lua");
+    run(Command::new(&mesh).args([
+        "wrk-script".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        script.as_os_str(),
+    ]))?;
+    let addr = "127.0.0.1:18087";
+    let started = std::time::Instant::now();
+    let mut server = Command::new(&mesh)
+        .args(["serve", "--addr", addr, "--demo-users", &users.to_string()])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--web-dir")
+        .arg(root.join("web-demo"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .context("starting mesh serve")?;
+    let outcome = (|| -> Result<String> {
+        wait_for_health(addr, &mut server)?;
+        let ready = started.elapsed().as_secs_f64();
+        println!("xtask: {users} people served after {ready:.0} s; warming up");
+        let url = format!("http://{addr}/v1/discovery/candidates");
+        let script = script.to_string_lossy().into_owned();
+        let wrk = |duration: u64| {
+            Command::new("wrk")
+                .args(["-t2", "-c"])
+                .arg(connections.to_string())
+                .arg(format!("-d{duration}s"))
+                .args(["--latency", "-s", &script, &url])
+                .output()
+                .context("running wrk")
+        };
+        wrk(5)?;
+        let measured = wrk(seconds)?;
+        let text = String::from_utf8_lossy(&measured.stdout).into_owned();
+        if !measured.status.success() {
+            bail!(
+                "wrk failed: {text}{}",
+                String::from_utf8_lossy(&measured.stderr)
+            );
+        }
+        Ok(format!(
+            "# Load test: POST /v1/discovery/candidates (k = 20, v2 pipeline)\n\n{users} people indexed (ready after {ready:.0} s), wrk -t2 -c{connections} -d{seconds}s over loopback, 2 cores shared by wrk and the coordinator.\n\n```\n{text}```\n"
+        ))
+    })();
+    // SIGINT lets the coordinator save its index snapshot for the next run.
+    let _ = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    let report = outcome?;
+    std::fs::write(out.join("report.md"), &report)?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Polls `GET /v1/health` until it answers (building a large index takes minutes).
+fn wait_for_health(addr: &str, server: &mut std::process::Child) -> Result<()> {
+    use std::io::{Read, Write};
+    loop {
+        if let Some(status) = server.try_wait()? {
+            bail!("mesh serve exited early: {status}");
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            let _ = stream
+                .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
 }
 
 fn is_root() -> bool {
