@@ -260,6 +260,34 @@ impl DiscoveryIndex {
             .map(|p| (p.vector.clone(), p.card.clone()))
     }
 
+    /// The `k` of `users` most similar to `query`, best first (an exact scan over that set only:
+    /// for small sets such as the people present in a room).
+    pub fn top_k_among<'a>(
+        &self,
+        query: &[f32],
+        users: impl Iterator<Item = &'a UserId>,
+        k: usize,
+    ) -> Vec<DiscoveryCandidate> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = users
+            .filter_map(|u| {
+                let (id, p) = entries.profiles.get_key_value(u)?;
+                Some((dot(query, p.vector.as_slice()), id, p))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored.dedup_by(|a, b| a.1 == b.1);
+        scored.truncate(k);
+        scored
+            .into_iter()
+            .map(|(score, id, p)| DiscoveryCandidate {
+                user_id: id.clone(),
+                score,
+                card: p.card.clone(),
+            })
+            .collect()
+    }
+
     /// The taste vectors of `users`, in order (`None` for someone not indexed), under one lock.
     pub fn vectors_of<'a>(&self, users: impl Iterator<Item = &'a UserId>) -> Vec<Option<Vec<f32>>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);

@@ -148,13 +148,13 @@ impl Discovery {
         social.ranking().ok_or(DiscoveryRefusal::Off)?;
         let present = social.present_in(room, now_ms);
         let me = viewer.and_then(|u| social.find(u));
-        let present: HashSet<&UserId> = present
+        let present: Vec<&UserId> = present
             .into_iter()
             .filter(|&p| Some(p) != me && !me.is_some_and(|m| social.blocked_pair(m, p)))
             .filter_map(|p| social.user(p))
             .collect();
-        // Rooms are small: an exact scan over the people present.
-        Ok(index.top_k_where(topic, k, |user, _| present.contains(user)))
+        // Rooms are small: an exact scan over the people present only.
+        Ok(index.top_k_among(topic, present.into_iter(), k))
     }
 
     /// Whether `candidate` may be shown to `viewer` at `now_ms` at all.
