@@ -367,14 +367,14 @@ impl Discovery {
         let mut order = diversify(&scored, k, DIVERSITY, similarity);
         // A weak tie (no mutual ties) and a strong one, and one adjacent interest (a category
         // other than the viewer's), when the pool has them.
-        let head = k.min(order.len());
-        ensure_in_head(&mut order, head, |i| mutual_of[i] == 0);
-        ensure_in_head(&mut order, head, |i| mutual_of[i] > 0);
-        if let Some(mine) = &viewer_category {
-            ensure_in_head(&mut order, head, |i| {
+        let weak_tie = |i: usize| mutual_of[i] == 0;
+        let strong_tie = |i: usize| mutual_of[i] > 0;
+        let adjacent = |i: usize| {
+            viewer_category.as_deref().is_some_and(|mine| {
                 category(&pool[i].card).is_some_and(|c| !c.eq_ignore_ascii_case(mine))
-            });
-        }
+            })
+        };
+        ensure_in_head(&mut order, k, &[&weak_tie, &strong_tie, &adjacent]);
         order.truncate(k);
         order.into_iter().map(|i| pool[i].clone()).collect()
     }
@@ -485,15 +485,27 @@ fn prior_margin(features: &[f32]) -> f32 {
         - 2.0
 }
 
-/// Moves the first of `order[head..]` that `wanted` accepts into the last head slot not
-/// holding such a person already, unless the head has one.
-fn ensure_in_head(order: &mut Vec<usize>, head: usize, wanted: impl Fn(usize) -> bool) {
-    if head == 0 || order[..head].iter().any(|&i| wanted(i)) {
-        return;
-    }
-    if let Some(pos) = order[head..].iter().position(|&i| wanted(i)) {
-        let moved = order.remove(head + pos);
-        order.insert(head - 1, moved);
+/// Makes each of `wants`, in turn, hold for at least one of the first `head` of `order` when
+/// any later entry satisfies it: the best such entry replaces the lowest-ranked head entry
+/// that no earlier want depends on (that entry moves to just after the head).
+fn ensure_in_head(order: &mut Vec<usize>, head: usize, wants: &[&dyn Fn(usize) -> bool]) {
+    let head = head.min(order.len());
+    let mut kept: Vec<usize> = Vec::new();
+    for wanted in wants {
+        if let Some(&already) = order[..head].iter().find(|&&i| wanted(i)) {
+            kept.push(already);
+            continue;
+        }
+        let Some(pos) = order[head..].iter().position(|&i| wanted(i)) else {
+            continue;
+        };
+        let Some(slot) = (0..head).rev().find(|&s| !kept.contains(&order[s])) else {
+            return;
+        };
+        let chosen = order.remove(head + pos);
+        let displaced = std::mem::replace(&mut order[slot], chosen);
+        order.insert(head, displaced);
+        kept.push(chosen);
     }
 }
 
@@ -523,4 +535,24 @@ fn trait_ids(card: Option<&PublicCard>) -> Vec<u32> {
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_wanted_kind_gets_a_head_slot_without_evicting_another() {
+        // Head of 3; 7 is the only odd number, 8 the only multiple of 4 outside the head.
+        let mut order = vec![2, 6, 10, 7, 8, 12];
+        let odd = |i: usize| i % 2 == 1;
+        let four = |i: usize| i % 4 == 0;
+        let even = |i: usize| i % 2 == 0;
+        ensure_in_head(&mut order, 3, &[&odd, &four, &even]);
+        assert_eq!(order, vec![2, 8, 7, 6, 10, 12]);
+        // Nothing to do when the head already satisfies every want, or nothing can.
+        let mut same = vec![1, 4, 2];
+        ensure_in_head(&mut same, 3, &[&odd, &four, &|i| i > 100]);
+        assert_eq!(same, vec![1, 4, 2]);
+    }
 }
