@@ -546,8 +546,8 @@ mod tests {
         // Head of 3; 7 is the only odd number, 8 the only multiple of 4 outside the head.
         let mut order = vec![2, 6, 10, 7, 8, 12];
         let odd = |i: usize| i % 2 == 1;
-        let four = |i: usize| i % 4 == 0;
-        let even = |i: usize| i % 2 == 0;
+        let four = |i: usize| i.is_multiple_of(4);
+        let even = |i: usize| i.is_multiple_of(2);
         ensure_in_head(&mut order, 3, &[&odd, &four, &even]);
         assert_eq!(order, vec![2, 8, 7, 6, 10, 12]);
         // Nothing to do when the head already satisfies every want, or nothing can.
