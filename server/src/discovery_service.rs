@@ -108,15 +108,16 @@ impl Discovery {
         *self.ranker.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(model));
     }
 
-    /// The `k` suggestions for `viewer` (when identified) with taste vector `query`, at
-    /// `now_ms`.
+    /// The `k` suggestions for taste vector `query` at `now_ms`. `viewer` is the signed-in
+    /// person whose ties, blocks, snoozes, intents, feedback and impressions apply; `exclude`
+    /// (an unsigned caller's own id) is only left out, never personalised for.
     ///
     /// # Errors
     /// [`DiscoveryRefusal::Off`] when the kill switch is off.
     pub fn candidates(
         &self,
         index: &DiscoveryIndex,
-        viewer: Option<&UserId>,
+        (viewer, exclude): (Option<&UserId>, Option<&UserId>),
         query: &[f32],
         k: usize,
         now_ms: u64,
@@ -126,8 +127,8 @@ impl Discovery {
             social.ranking().ok_or(DiscoveryRefusal::Off)?
         };
         let shown = match ranking {
-            RankingVersion::V1 => self.v1(index, viewer, k, now_ms),
-            RankingVersion::V2 => self.v2(index, viewer, query, k, now_ms),
+            RankingVersion::V1 => self.v1(index, viewer, exclude, k, now_ms),
+            RankingVersion::V2 => self.v2(index, viewer, exclude, query, k, now_ms),
         };
         self.record(&shown, viewer, now_ms);
         Ok(shown)
@@ -157,16 +158,17 @@ impl Discovery {
         Ok(index.top_k_among(topic, present.into_iter(), k))
     }
 
-    /// Whether `candidate` may be shown to `viewer` at `now_ms` at all.
+    /// Whether `candidate` may be shown at `now_ms` to the caller `own` (personalised for the
+    /// signed-in `viewer` when known) at all.
     fn allowed(
         social: &SocialState,
         viewer: Option<u32>,
-        viewer_id: Option<&UserId>,
+        own: Option<&UserId>,
         candidate: &UserId,
         card: &PublicCard,
         now_ms: u64,
     ) -> bool {
-        if Some(candidate) == viewer_id {
+        if Some(candidate) == own {
             return false;
         }
         let c = social.find(candidate);
@@ -182,39 +184,43 @@ impl Discovery {
         category(card).is_none_or(|cat| !social.snoozed(v, cat, now_ms))
     }
 
+    /// v1: people sharing public favourites with the caller's own (public) card.
     fn v1(
         &self,
         index: &DiscoveryIndex,
         viewer: Option<&UserId>,
+        exclude: Option<&UserId>,
         k: usize,
         now_ms: u64,
     ) -> Vec<DiscoveryCandidate> {
-        let Some(viewer_id) = viewer else {
+        let Some(own) = viewer.or(exclude) else {
             return Vec::new();
         };
-        let Some((_, card)) = index.profile_of(viewer_id) else {
+        let Some((_, card)) = index.profile_of(own) else {
             return Vec::new();
         };
         let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
-        let v = social.find(viewer_id);
+        let v = viewer.and_then(|u| social.find(u));
         index.top_k_by_favourites(&card.public_favourites, k, |user, card| {
-            Self::allowed(&social, v, viewer, user, card, now_ms)
+            Self::allowed(&social, v, Some(own), user, card, now_ms)
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn v2(
         &self,
         index: &DiscoveryIndex,
         viewer: Option<&UserId>,
+        exclude: Option<&UserId>,
         query: &[f32],
         k: usize,
         now_ms: u64,
     ) -> Vec<DiscoveryCandidate> {
         let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
         let v = viewer.and_then(|u| social.find(u));
-        let keep = |user: &UserId, card: &PublicCard| {
-            Self::allowed(&social, v, viewer, user, card, now_ms)
-        };
+        let own = viewer.or(exclude);
+        let keep =
+            |user: &UserId, card: &PublicCard| Self::allowed(&social, v, own, user, card, now_ms);
         let mut pool = index.top_k_where(query, TASTE_POOL.max(3 * k), keep);
         let radius = pool.get(9).or(pool.last()).map_or(0.0, |c| c.score);
         let graph = social.graph();

@@ -22,12 +22,11 @@ pub(crate) async fn candidates(
             current: state.model.version,
         });
     }
-    let viewer = request.viewer.as_ref().or(body.exclude.as_ref());
     let candidates = state
         .discovery
         .candidates(
             &state.index,
-            viewer,
+            (request.viewer.as_ref(), body.exclude.as_ref()),
             body.taste_vector.as_slice(),
             body.k as usize,
             state.clock.now_ms(),

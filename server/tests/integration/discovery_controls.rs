@@ -158,6 +158,17 @@ async fn blocked_pairs_never_appear_either_way() {
     assert!(ada_sees.contains(&"Cy".to_owned()));
     let bo_sees = suggestions(&mesh, &p.bo, 0.30).await;
     assert!(!bo_sees.contains(&"Ada".to_owned()), "{bo_sees:?}");
+    // An unsigned query naming Ada only leaves her out: her blocks are hers, not public.
+    let anonymous = mesh.candidates(&at_angle(0.0), 10, Some(&p.ada.user)).await;
+    let names: Vec<&str> = anonymous
+        .candidates
+        .iter()
+        .map(|c| c.card.display_name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"Bo") && !names.contains(&"Ada"),
+        "{names:?}"
+    );
     // Not in a live room either, and no introduction between them.
     for device in [&p.ada, &p.bo, &p.cy] {
         let presence = device.signed(
