@@ -203,6 +203,18 @@ impl AppState {
         Ok(())
     }
 
+    /// Refuses a request computed under another model version than the one served.
+    pub(crate) fn check_model_version(&self, got: u32) -> std::result::Result<(), crate::ApiError> {
+        if got == self.model.version {
+            Ok(())
+        } else {
+            Err(crate::ApiError::UnknownModelVersion {
+                got,
+                current: self.model.version,
+            })
+        }
+    }
+
     /// The current model version.
     pub fn model_version(&self) -> u32 {
         self.model.version

@@ -225,29 +225,13 @@ impl DiscoveryIndex {
                 })
                 .collect();
         }
-        let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = entries
+        let scored: Vec<(f32, &UserId, &IndexedProfile)> = entries
             .profiles
             .iter()
             .filter(|(id, p)| keep(id, &p.card))
             .map(|(id, p)| (dot(query, p.vector.as_slice()), id, p))
             .collect();
-        let by_rank = |a: &(f32, &UserId, &IndexedProfile), b: &(f32, &UserId, &IndexedProfile)| {
-            b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
-        };
-        if scored.len() > k && k > 0 {
-            scored.select_nth_unstable_by(k - 1, by_rank);
-            scored.truncate(k);
-        }
-        scored.sort_by(by_rank);
-        scored.truncate(k);
-        scored
-            .into_iter()
-            .map(|(score, id, p)| DiscoveryCandidate {
-                user_id: id.clone(),
-                score,
-                card: p.card.clone(),
-            })
-            .collect()
+        best_first(scored, k)
     }
 
     /// The taste vector and card of `user`, if indexed.
@@ -269,23 +253,13 @@ impl DiscoveryIndex {
         k: usize,
     ) -> Vec<DiscoveryCandidate> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = users
+        let scored: Vec<(f32, &UserId, &IndexedProfile)> = users
             .filter_map(|u| {
                 let (id, p) = entries.profiles.get_key_value(u)?;
                 Some((dot(query, p.vector.as_slice()), id, p))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.dedup_by(|a, b| a.1 == b.1);
-        scored.truncate(k);
-        scored
-            .into_iter()
-            .map(|(score, id, p)| DiscoveryCandidate {
-                user_id: id.clone(),
-                score,
-                card: p.card.clone(),
-            })
-            .collect()
+        best_first(scored, k)
     }
 
     /// The taste vectors of `users`, in order (`None` for someone not indexed), under one lock.
@@ -319,7 +293,7 @@ impl DiscoveryIndex {
                 *overlap.entry(user).or_default() += 1;
             }
         }
-        let mut scored: Vec<(f32, &UserId, &IndexedProfile)> = overlap
+        let scored: Vec<(f32, &UserId, &IndexedProfile)> = overlap
             .into_iter()
             .filter_map(|(user, common)| {
                 let p = entries.profiles.get(user)?;
@@ -331,17 +305,34 @@ impl DiscoveryIndex {
                 Some((common as f32 / union.max(1) as f32, user, p))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.truncate(k);
-        scored
-            .into_iter()
-            .map(|(score, id, p)| DiscoveryCandidate {
-                user_id: id.clone(),
-                score,
-                card: p.card.clone(),
-            })
-            .collect()
+        best_first(scored, k)
     }
+}
+
+/// The `k` best of `scored` (score, user, profile), best first, ties by user id, each user
+/// once.
+fn best_first(
+    mut scored: Vec<(f32, &UserId, &IndexedProfile)>,
+    k: usize,
+) -> Vec<DiscoveryCandidate> {
+    let by_rank = |a: &(f32, &UserId, &IndexedProfile), b: &(f32, &UserId, &IndexedProfile)| {
+        b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
+    };
+    if scored.len() > k && k > 0 {
+        scored.select_nth_unstable_by(k - 1, by_rank);
+        scored.truncate(k);
+    }
+    scored.sort_by(by_rank);
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.truncate(k);
+    scored
+        .into_iter()
+        .map(|(score, id, p)| DiscoveryCandidate {
+            user_id: id.clone(),
+            score,
+            card: p.card.clone(),
+        })
+        .collect()
 }
 
 /// The v1 key of a public favourite: its trimmed, lower-cased title, hashed.

@@ -16,12 +16,7 @@ pub(crate) async fn candidates(
 ) -> Result<Json<CandidatesResponse>, ApiError> {
     let body: CandidatesRequest = parse_json(&request.body)?;
     body.validate().map_err(crate::Error::from)?;
-    if body.model_version != state.model.version {
-        return Err(ApiError::UnknownModelVersion {
-            got: body.model_version,
-            current: state.model.version,
-        });
-    }
+    state.check_model_version(body.model_version)?;
     let candidates = state
         .discovery
         .candidates(

@@ -16,12 +16,7 @@ pub(crate) async fn put_profile(
     let user = owned_user(&id, &signed)?;
     let upload: ProfileUpload = parse_json(&signed.body)?;
     upload.validate().map_err(crate::Error::from)?;
-    if upload.model_version != state.model.version {
-        return Err(ApiError::UnknownModelVersion {
-            got: upload.model_version,
-            current: state.model.version,
-        });
-    }
+    state.check_model_version(upload.model_version)?;
     let stored = StoredProfile {
         upload,
         updated_at_ms: state.clock.now_ms(),

@@ -234,12 +234,7 @@ pub(crate) async fn room_candidates(
     check_room_id(&room).map_err(crate::Error::from)?;
     let body: RoomCandidatesRequest = parse_json(&request.body)?;
     body.validate().map_err(crate::Error::from)?;
-    if body.model_version != state.model.version {
-        return Err(ApiError::UnknownModelVersion {
-            got: body.model_version,
-            current: state.model.version,
-        });
-    }
+    state.check_model_version(body.model_version)?;
     let candidates = state
         .discovery
         .room_candidates(
