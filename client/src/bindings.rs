@@ -3,9 +3,7 @@
 // These items are reached from JavaScript through wasm-bindgen, not from Rust.
 #![allow(unreachable_pub)]
 
-use mesh_shared::{
-    DiscoveryCandidate, ExportFormat, PrivacyGrade, SignalSource, UserId, WeightPolicy,
-};
+use mesh_shared::{DiscoveryCandidate, ExportFormat, SignalSource, UserId, WeightPolicy};
 use wasm_bindgen::prelude::*;
 
 use crate::{DeviceIdentity, DeviceRound, DeviceSession, Error};
@@ -166,13 +164,91 @@ impl JsMeshSession {
     /// Sets a signal's grade: `public`, `limited` or `private`.
     #[wasm_bindgen(js_name = setGrade)]
     pub fn set_grade(&mut self, id: &str, grade: &str) -> Result<bool, JsError> {
-        let grade: PrivacyGrade =
-            serde_json::from_value(serde_json::Value::String(grade.to_owned())).map_err(|_| {
-                JsError::new(&format!(
-                    "unknown privacy grade {grade:?}: expected public, limited or private"
-                ))
-            })?;
-        self.0.set_grade(id, grade).map_err(js_error)
+        self.0
+            .set_grade(
+                id,
+                named(grade, "privacy grade", "public, limited or private")?,
+            )
+            .map_err(js_error)
+    }
+
+    /// Records a micro-interaction: `kind` is `dwell`, `scroll_pause`, `replay` or `room`;
+    /// `duration_ms` counts for dwell and room time; `utc_offset_minutes` is east-positive
+    /// (`-new Date().getTimezoneOffset()`). Kept on this device.
+    #[wasm_bindgen(js_name = recordInteraction)]
+    pub fn record_interaction(
+        &mut self,
+        kind: &str,
+        duration_ms: f64,
+        at_ms: f64,
+        utc_offset_minutes: i32,
+    ) -> Result<(), JsError> {
+        let kind = named(kind, "interaction", "dwell, scroll_pause, replay or room")?;
+        self.0
+            .activity_mut()
+            .record(kind, duration_ms, at_ms, utc_offset_minutes)
+            .map_err(js_error)
+    }
+
+    /// The behavioural summaries for the audit screen: `{interactions, active_days, activity,
+    /// activity_grade, mean_dwell_s, scroll_pauses_per_day, replays_per_day, room_minutes,
+    /// posts_scored, tone, tone_grade}`.
+    pub fn activity(&self) -> Result<JsValue, JsError> {
+        to_js(&self.0.activity().view())
+    }
+
+    /// Grades a summary (`activity_windows` or `tone`): only `public` publishes it.
+    #[wasm_bindgen(js_name = setSummaryGrade)]
+    pub fn set_summary_grade(&mut self, kind: &str, grade: &str) -> Result<(), JsError> {
+        let kind = named(kind, "summary", "activity_windows or tone")?;
+        let grade = named(grade, "privacy grade", "public, limited or private")?;
+        self.0.activity_mut().set_grade(kind, grade);
+        Ok(())
+    }
+
+    /// Forgets a summary (`activity_windows` or `tone`) and what it was computed from.
+    #[wasm_bindgen(js_name = pruneSummary)]
+    pub fn prune_summary(&mut self, kind: &str) -> Result<(), JsError> {
+        let kind = named(kind, "summary", "activity_windows or tone")?;
+        self.0.activity_mut().prune(kind);
+        Ok(())
+    }
+
+    /// The tone prototype sentences, one array per tone (supportive, humorous, analytical),
+    /// for the encoder to embed.
+    #[wasm_bindgen(js_name = tonePrototypes)]
+    pub fn tone_prototypes(&self) -> Result<JsValue, JsError> {
+        to_js(&crate::TONE_PROTOTYPES)
+    }
+
+    /// Scores the tone of `posts` posts from their mean embedding and the three prototype
+    /// means (concatenated, in tone order).
+    #[wasm_bindgen(js_name = setTone)]
+    pub fn set_tone(
+        &mut self,
+        posts_mean: &[f32],
+        prototype_means: &[f32],
+        posts: u32,
+    ) -> Result<(), JsError> {
+        let dim = posts_mean.len().max(1);
+        let prototypes: Vec<Vec<f32>> = prototype_means.chunks(dim).map(<[f32]>::to_vec).collect();
+        self.0
+            .activity_mut()
+            .set_tone(posts_mean, &prototypes, posts)
+            .map_err(js_error)
+    }
+
+    /// The behavioural log in stored form, for this device's IndexedDB only.
+    #[wasm_bindgen(js_name = activityBytes)]
+    pub fn activity_bytes(&self) -> Vec<u8> {
+        self.0.activity().to_bytes()
+    }
+
+    /// Restores a stored behavioural log.
+    #[wasm_bindgen(js_name = loadActivity)]
+    pub fn load_activity(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        *self.0.activity_mut() = crate::ActivityLog::from_bytes(bytes).map_err(js_error)?;
+        Ok(())
     }
 
     /// Opt-out on the device: forgets every signal, the vector and the traits.
@@ -239,6 +315,74 @@ impl JsMeshSession {
         let explanation = self.0.explain(&candidate).map_err(js_error)?;
         to_js(&explanation)
     }
+
+    /// Starts revealing mutual favourites to one matched person (see `MutualFavourites`).
+    #[wasm_bindgen(js_name = mutualFavourites)]
+    pub fn mutual_favourites(&self) -> Result<JsMutualFavourites, JsError> {
+        Ok(JsMutualFavourites(
+            self.0.mutual_favourites().map_err(js_error)?,
+        ))
+    }
+}
+
+/// One private set intersection with one peer; its secret never leaves this object.
+#[wasm_bindgen(js_name = MutualFavourites)]
+#[derive(Debug)]
+pub struct JsMutualFavourites(crate::MutualFavourites);
+
+#[wasm_bindgen(js_class = MutualFavourites)]
+impl JsMutualFavourites {
+    /// Round one, as the JSON body of `PUT /v1/psi/{peer}/blinded`.
+    #[wasm_bindgen(js_name = blindedJson)]
+    pub fn blinded_json(&self) -> Result<String, JsError> {
+        to_json(&self.0.blinded())
+    }
+
+    /// Round two, as the JSON body of `PUT /v1/psi/{peer}/answer`, from the peer's round one.
+    #[wasm_bindgen(js_name = answerJson)]
+    pub fn answer_json(&self, peer_blinded_json: &str) -> Result<String, JsError> {
+        let answer = self
+            .0
+            .answer(&psi_message(
+                peer_blinded_json,
+                "peer's blinded favourites",
+            )?)
+            .map_err(js_error)?;
+        to_json(&answer)
+    }
+
+    /// The titles of this device's favourites that the peer also has.
+    pub fn finish(
+        &self,
+        peer_blinded_json: &str,
+        peer_answer_json: &str,
+    ) -> Result<Vec<String>, JsError> {
+        self.0
+            .finish(
+                &psi_message(peer_blinded_json, "peer's blinded favourites")?,
+                &psi_message(peer_answer_json, "peer's answer")?,
+            )
+            .map_err(js_error)
+    }
+}
+
+/// A snake_case name of a serde enum, or an error listing the expected names.
+fn named<T: serde::de::DeserializeOwned>(
+    name: &str,
+    what: &str,
+    expected: &str,
+) -> Result<T, JsError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+        .map_err(|_| JsError::new(&format!("unknown {what} {name:?}: expected {expected}")))
+}
+
+fn psi_message(json: &str, what: &'static str) -> Result<mesh_shared::PsiMessage, JsError> {
+    serde_json::from_str(json).map_err(|e| {
+        js_error(Error::Json {
+            what,
+            reason: e.to_string(),
+        })
+    })
 }
 
 /// Parses, canonicalises and hashes an export without keeping anything; returns how many

@@ -14,7 +14,7 @@ use mesh_shared::{
 };
 use serde::Serialize;
 
-use crate::{Error, Result};
+use crate::{ActivityLog, Error, MutualFavourites, Result};
 
 /// Taste-vector components shown in the summary.
 const PREVIEW_DIMS: usize = 16;
@@ -38,6 +38,8 @@ pub struct DeviceSession {
     intents: Vec<(Vec<f32>, f32)>,
     /// Trait ids (or catalogue trait labels) the user turned off.
     disabled_traits: BTreeSet<String>,
+    /// Behavioural and conversational signals and their grades.
+    activity: ActivityLog,
 }
 
 /// A favourite's text that needs a content embedding, under the key its embedding is cached
@@ -156,6 +158,7 @@ impl DeviceSession {
             signals: SignalSet::default(),
             profile: None,
             weight_policy: WeightPolicy::default(),
+            activity: ActivityLog::default(),
         })
     }
 
@@ -274,6 +277,18 @@ impl DeviceSession {
     pub fn clear(&mut self) {
         self.signals.clear();
         self.profile = None;
+        self.activity = ActivityLog::default();
+    }
+
+    /// The behavioural log (micro-interactions, activity times, tone), kept on this device;
+    /// only its summaries graded public go on the public card.
+    pub fn activity(&self) -> &ActivityLog {
+        &self.activity
+    }
+
+    /// The behavioural log, to record into, grade or prune.
+    pub fn activity_mut(&mut self) -> &mut ActivityLog {
+        &mut self.activity
     }
 
     /// The signals in their stored form, for this device's storage only.
@@ -340,11 +355,14 @@ impl DeviceSession {
             .map(display_title)
             .take(show_favourites.min(MAX_PUBLIC_FAVOURITES))
             .collect();
+        let (published_activity, published_tone) = self.activity.published();
         let upload = ProfileUpload {
             schema_version: PROFILE_SCHEMA_VERSION,
             model_version: self.trainer.model().version(),
             taste_vector: profile.taste_vector.clone(),
             card: PublicCard {
+                activity: published_activity,
+                tone: published_tone,
                 display_name: display_name.trim().to_owned(),
                 traits: self.published_traits(profile),
                 public_favourites: public_titles,
@@ -432,6 +450,29 @@ impl DeviceSession {
         };
         self.pending_update = Some(update);
         Ok(view)
+    }
+
+    /// Starts revealing mutual favourites to one matched person: a private set intersection
+    /// over the favourites graded public or limited (private ones never take part).
+    ///
+    /// # Errors
+    /// [`Error::NotAnalysed`] without favourites; see [`MutualFavourites::new`].
+    pub fn mutual_favourites(&self) -> Result<MutualFavourites> {
+        if self.signals.signals().is_empty() {
+            return Err(Error::NotAnalysed);
+        }
+        let hasher = self.trainer.model().hasher();
+        MutualFavourites::new(
+            self.shareable_signals()
+                .map(|s| {
+                    let title = match &s.creator {
+                        Some(creator) => format!("{} — {creator}", s.title),
+                        None => s.title.clone(),
+                    };
+                    (hasher.hash(&resolved_signal_key(self.catalogue, s)), title)
+                })
+                .collect(),
+        )
     }
 
     /// The texts of the favourites, with their cache keys: the Worker embeds those its cache
@@ -851,6 +892,8 @@ mod tests {
             user_id: UserId::try_from("demo-1".to_owned()).unwrap(),
             score: 0.7,
             card: PublicCard {
+                activity: None,
+                tone: None,
                 display_name: "Bo".into(),
                 traits: vec![CardTrait {
                     label: "sci-fi films".into(),

@@ -21,14 +21,17 @@
 //! ```
 #![warn(missing_docs)]
 
+mod activity_log;
 mod bindings;
 mod device_identity;
 mod device_session;
 mod error;
 mod federated_round;
+mod mutual_favourites;
 #[cfg(not(target_arch = "wasm32"))]
 mod signal_file;
 
+pub use activity_log::{ActivityLog, ActivityView, InteractionKind, SummaryKind, TONE_PROTOTYPES};
 pub use device_identity::DeviceIdentity;
 pub use device_session::{
     AnalysisView, ContentRequest, DeviceSession, FavouriteView, ImportView, SignalView,
@@ -36,3 +39,4 @@ pub use device_session::{
 };
 pub use error::{Error, Result};
 pub use federated_round::DeviceRound;
+pub use mutual_favourites::MutualFavourites;

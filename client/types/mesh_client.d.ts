@@ -37,6 +37,16 @@ export class MeshSession {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * The behavioural log in stored form, for this device's IndexedDB only.
+     */
+    activityBytes(): Uint8Array;
+    /**
+     * The behavioural summaries for the audit screen: `{interactions, active_days, activity,
+     * activity_grade, mean_dwell_s, scroll_pauses_per_day, replays_per_day, room_minutes,
+     * posts_scored, tone, tone_grade}`.
+     */
+    activity(): any;
+    /**
      * Replaces the typed-list signals with a typed list; returns `{model_version, favourites,
      * skipped, traits, vector_preview, vector_fingerprint}`.
      */
@@ -65,9 +75,17 @@ export class MeshSession {
      */
     importFile(bytes: Uint8Array | number[], format?: string | null): any;
     /**
+     * Restores a stored behavioural log.
+     */
+    loadActivity(bytes: Uint8Array | number[]): void;
+    /**
      * Restores stored signals; returns the summary (or `undefined` when there are none).
      */
     loadSignals(bytes: Uint8Array | number[]): any;
+    /**
+     * Starts revealing mutual favourites to one matched person (see `MutualFavourites`).
+     */
+    mutualFavourites(): MutualFavourites;
     /**
      * Decodes the model bytes from `GET /v1/model`.
      */
@@ -86,9 +104,19 @@ export class MeshSession {
      */
     pruneSource(source: string): number;
     /**
+     * Forgets a summary (`activity_windows` or `tone`) and what it was computed from.
+     */
+    pruneSummary(kind: string): void;
+    /**
      * Removes one signal by id; returns whether it existed.
      */
     prune(id: string): boolean;
+    /**
+     * Records a micro-interaction: `kind` is `dwell`, `scroll_pause`, `replay` or `room`;
+     * `duration_ms` counts for dwell and room time; `utc_offset_minutes` is east-positive
+     * (`-new Date().getTimezoneOffset()`). Kept on this device.
+     */
+    recordInteraction(kind: string, duration_ms: number, at_ms: number, utc_offset_minutes: number): void;
     /**
      * Stores content embeddings: `keys` from `contentRequests`, `values` their 384-value
      * unit embeddings concatenated. Returns how many are stored in all.
@@ -105,6 +133,15 @@ export class MeshSession {
      * clear them (empty arrays) when their time is up. Returns how many are active.
      */
     setIntents(values: Float32Array | number[], weights: Float32Array | number[]): number;
+    /**
+     * Grades a summary (`activity_windows` or `tone`): only `public` publishes it.
+     */
+    setSummaryGrade(kind: string, grade: string): void;
+    /**
+     * Scores the tone of `posts` posts from their mean embedding and the three prototype
+     * means (concatenated, in tone order).
+     */
+    setTone(posts_mean: Float32Array | number[], prototype_means: Float32Array | number[], posts: number): void;
     /**
      * Turns a trait off (never published) or back on.
      */
@@ -126,6 +163,11 @@ export class MeshSession {
      */
     summary(): any;
     /**
+     * The tone prototype sentences, one array per tone (supportive, humorous, analytical),
+     * for the encoder to embed.
+     */
+    tonePrototypes(): any;
+    /**
      * Trains the served model locally on the favourites for `epochs` passes (seeded by
      * `seed`, a random number from the caller) and keeps the clipped update for the next
      * federated round. Returns `{model_version, favourites, loss_before, loss_after,
@@ -142,6 +184,27 @@ export class MeshSession {
      * The model version in use.
      */
     readonly modelVersion: number;
+}
+
+/**
+ * One private set intersection with one peer; its secret never leaves this object.
+ */
+export class MutualFavourites {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Round two, as the JSON body of `PUT /v1/psi/{peer}/answer`, from the peer's round one.
+     */
+    answerJson(peer_blinded_json: string): string;
+    /**
+     * Round one, as the JSON body of `PUT /v1/psi/{peer}/blinded`.
+     */
+    blindedJson(): string;
+    /**
+     * The titles of this device's favourites that the peer also has.
+     */
+    finish(peer_blinded_json: string, peer_answer_json: string): string[];
 }
 
 /**
@@ -202,6 +265,7 @@ export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_deviceidentity_free: (a: number, b: number) => void;
     readonly __wbg_meshsession_free: (a: number, b: number) => void;
+    readonly __wbg_mutualfavourites_free: (a: number, b: number) => void;
     readonly __wbg_roundclient_free: (a: number, b: number) => void;
     readonly deviceidentity_authorization: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
     readonly deviceidentity_fromSecret: (a: number, b: number) => [number, number, number];
@@ -209,29 +273,41 @@ export interface InitOutput {
     readonly deviceidentity_secretKey: (a: number) => [number, number];
     readonly deviceidentity_userId: (a: number) => [number, number];
     readonly importAndHash: (a: number, b: number) => [number, number, number];
+    readonly meshsession_activity: (a: number) => [number, number, number];
+    readonly meshsession_activityBytes: (a: number) => [number, number];
     readonly meshsession_analyse: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_candidatesRequestJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly meshsession_clear: (a: number) => void;
     readonly meshsession_contentRequests: (a: number) => [number, number, number];
     readonly meshsession_explain: (a: number, b: any) => [number, number, number];
     readonly meshsession_importFile: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_loadActivity: (a: number, b: number, c: number) => [number, number];
     readonly meshsession_loadSignals: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_modelVersion: (a: number) => number;
+    readonly meshsession_mutualFavourites: (a: number) => [number, number, number];
     readonly meshsession_new: (a: number, b: number) => [number, number, number];
     readonly meshsession_pendingUpdate: (a: number, b: number) => [number, number, number, number];
     readonly meshsession_profileUploadJson: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly meshsession_prune: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_pruneSource: (a: number, b: number, c: number) => [number, number, number];
+    readonly meshsession_pruneSummary: (a: number, b: number, c: number) => [number, number];
+    readonly meshsession_recordInteraction: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number];
     readonly meshsession_setContentEmbeddings: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_setGrade: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly meshsession_setIntents: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly meshsession_setSummaryGrade: (a: number, b: number, c: number, d: number, e: number) => [number, number];
+    readonly meshsession_setTone: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number];
     readonly meshsession_setTraitEnabled: (a: number, b: number, c: number, d: number) => void;
     readonly meshsession_setWeightPolicy: (a: number, b: number, c: number) => [number, number];
     readonly meshsession_signals: (a: number) => [number, number, number];
     readonly meshsession_signalsBytes: (a: number) => [number, number];
     readonly meshsession_summary: (a: number) => [number, number, number];
+    readonly meshsession_tonePrototypes: (a: number) => [number, number, number];
     readonly meshsession_trainLocally: (a: number, b: number, c: number) => [number, number, number];
     readonly meshsession_traits: (a: number) => [number, number, number];
+    readonly mutualfavourites_answerJson: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly mutualfavourites_blindedJson: (a: number) => [number, number, number, number];
+    readonly mutualfavourites_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly roundclient_clipped: (a: number) => number;
     readonly roundclient_keysJson: (a: number) => [number, number];
     readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];

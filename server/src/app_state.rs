@@ -41,6 +41,8 @@ pub struct AppState {
     pub(crate) rounds: Arc<RoundCoordinator>,
     /// Bearer token that starts rounds (`None`: nobody can).
     pub(crate) operator_token: Option<String>,
+    /// Private-set-intersection messages between two people, in memory.
+    pub(crate) psi: Arc<crate::PsiRelay>,
     /// Held across a profile write to the store and the matching index update, so that a
     /// publish racing an opt-out cannot leave the index out of step with the store.
     profile_writes: Arc<Mutex<()>>,
@@ -160,6 +162,7 @@ impl AppState {
             body_limit: usize::MAX,
             rounds,
             operator_token: None,
+            psi: Arc::default(),
             profile_writes: Arc::default(),
         })
     }
@@ -200,6 +203,7 @@ impl AppState {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .forget(user);
+        self.psi.forget(user);
         Ok(())
     }
 

@@ -190,7 +190,7 @@ impl DiscoveryIndex {
         k: usize,
         exclude: Option<&UserId>,
     ) -> Vec<DiscoveryCandidate> {
-        self.top_k_where(query.as_slice(), k, |id, _| Some(id) != exclude)
+        self.top_k_where(query.as_slice(), k, |id| Some(id) != exclude, None)
     }
 
     /// The `k` people most similar to `query` (a unit vector of the index's dimension) that
@@ -200,10 +200,14 @@ impl DiscoveryIndex {
         &self,
         query: &[f32],
         k: usize,
-        keep: impl Fn(&UserId, &PublicCard) -> bool,
+        keep: impl Fn(&UserId) -> bool,
+        keep_card: Option<&dyn Fn(&PublicCard) -> bool>,
     ) -> Vec<DiscoveryCandidate> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let accept = |id: &UserId| entries.profiles.get(id).is_some_and(|p| keep(id, &p.card));
+        let accept = |id: &UserId| {
+            keep(id)
+                && keep_card.is_none_or(|f| entries.profiles.get(id).is_some_and(|p| f(&p.card)))
+        };
         if entries.profiles.len() > self.exact_scan_limit {
             let ef = (k + k / 2).max(64);
             let found = entries
@@ -228,7 +232,7 @@ impl DiscoveryIndex {
         let scored: Vec<(f32, &UserId, &IndexedProfile)> = entries
             .profiles
             .iter()
-            .filter(|(id, p)| keep(id, &p.card))
+            .filter(|(id, p)| keep(id) && keep_card.is_none_or(|f| f(&p.card)))
             .map(|(id, p)| (dot(query, p.vector.as_slice()), id, p))
             .collect();
         best_first(scored, k)
@@ -344,9 +348,7 @@ fn favourite_hash(title: &str) -> u64 {
     u64::from_le_bytes(first)
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::hnsw::inner_product as dot;
 
 #[cfg(test)]
 mod tests {
@@ -363,6 +365,8 @@ mod tests {
 
     fn card(name: &str) -> PublicCard {
         PublicCard {
+            activity: None,
+            tone: None,
             display_name: name.into(),
             traits: vec![],
             public_favourites: vec![],
@@ -394,6 +398,8 @@ mod tests {
     fn v1_ranks_by_shared_public_favourites() {
         let index = DiscoveryIndex::default();
         let with = |name: &str, favourites: &[&str]| PublicCard {
+            activity: None,
+            tone: None,
             public_favourites: favourites.iter().map(|f| (*f).to_owned()).collect(),
             ..card(name)
         };

@@ -29,7 +29,6 @@ const FEEDBACK_WEIGHT: f32 = 1.0;
 /// Scale of the harassment-risk penalty.
 const SAFETY_WEIGHT: f32 = 3.0;
 /// People above this harassment risk are not suggested at all.
-const MAX_RISK: f32 = 0.75;
 /// Discount per `ln(1 + times already shown)`.
 const IMPRESSION_DISCOUNT: f32 = 0.3;
 /// Accounts younger than this are "new" in the exposure tally.
@@ -158,32 +157,6 @@ impl Discovery {
         Ok(index.top_k_among(topic, present.into_iter(), k))
     }
 
-    /// Whether `candidate` may be shown at `now_ms` to the caller `own` (personalised for the
-    /// signed-in `viewer` when known) at all.
-    fn allowed(
-        social: &SocialState,
-        viewer: Option<u32>,
-        own: Option<&UserId>,
-        candidate: &UserId,
-        card: &PublicCard,
-        now_ms: u64,
-    ) -> bool {
-        if Some(candidate) == own {
-            return false;
-        }
-        let c = social.find(candidate);
-        if c.is_some_and(|c| social.harassment_risk(c) > MAX_RISK) {
-            return false;
-        }
-        let Some(v) = viewer else { return true };
-        if let Some(c) = c
-            && (social.blocked_pair(v, c) || social.graph().connected(v as usize, c as usize))
-        {
-            return false;
-        }
-        category(card).is_none_or(|cat| !social.snoozed(v, cat, now_ms))
-    }
-
     /// v1: people sharing public favourites with the caller's own (public) card.
     fn v1(
         &self,
@@ -201,8 +174,9 @@ impl Discovery {
         };
         let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
         let v = viewer.and_then(|u| social.find(u));
+        let filter = CandidateFilter::new(&social, v, Some(own), now_ms);
         index.top_k_by_favourites(&card.public_favourites, k, |user, card| {
-            Self::allowed(&social, v, Some(own), user, card, now_ms)
+            filter.keeps(user, card)
         })
     }
 
@@ -219,9 +193,14 @@ impl Discovery {
         let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
         let v = viewer.and_then(|u| social.find(u));
         let own = viewer.or(exclude);
-        let keep =
-            |user: &UserId, card: &PublicCard| Self::allowed(&social, v, own, user, card, now_ms);
-        let mut pool = index.top_k_where(query, TASTE_POOL.max(3 * k), keep);
+        let filter = CandidateFilter::new(&social, v, own, now_ms);
+        let keep_card = |card: &PublicCard| filter.keeps_card(card);
+        let mut pool = index.top_k_where(
+            query,
+            TASTE_POOL.max(3 * k),
+            |user| filter.keeps_user(user),
+            (!filter.snoozed.is_empty()).then_some(&keep_card as &dyn Fn(&PublicCard) -> bool),
+        );
         let radius = pool.get(9).or(pool.last()).map_or(0.0, |c| c.score);
         let graph = social.graph();
         let two_hop = v.map(|v| graph.two_hop(v as usize)).unwrap_or_default();
@@ -235,7 +214,7 @@ impl Discovery {
                 let Some((vector, card)) = index.profile_of(user) else {
                     continue;
                 };
-                if !keep(user, &card) {
+                if !filter.keeps(user, &card) {
                     continue;
                 }
                 seen.insert(user.clone());
@@ -272,6 +251,8 @@ impl Discovery {
             intents: v.map_or(0, |v| social.active_intents(v, now_ms)),
             activity_prior: v.map_or(0.0, |v| (graph.degree(v as usize) as f32).ln_1p()),
             best_adamic_adar: best_from_viewer,
+            active_hours: active_hours(viewer_traits.as_ref()),
+            utc_offset_hours: utc_offset_hours(viewer_traits.as_ref()),
             ..PersonSignals::default()
         };
         let ranker = self
@@ -310,6 +291,8 @@ impl Discovery {
                 intents: c.map_or(0, |c| social.active_intents(c, now_ms)),
                 activity_prior: c.map_or(0.0, |c| (graph.degree(c as usize) as f32).ln_1p()),
                 recent_accepts: c.map_or(0.0, |c| social.recent_accepts(c, now_ms) as f32),
+                active_hours: active_hours(Some(&candidate.card)),
+                utc_offset_hours: utc_offset_hours(Some(&candidate.card)),
                 ..PersonSignals::default()
             };
             let impressions = match (v, c) {
@@ -515,6 +498,62 @@ fn ensure_in_head(order: &mut Vec<usize>, head: usize, wants: &[&dyn Fn(usize) -
     }
 }
 
+/// The usual online hours a card publishes (UTC mask; 0 when not published).
+fn active_hours(card: Option<&PublicCard>) -> u32 {
+    card.and_then(|c| c.activity)
+        .map_or(0, |a| a.active_hours_utc)
+}
+
+/// The time zone a card publishes, in hours from UTC.
+fn utc_offset_hours(card: Option<&PublicCard>) -> Option<f32> {
+    card.and_then(|c| c.activity)
+        .map(|a| f32::from(a.utc_offset_hours))
+}
+
+/// Who one query may return, decided once per query so that the index walk checks a set
+/// instead of the social state: never the caller (`own`), nobody in
+/// [`SocialState::never_shown_to`], nobody in a category the viewer snoozed.
+struct CandidateFilter<'a> {
+    own: Option<&'a UserId>,
+    never: HashSet<&'a UserId>,
+    snoozed: Vec<String>,
+}
+
+impl<'a> CandidateFilter<'a> {
+    fn new(
+        social: &'a SocialState,
+        viewer: Option<u32>,
+        own: Option<&'a UserId>,
+        now_ms: u64,
+    ) -> Self {
+        Self {
+            own,
+            never: social
+                .never_shown_to(viewer)
+                .into_iter()
+                .filter_map(|u| social.user(u))
+                .collect(),
+            snoozed: viewer
+                .map(|v| social.snoozed_categories(v, now_ms))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn keeps_user(&self, user: &UserId) -> bool {
+        Some(user) != self.own && (self.never.is_empty() || !self.never.contains(user))
+    }
+
+    fn keeps_card(&self, card: &PublicCard) -> bool {
+        self.snoozed.is_empty()
+            || category(card)
+                .is_none_or(|cat| !self.snoozed.iter().any(|s| s.eq_ignore_ascii_case(cat)))
+    }
+
+    fn keeps(&self, user: &UserId, card: &PublicCard) -> bool {
+        self.keeps_user(user) && self.keeps_card(card)
+    }
+}
+
 /// A card's suggestion category: its first trait's label.
 pub(crate) fn category(card: &PublicCard) -> Option<&str> {
     card.traits.first().map(|t| t.label.as_str())
@@ -539,9 +578,7 @@ fn trait_ids(card: Option<&PublicCard>) -> Vec<u32> {
     ids
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::hnsw::inner_product as dot;
 
 #[cfg(test)]
 mod tests {

@@ -100,18 +100,25 @@ impl Default for HnswParams {
 /// Searches take `&self` and may run concurrently; each borrows a visited set from a pool, so a
 /// search allocates nothing per visited node.
 ///
-/// A search is bound by memory latency: a node's vector and its layer-0 links share one block
-/// (as in hnswlib), so expanding a node whose vector was just scored finds its links already
-/// fetched, and all blocks start on a cache line.
+/// A search is bound by memory latency, so the walk reads a quarter of the bytes a vector
+/// holds: each node keeps an 8-bit code of its vector (per vector: `x[i] ≈ low + step *
+/// code[i]`) in one block with its layer-0 links, and the walk scores the exact query against
+/// the codes. The `ef` nodes the walk ends with are then re-scored with the exact vectors, so
+/// results and their scores are exact inner products; only which nodes the walk visits
+/// depends on the codes. Inserts link a node by the same walk and re-scored candidates.
 pub struct Hnsw<K: HnswKey> {
     params: HnswParams,
-    /// One block per node, so that a search finds a node's vector and its layer-0 links in
-    /// adjacent cache lines: node `i` owns `level0[start0 + i * stride0..][..stride0]`, its
-    /// vector (`dim` values as `f32` bits), then `2m` layer-0 link slots, then padding to a
-    /// whole number of cache lines. `start0` puts the first block on a 64-byte boundary.
+    /// One block per node, so that a search finds a node's code and its layer-0 links in
+    /// adjacent cache lines: node `i` owns `level0[start0 + i * stride0..][..stride0]`: `low`
+    /// and `step` (as `f32` bits), the code (`dim` bytes in `code_words` words), then `2m`
+    /// layer-0 link slots, then padding to a whole number of cache lines. `start0` puts the
+    /// first block on a 64-byte boundary.
     level0: Vec<u32>,
     start0: usize,
     stride0: usize,
+    code_words: usize,
+    /// The exact vectors, node `i` at `vectors[i * dim..][..dim]`.
+    vectors: Vec<f32>,
     /// Upper-layer links of node `i`: `levels[i]` runs of `m` slots, layer 1 first.
     upper: Vec<Vec<u32>>,
     levels: Vec<u8>,
@@ -153,7 +160,9 @@ impl<K: HnswKey> Hnsw<K> {
             params,
             level0: Vec::new(),
             start0: 0,
-            stride0: (params.dim + 2 * params.m).next_multiple_of(LINE_WORDS),
+            stride0: (2 + params.dim.div_ceil(4) + 2 * params.m).next_multiple_of(LINE_WORDS),
+            code_words: params.dim.div_ceil(4),
+            vectors: Vec::new(),
             upper: Vec::new(),
             levels: Vec::new(),
             keys: Vec::new(),
@@ -170,6 +179,8 @@ impl<K: HnswKey> Hnsw<K> {
     /// Makes room for `additional` more nodes, so a bulk load allocates once.
     pub fn reserve(&mut self, additional: usize) {
         self.reserve_blocks(self.keys.len() + additional);
+        self.vectors
+            .reserve_exact(additional.saturating_mul(self.params.dim));
         self.upper.reserve_exact(additional);
         self.levels.reserve_exact(additional);
         self.keys.reserve_exact(additional);
@@ -237,7 +248,7 @@ impl<K: HnswKey> Hnsw<K> {
         if self.level0.len() + self.stride0 > self.level0.capacity() {
             self.reserve_blocks((2 * self.keys.len()).max(self.keys.len() + 1));
         }
-        self.push_block(vector.iter().map(|x| x.to_bits()));
+        self.push_block(vector, &[]);
         self.upper.push(vec![NO_LINK; level * self.params.m]);
         // `draw_level` caps the level at MAX_LEVEL < 256.
         self.levels.push(level as u8);
@@ -296,11 +307,12 @@ impl<K: HnswKey> Hnsw<K> {
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .unwrap_or_default();
-        let entry = self.greedy_descend(query, self.entry, self.max_level, 0);
+        let query = Query::new(query);
+        let entry = self.greedy_descend(&query, self.entry, self.max_level, 0);
         // Skips a lookup per accepted node while nothing is deleted.
         let any_deleted = !self.free.is_empty();
         self.search_layer(
-            query,
+            &query,
             entry,
             ef.max(k),
             0,
@@ -311,8 +323,7 @@ impl<K: HnswKey> Hnsw<K> {
             },
             true,
         );
-        let mut found: Vec<(Score, u32)> = scratch.top.drain().map(|Reverse(e)| e).collect();
-        found.sort_unstable_by(|a, b| b.cmp(a));
+        let found = self.rescore(&query, &mut scratch);
         let results = found
             .into_iter()
             .take(k)
@@ -332,6 +343,7 @@ impl<K: HnswKey> Hnsw<K> {
         let per_node = std::mem::size_of::<Vec<u32>>() + 2 + std::mem::size_of::<K>();
         let map = self.slots.capacity() * (std::mem::size_of::<K>() + u + 1);
         self.level0.capacity() * u
+            + self.vectors.capacity() * u
             + self.upper.iter().map(|l| l.capacity() * u).sum::<usize>()
             + self.keys.len() * per_node
             + map
@@ -421,8 +433,9 @@ impl<K: HnswKey> Hnsw<K> {
             return Err(decode_error(format!("{n} nodes do not fit the input")));
         }
         index.reserve_blocks(n);
+        index.vectors.reserve_exact(n * dim);
         let m = index.params.m;
-        let mut vector = Vec::with_capacity(dim);
+        let mut vector: Vec<f32> = Vec::with_capacity(dim);
         let mut links0 = Vec::with_capacity(2 * m);
         for node in 0..n {
             let level = usize::from(r.u8()?);
@@ -443,7 +456,7 @@ impl<K: HnswKey> Hnsw<K> {
                 if !x.is_finite() {
                     return Err(decode_error(format!("node {node}: non-finite value")));
                 }
-                vector.push(x.to_bits());
+                vector.push(x);
             }
             let mut upper = vec![NO_LINK; level * m];
             for layer in 0..=level {
@@ -473,7 +486,7 @@ impl<K: HnswKey> Hnsw<K> {
                     *slot = target;
                 }
             }
-            index.push_block(vector.iter().copied().chain(links0.iter().copied()));
+            index.push_block(&vector, &links0);
             index.upper.push(upper);
             index.levels.push(level as u8);
             if deleted {
@@ -535,15 +548,47 @@ impl<K: HnswKey> Hnsw<K> {
         self.start0 = start;
     }
 
-    /// Appends a node's layer-0 block: `words` (its vector's bits, then optionally links),
-    /// empty slots up to `2m` links and the padding.
-    fn push_block(&mut self, words: impl Iterator<Item = u32>) {
+    /// Appends a node: its exact `vector`, and its layer-0 block with the vector's code,
+    /// `links` and empty slots up to `2m` links.
+    fn push_block(&mut self, vector: &[f32], links: &[u32]) {
         let start = self.level0.len();
-        self.level0.extend(words);
-        let links_end = start + self.params.dim + 2 * self.params.m;
-        self.level0
-            .resize(links_end.max(self.level0.len()), NO_LINK);
         self.level0.resize(start + self.stride0, 0);
+        self.vectors.extend_from_slice(vector);
+        let node = (start - self.start0) / self.stride0;
+        self.write_code(node as u32, vector);
+        let links_at = start + self.links_at();
+        if let Some(slots) = self.level0.get_mut(links_at..links_at + 2 * self.params.m) {
+            slots.fill(NO_LINK);
+            for (slot, &link) in slots.iter_mut().zip(links) {
+                *slot = link;
+            }
+        }
+    }
+
+    /// Stores `vector` as node `node`'s exact vector (which must exist) and code.
+    fn write_code(&mut self, node: u32, vector: &[f32]) {
+        let dim = self.params.dim;
+        if let Some(exact) = self
+            .vectors
+            .get_mut(node as usize * dim..(node as usize + 1) * dim)
+        {
+            exact.copy_from_slice(vector);
+        }
+        let start = self.block(node);
+        let Some(words) = self.level0.get_mut(start..start + 2 + self.code_words) else {
+            return;
+        };
+        let (scale, code) = words.split_at_mut(2);
+        let code: &mut [u8] = bytemuck::cast_slice_mut(code);
+        let (low, step) = quantize(vector, code);
+        scale[0] = low.to_bits();
+        scale[1] = step.to_bits();
+    }
+
+    /// Offset of the layer-0 link slots in a block.
+    #[inline]
+    fn links_at(&self) -> usize {
+        2 + self.code_words
     }
 
     /// Where node `node`'s block starts in `level0`.
@@ -579,12 +624,54 @@ impl<K: HnswKey> Hnsw<K> {
 
     #[inline]
     fn vector(&self, node: u32) -> &[f32] {
+        let dim = self.params.dim;
+        let start = node as usize * dim;
+        self.vectors.get(start..start + dim).unwrap_or(&[])
+    }
+
+    /// The walk's score of `node`: the query's inner product with the node's decoded code.
+    #[inline]
+    fn approx(&self, query: &Query, node: u32) -> f32 {
         let start = self.block(node);
-        let words = self
-            .level0
-            .get(start..start + self.params.dim)
-            .unwrap_or(&[]);
-        bytemuck::cast_slice(words)
+        let Some(words) = self.level0.get(start..start + 2 + self.code_words) else {
+            return f32::NEG_INFINITY;
+        };
+        let (scale, code) = words.split_at(2);
+        let code: &[u8] = bytemuck::cast_slice(code);
+        let low = f32::from_bits(scale[0]);
+        let step = f32::from_bits(scale[1]);
+        low * query.sum + step * query.arch.dispatch(DotCode(query.values, code))
+    }
+
+    /// Starts loading the cache lines of `node`'s code (see [`touch`]).
+    #[inline]
+    fn touch_code(&self, node: u32) {
+        let start = self.block(node);
+        if let Some(words) = self.level0.get(start..start + 2 + self.code_words) {
+            touch(words);
+        }
+    }
+
+    /// Drains the walk's nodes from `scratch.top`, re-scored exactly against `query`, best
+    /// first.
+    fn rescore(&self, query: &Query, scratch: &mut Scratch) -> Vec<(Score, u32)> {
+        scratch.batch.clear();
+        scratch
+            .batch
+            .extend(scratch.top.drain().map(|Reverse((_, node))| node));
+        for &node in &scratch.batch {
+            touch(bytemuck::cast_slice(self.vector(node)));
+        }
+        let mut found: Vec<(Score, u32)> = scratch
+            .batch
+            .iter()
+            .map(|&node| {
+                let vector = self.vector(node);
+                (Score(query.arch.dispatch(Dot(query.values, vector))), node)
+            })
+            .collect();
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found
     }
 
     /// The `cap(layer)` link slots of `node` on `layer` (empty if it has no such layer).
@@ -592,7 +679,7 @@ impl<K: HnswKey> Hnsw<K> {
     fn slots(&self, node: u32, layer: usize) -> &[u32] {
         let m = self.params.m;
         if layer == 0 {
-            let start = self.block(node) + self.params.dim;
+            let start = self.block(node) + self.links_at();
             self.level0.get(start..start + 2 * m)
         } else {
             self.upper
@@ -605,7 +692,7 @@ impl<K: HnswKey> Hnsw<K> {
     fn slots_mut(&mut self, node: u32, layer: usize) -> &mut [u32] {
         let m = self.params.m;
         if layer == 0 {
-            let start = self.block(node) + self.params.dim;
+            let start = self.block(node) + self.links_at();
             self.level0.get_mut(start..start + 2 * m)
         } else {
             self.upper
@@ -634,16 +721,16 @@ impl<K: HnswKey> Hnsw<K> {
 
     /// Greedy walk from `node` on each layer from `from` down to `to + 1`; the closest node
     /// found.
-    fn greedy_descend(&self, query: &[f32], mut node: u32, from: usize, to: usize) -> u32 {
-        let mut best = dot(query, self.vector(node));
+    fn greedy_descend(&self, query: &Query, mut node: u32, from: usize, to: usize) -> u32 {
+        let mut best = self.approx(query, node);
         for layer in (to + 1..=from).rev() {
             loop {
                 let mut changed = false;
                 for next in self.links(node, layer) {
-                    touch(self.vector(next));
+                    self.touch_code(next);
                 }
                 for next in self.links(node, layer) {
-                    let s = dot(query, self.vector(next));
+                    let s = self.approx(query, next);
                     if s > best {
                         best = s;
                         node = next;
@@ -664,7 +751,7 @@ impl<K: HnswKey> Hnsw<K> {
     #[allow(clippy::too_many_arguments)]
     fn search_layer(
         &self,
-        query: &[f32],
+        query: &Query,
         entry: u32,
         ef: usize,
         layer: usize,
@@ -680,7 +767,7 @@ impl<K: HnswKey> Hnsw<K> {
             batch,
             ..
         } = scratch;
-        let s = Score(dot(query, self.vector(entry)));
+        let s = Score(self.approx(query, entry));
         visited.insert(entry);
         candidates.push((s, entry));
         if accept(entry) {
@@ -697,10 +784,10 @@ impl<K: HnswKey> Hnsw<K> {
             batch.clear();
             batch.extend(self.links(node, layer).filter(|&next| visited.insert(next)));
             for &next in batch.iter() {
-                touch(self.vector(next));
+                self.touch_code(next);
             }
             for &next in batch.iter() {
-                let d = dot(query, self.vector(next));
+                let d = self.approx(query, next);
                 if top.len() < ef || d > lower {
                     candidates.push((Score(d), next));
                     if accept(next) {
@@ -746,12 +833,7 @@ impl<K: HnswKey> Hnsw<K> {
     }
 
     fn relink(&mut self, node: u32, vector: &[f32]) {
-        let start = self.block(node);
-        if let Some(dst) = self.level0.get_mut(start..start + self.params.dim) {
-            for (d, x) in dst.iter_mut().zip(vector) {
-                *d = x.to_bits();
-            }
-        }
+        self.write_code(node, vector);
         let level = self.level(node);
         if self.keys.len() > 1 {
             self.connect(node, level);
@@ -762,7 +844,8 @@ impl<K: HnswKey> Hnsw<K> {
     /// at the entry point.
     fn connect(&mut self, node: u32, level: usize) {
         self.with_scratch(|index, scratch| {
-            let query = index.vector(node).to_vec();
+            let exact = index.vector(node).to_vec();
+            let query = Query::new(&exact);
             let mut ep = index.entry;
             if level < index.max_level {
                 ep = index.greedy_descend(&query, ep, index.max_level, level);
@@ -777,9 +860,7 @@ impl<K: HnswKey> Hnsw<K> {
                     |n| n != node,
                     false,
                 );
-                let mut found: Vec<(Score, u32)> =
-                    scratch.top.drain().map(|Reverse(e)| e).collect();
-                found.sort_unstable_by(|a, b| b.cmp(a));
+                let found = index.rescore(&query, scratch);
                 match found.first() {
                     Some(&(_, best)) => ep = best,
                     None => continue,
@@ -802,7 +883,7 @@ impl<K: HnswKey> Hnsw<K> {
                 break;
             }
             let v = self.vector(candidate);
-            if chosen.iter().all(|&c| dot(v, self.vector(c)) < s) {
+            if chosen.iter().all(|&c| inner_product(v, self.vector(c)) < s) {
                 chosen.push(candidate);
             }
         }
@@ -831,7 +912,7 @@ impl<K: HnswKey> Hnsw<K> {
             slots
                 .iter()
                 .chain([&to])
-                .map(|&l| (Score(dot(v, self.vector(l))), l)),
+                .map(|&l| (Score(inner_product(v, self.vector(l))), l)),
         );
         pairs.sort_unstable_by(|a, b| b.cmp(a));
         let chosen = self.select(pairs, cap);
@@ -946,15 +1027,105 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// A query as the walk scores it: its values, their sum (the weight of a code's `low`) and
+/// the widest vector instructions this CPU has (AVX2 and FMA where present, detected once).
+struct Query<'a> {
+    values: &'a [f32],
+    sum: f32,
+    arch: pulp::Arch,
+}
+
+impl<'a> Query<'a> {
+    fn new(values: &'a [f32]) -> Self {
+        Self {
+            values,
+            sum: values.iter().sum(),
+            arch: pulp::Arch::new(),
+        }
+    }
+}
+
+/// The 8-bit code of `vector` into `code` (`code.len() >= vector.len()`; the rest is zeroed):
+/// returns `(low, step)` with `vector[i] ≈ low + step * code[i]`, the error at most `step / 2`.
+fn quantize(vector: &[f32], code: &mut [u8]) -> (f32, f32) {
+    let low = vector.iter().copied().fold(f32::INFINITY, f32::min);
+    let high = vector.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let step = if high > low {
+        (high - low) / 255.0
+    } else {
+        0.0
+    };
+    code.fill(0);
+    if step > 0.0 {
+        for (c, &x) in code.iter_mut().zip(vector) {
+            *c = ((x - low) / step).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    (if low.is_finite() { low } else { 0.0 }, step)
+}
+
+/// Inner product compiled for the widest vector instructions this CPU has (AVX2 and FMA where
+/// present); over the shorter of the two slices.
+#[inline]
+pub(crate) fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+    pulp::Arch::new().dispatch(Dot(a, b))
+}
+
+/// [`dot`] as a `pulp` operation: inlined into a function compiled for the detected
+/// instruction set, so the compiler vectorises it with AVX2 and FMA where present.
+struct Dot<'a>(&'a [f32], &'a [f32]);
+
+impl pulp::WithSimd for Dot<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+        dot(self.0, self.1)
+    }
+}
+
+/// [`dot_code`] as a `pulp` operation (see [`Dot`]).
+struct DotCode<'a>(&'a [f32], &'a [u8]);
+
+impl pulp::WithSimd for DotCode<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+        dot_code(self.0, self.1)
+    }
+}
+
+/// Inner product of `query` with a code, in 32 independent lanes so the compiler vectorises it.
+#[inline(always)]
+fn dot_code(query: &[f32], code: &[u8]) -> f32 {
+    const LANES: usize = 32;
+    let (q_chunks, q_rest) = query.as_chunks::<LANES>();
+    let (c_chunks, _) = code.as_chunks::<LANES>();
+    let mut acc = [0.0f32; LANES];
+    for (x, y) in q_chunks.iter().zip(c_chunks) {
+        for i in 0..LANES {
+            acc[i] += x[i] * f32::from(y[i]);
+        }
+    }
+    let done = query.len() - q_rest.len();
+    let tail: f32 = q_rest
+        .iter()
+        .zip(code.get(done..).unwrap_or(&[]))
+        .map(|(x, &y)| x * f32::from(y))
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Loads one value per cache line of `v` so the memory system fetches the lines of several
 /// vectors in parallel before their dot products need them (a prefetch without `unsafe`).
 #[inline]
-fn touch(v: &[f32]) {
-    let mut sum = 0.0f32;
-    for x in v.iter().step_by(LINE_WORDS) {
-        sum += x;
+fn touch(words: &[u32]) {
+    let mut fold = 0u32;
+    for &x in words.iter().step_by(LINE_WORDS) {
+        fold ^= x;
     }
-    std::hint::black_box(sum);
+    std::hint::black_box(fold);
 }
 
 fn splitmix64(x: u64) -> u64 {
@@ -1307,6 +1478,24 @@ mod tests {
             if let Ok(decoded) = Hnsw::<u32>::decode(&resealed(body)) {
                 let _ = decoded.search(&queries[0], 5, 16, |_| true);
             }
+        }
+
+        #[test]
+        fn codes_decode_within_half_a_step(
+            vector in proptest::collection::vec(-1e3f32..1e3, 1..70),
+            query in proptest::collection::vec(-10f32..10.0, 70),
+        ) {
+            let mut code = vec![7u8; vector.len().div_ceil(4) * 4];
+            let (low, step) = quantize(&vector, &mut code);
+            for (&x, &c) in vector.iter().zip(&code) {
+                prop_assert!((low + step * f32::from(c) - x).abs() <= step * 0.5 + 1e-3 * x.abs().max(1.0));
+            }
+            prop_assert!(code[vector.len()..].iter().all(|&c| c == 0));
+            let query = &query[..vector.len()];
+            let walk = low * query.iter().sum::<f32>() + step * dot_code(query, &code);
+            let decoded: Vec<f32> = code.iter().take(vector.len()).map(|&c| low + step * f32::from(c)).collect();
+            let bound = 1e-3 * query.iter().zip(&decoded).map(|(q, x)| (q * x).abs()).sum::<f32>().max(1.0);
+            prop_assert!((walk - dot(query, &decoded)).abs() <= bound);
         }
 
         #[test]

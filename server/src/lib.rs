@@ -24,6 +24,7 @@ mod evaluation;
 mod federated_training;
 mod hnsw;
 mod population;
+mod psi_relay;
 mod ranking;
 mod round_coordinator;
 mod routes;
@@ -46,6 +47,7 @@ pub use federated_training::{
 };
 pub use hnsw::{Hnsw, HnswKey, HnswParams};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
+pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
 pub use ranking::{
     ExposureReport, FEATURE_NAMES, FEATURES, GbtParams, GradientBoostedTrees, PairGraph,
     PersonSignals, SocialGraph, TwoHop, diversify, fuse_reciprocal, pair_features,
@@ -56,5 +58,7 @@ pub use round_coordinator::{
 pub use routes::{AppConfig, app};
 pub use secagg_simulation::{SimulationReport, simulate_round};
 pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
-pub use social::{OutreachPolicy, OutreachRefusal, SocialEvent, SocialState, TrainingExample};
+pub use social::{
+    MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialEvent, SocialState, TrainingExample,
+};
 pub use store::{RedbStore, Registration, SavedRound, Signer, Store, StoredProfile};

@@ -3,8 +3,8 @@ use std::path::Path;
 
 use mesh_models::{Catalogue, CatalogueItem, FavouriteProfile, profile_from_entries};
 use mesh_shared::{
-    FavouriteEntry, ModelWeights, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, UserId,
-    parse_favourite_line,
+    ActivityCard, FavouriteEntry, ModelWeights, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard,
+    UserId, coarsen_hours, parse_favourite_line,
 };
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
@@ -99,6 +99,8 @@ pub fn demo_population(
                 model_version: model.version(),
                 taste_vector: profile.taste_vector,
                 card: PublicCard {
+                    activity: demo_activity(n),
+                    tone: None,
                     display_name: format!("{name} {initial}."),
                     traits: profile.traits,
                     public_favourites: profile
@@ -112,6 +114,25 @@ pub fn demo_population(
         });
     }
     Ok(population)
+}
+
+/// When demo person `n` is usually online, for the half who publish it: four evening hours
+/// (from 18, 19 or 20 local time) in one of eight time zones, derived from `n` alone.
+fn demo_activity(n: usize) -> Option<ActivityCard> {
+    const OFFSETS: [i8; 8] = [-8, -5, 0, 1, 2, 5, 8, 9];
+    let h = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    if h.is_multiple_of(2) {
+        return None;
+    }
+    let offset = OFFSETS[(h / 2 % 8) as usize];
+    let start = 18 + (h / 16 % 3) as i32;
+    let hours = (start..start + 4).fold(0u32, |mask, local| {
+        mask | 1 << (local - i32::from(offset)).rem_euclid(24)
+    });
+    Some(ActivityCard {
+        active_hours_utc: coarsen_hours(hours),
+        utc_offset_hours: offset,
+    })
 }
 
 /// Loads a population from a dataset in the TSV layout of `shared/data/FORMAT.md`
@@ -148,6 +169,8 @@ pub fn load_population_dir(
                 model_version: model.version(),
                 taste_vector: profile.taste_vector,
                 card: PublicCard {
+                    activity: None,
+                    tone: None,
                     display_name: format!("user {}", user.chars().take(30).collect::<String>()),
                     traits: profile.traits,
                     public_favourites: by_weight

@@ -183,7 +183,13 @@ pub struct SocialState {
     presence: HashMap<u32, (u64, Option<String>)>,
     training: Vec<TrainingExample>,
     flags: DiscoveryFlags,
+    /// People whose harassment risk is above [`MAX_HARASSMENT_RISK`], kept current by
+    /// [`apply`](Self::apply) and [`forget`](Self::forget).
+    risky: HashSet<u32>,
 }
+
+/// Harassment risk above which a person is never suggested.
+pub const MAX_HARASSMENT_RISK: f32 = 0.75;
 
 /// An outcome the re-ranker learns from: a directed pair and whether it went well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +242,52 @@ impl SocialState {
 
     /// Applies one event (live or replayed).
     pub fn apply(&mut self, event: &SocialEvent) {
+        self.apply_facts(event);
+        // The people whose risk the event may move: the target of a report or block, the
+        // sender of an introduction, both ends of a new tie.
+        let moved: Vec<&UserId> = match event {
+            SocialEvent::Blocked { target, .. } | SocialEvent::Reported { target, .. } => {
+                vec![target]
+            }
+            SocialEvent::IntroductionSent { from, .. } => vec![from],
+            SocialEvent::IntroductionAccepted { from, to, .. } => vec![from, to],
+            SocialEvent::Registered { .. }
+            | SocialEvent::Snoozed { .. }
+            | SocialEvent::IntentsSet { .. }
+            | SocialEvent::Feedback { .. }
+            | SocialEvent::FlagsSet { .. } => Vec::new(),
+        };
+        let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
+        for u in moved {
+            self.update_risky(u);
+        }
+    }
+
+    fn update_risky(&mut self, user: u32) {
+        if self.harassment_risk(user) > MAX_HARASSMENT_RISK {
+            self.risky.insert(user);
+        } else {
+            self.risky.remove(&user);
+        }
+    }
+
+    /// The people a query by `viewer` (or an anonymous one) never returns, besides the
+    /// viewer: everyone above the harassment-risk cap and, for a viewer, those blocked either
+    /// way and those already tied to them.
+    pub fn never_shown_to(&self, viewer: Option<u32>) -> HashSet<u32> {
+        let mut out = self.risky.clone();
+        if let Some(v) = viewer {
+            out.extend(
+                self.blocks
+                    .iter()
+                    .filter_map(|&(a, b)| (a == v).then_some(b).or((b == v).then_some(a))),
+            );
+            out.extend(self.graph.neighbours(v as usize).iter().copied());
+        }
+        out
+    }
+
+    fn apply_facts(&mut self, event: &SocialEvent) {
         match event {
             SocialEvent::Registered { user, at_ms } => {
                 let u = self.index_of(user);
@@ -330,6 +382,17 @@ impl SocialState {
         self.sent.remove(&u);
         self.presence.remove(&u);
         self.training.retain(|e| e.viewer != u && e.candidate != u);
+        let signalled: HashSet<u32> = self
+            .reports_received
+            .keys()
+            .chain(self.blocks_received.keys())
+            .chain(self.sent_total.keys())
+            .copied()
+            .collect();
+        self.risky.clear();
+        for user in signalled {
+            self.update_risky(user);
+        }
     }
 
     /// Whether either of the two blocked the other.

@@ -454,6 +454,8 @@ mod tests {
                 model_version: 1,
                 taste_vector: TasteVector::try_from(v).unwrap(),
                 card: PublicCard {
+                    activity: None,
+                    tone: None,
                     display_name: "Ada".into(),
                     traits: vec![],
                     public_favourites: vec![],

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod activity;
 mod canonical_text;
 mod content_tower;
 mod error;
@@ -25,6 +26,7 @@ mod favorites_hash;
 mod favourite_entry;
 mod importers;
 mod model_weights;
+mod psi;
 mod request_signature;
 mod schema;
 pub mod secagg;
@@ -37,6 +39,9 @@ pub mod testing;
 mod traits_report;
 mod wire;
 
+pub use activity::{
+    ACTIVE_HOURS_BLOCK, ActivityCard, TONES, ToneCard, coarsen_hours, tone_tenths, usual_hours,
+};
 pub use canonical_text::{
     canonical_artist, canonical_person, canonical_title, fold_text, strip_qualifiers,
 };
@@ -57,6 +62,7 @@ pub use importers::{
     ExportFormat, ImportReport, ImportedFavourite, SkippedRow, detect_format, import_export,
 };
 pub use model_weights::{MODEL_MAGIC, MODEL_MAGIC_WITH_CONTENT, ModelWeights};
+pub use psi::{MAX_PSI_ITEMS, PsiMessage, PsiParty};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
 };

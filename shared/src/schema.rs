@@ -8,7 +8,7 @@ use crate::{
 };
 use crate::{
     BlockRequest, DiscoveryFlags, FeedbackRequest, IntentsRequest, IntroductionRequest,
-    IntroductionSent, ReportRequest, RoomCandidatesRequest, SnoozeRequest,
+    IntroductionSent, PsiMessage, ReportRequest, RoomCandidatesRequest, SnoozeRequest,
 };
 
 /// `(file name, schema)` for every wire type, in a fixed order.
@@ -53,5 +53,6 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
             schema::<RoomCandidatesRequest>(),
         ),
         ("discovery_flags.schema.json", schema::<DiscoveryFlags>()),
+        ("psi_message.schema.json", schema::<PsiMessage>()),
     ]
 }

@@ -1,7 +1,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, TasteVector, UserId};
+use crate::{ActivityCard, Error, Result, TasteVector, ToneCard, UserId};
 
 /// Version of [`ProfileUpload`] this build writes and accepts.
 pub const PROFILE_SCHEMA_VERSION: u32 = 1;
@@ -65,6 +65,12 @@ pub struct PublicCard {
     #[serde(default)]
     #[schemars(length(max = 10))]
     pub public_favourites: Vec<String>,
+    /// When the person is usually online (coarse, UTC), if they chose to publish it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<ActivityCard>,
+    /// The tone of their own posts, in tenths, if they chose to publish it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tone: Option<ToneCard>,
 }
 
 impl PublicCard {
@@ -109,6 +115,12 @@ impl PublicCard {
                 title,
                 MAX_PUBLIC_FAVOURITE_CHARS,
             )?;
+        }
+        if let Some(activity) = &self.activity {
+            activity.validate()?;
+        }
+        if let Some(tone) = &self.tone {
+            tone.validate()?;
         }
         Ok(())
     }
@@ -220,6 +232,8 @@ mod tests {
 
     fn card() -> PublicCard {
         PublicCard {
+            activity: None,
+            tone: None,
             display_name: "Ada".into(),
             traits: vec![CardTrait {
                 label: "sci-fi films".into(),

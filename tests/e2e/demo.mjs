@@ -8,7 +8,7 @@
 // Usage: node demo.mjs --url http://127.0.0.1:PORT --favourites FILE --exports DIR --out DIR
 //   --content-model FILE
 // Prints one JSON line with what it saw; exits non-zero on any failure or page error.
-import { arg, launchChromium } from "./support.mjs";
+import { arg, launchChromium, waitForEngine } from "./support.mjs";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -36,14 +36,7 @@ try {
   const screenshots = [];
 
   await page.goto(url);
-  await page.waitForFunction(
-    () => ["ready", "failed to start"].includes(document.getElementById("status").textContent),
-    null,
-    { timeout: 60000 },
-  );
-  if ((await page.textContent("#status")) !== "ready") {
-    throw new Error(`the engine did not start: ${await page.textContent("#error")}`);
-  }
+  await waitForEngine(page);
   await page.click("#analyse");
   await page.waitForSelector("#error:not([hidden])");
   const emptyListError = await page.textContent("#error");

@@ -20,3 +20,15 @@ export function launchChromium() {
     ],
   });
 }
+
+/// Waits until the demo page's engine reports ready; throws with the page's error otherwise.
+export async function waitForEngine(page) {
+  await page.waitForFunction(
+    () => ["ready", "failed to start"].includes(document.getElementById("status").textContent),
+    null,
+    { timeout: 60000 },
+  );
+  if ((await page.textContent("#status")) !== "ready") {
+    throw new Error(`the engine did not start: ${await page.textContent("#error")}`);
+  }
+}

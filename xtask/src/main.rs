@@ -1,6 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `wasm`: build the client to WebAssembly and generate the JS package in `web-demo/pkg`;
+//! - `package`: the installable npm package in `target/package/mesh-client` (`--target web`
+//!   with the Worker wrapper, and a bundler build), with its sizes in `SIZES.md`;
 //! - `demo [serve args…]`: `wasm`, then run `mesh serve` with the demo page on 127.0.0.1:8080;
 //! - `test`: every gate: fmt, clippy, rustdoc, the workspace tests, the wasm build and the
 //!   headless Chromium end-to-end test;
@@ -25,6 +27,7 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match args.first().map(String::as_str) {
         Some("wasm") => build_wasm(&root),
+        Some("package") => package(&root),
         Some("fetch-encoder") => fetch_encoder(&root).map(|_| ()),
         Some("demo") => {
             build_wasm(&root)?;
@@ -278,7 +281,101 @@ fn build_wasm(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
     let out_dir = root.join("web-demo").join("pkg");
     build_core_wasm(root, &out_dir)?;
-    build_encoder_wasm(root, &out_dir)
+    build_encoder_wasm(root, &out_dir)?;
+    copy_js_wrapper(root, &out_dir)
+}
+
+/// The main-thread API and its Worker (`client/js/`), beside the generated modules.
+const JS_WRAPPER: [&str; 3] = ["mesh.js", "mesh.d.ts", "mesh-worker.js"];
+
+fn copy_js_wrapper(root: &Path, out_dir: &Path) -> Result<()> {
+    for file in JS_WRAPPER {
+        std::fs::copy(root.join("client/js").join(file), out_dir.join(file))
+            .with_context(|| format!("copying client/js/{file}"))?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask package`: `target/package/mesh-client/` as a web developer installs it (`npm
+/// install ./target/package/mesh-client`): the `--target web` modules with the Worker
+/// wrapper and the encoder files at the root, a bundler build of the core module in
+/// `bundler/`, `package.json` and the README. Writes the sizes (raw and gzip -9) to
+/// `target/package/SIZES.md`.
+fn package(root: &Path) -> Result<()> {
+    build_wasm(root)?;
+    let pkg = root.join("web-demo/pkg");
+    let out = root.join("target/package/mesh-client");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.join("encoder"))?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(&pkg)? {
+        let path = entry?.path();
+        if path.is_file() && path.file_name().is_some_and(|n| n != ".gitignore") {
+            files.push(path);
+        }
+    }
+    for entry in std::fs::read_dir(pkg.join("encoder"))? {
+        files.push(entry?.path());
+    }
+    for file in &files {
+        let relative = file.strip_prefix(&pkg)?;
+        std::fs::copy(file, out.join(relative))?;
+    }
+    let wasm = target_dir(root)
+        .join(WASM_TARGET)
+        .join("wasm")
+        .join("mesh_client.wasm");
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    bindgen
+        .input_path(&wasm)
+        .bundler(true)?
+        .typescript(true)
+        .out_name("mesh_client");
+    bindgen
+        .generate(out.join("bundler"))
+        .context("wasm-bindgen --target bundler")?;
+    std::fs::copy(root.join("client/README.md"), out.join("README.md"))?;
+    std::fs::copy(
+        root.join("client/js/package.json"),
+        out.join("package.json"),
+    )?;
+
+    let mut table = String::from(
+        "# mesh-client package sizes\n\n| file | bytes | gzip -9 bytes |\n|---|---:|---:|\n",
+    );
+    let mut listed: Vec<PathBuf> = walk(&out)?;
+    listed.sort();
+    let (mut total, mut total_gzip) = (0u64, 0u64);
+    for file in listed {
+        let contents = std::fs::read(&file)?;
+        let bytes = contents.len() as u64;
+        let gzip = gzip_size(&contents)? as u64;
+        total += bytes;
+        total_gzip += gzip;
+        table.push_str(&format!(
+            "| {} | {bytes} | {gzip} |\n",
+            file.strip_prefix(&out)?.display()
+        ));
+    }
+    table.push_str(&format!("| **all** | {total} | {total_gzip} |\n"));
+    std::fs::write(root.join("target/package/SIZES.md"), &table)?;
+    println!("{table}\nxtask: the package is in {}", out.display());
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(walk(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 fn build_encoder_wasm(root: &Path, out_dir: &Path) -> Result<()> {
@@ -469,7 +566,7 @@ fn ensure_debian_package(binary: &str, package: &str) -> Result<()> {
     ]))
 }
 
-/// `cargo xtask loadtest [--users N] [--seconds S] [--connections C]`: serves N demo people
+/// `cargo xtask loadtest [--users N] [--seconds S] [--connections 8,16,32]`: serves N demo people
 /// (1,000,000 by default; the HNSW graph is built once and kept as a snapshot in
 /// `target/loadtest/`), then drives `POST /v1/discovery/candidates` (k = 20, the full v2
 /// pipeline) with wrk over loopback and writes the figures to `target/loadtest/report.md`.
@@ -486,7 +583,20 @@ fn loadtest(root: &Path, args: &[String]) -> Result<()> {
     };
     let users = flag("--users", 1_000_000)?;
     let seconds = flag("--seconds", 30)?;
-    let connections = flag("--connections", 32)?;
+    let connection_levels: Vec<u64> = match args.iter().position(|a| a == "--connections") {
+        Some(i) => args
+            .get(i + 1)
+            .context("--connections needs a value such as 8,16,32")?
+            .split(',')
+            .map(|level| {
+                level
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--connections: {level:?} is not a whole number"))
+            })
+            .collect::<Result<_>>()?,
+        None => vec![8, 16, 32],
+    };
     ensure_debian_package("/usr/bin/wrk", "wrk")?;
     run(cargo().current_dir(root).args([
         "build",
@@ -527,7 +637,7 @@ fn loadtest(root: &Path, args: &[String]) -> Result<()> {
         println!("xtask: {users} people served after {ready:.0} s; warming up");
         let url = format!("http://{addr}/v1/discovery/candidates");
         let script = script.to_string_lossy().into_owned();
-        let wrk = |duration: u64| {
+        let wrk = |connections: u64, duration: u64| {
             Command::new("wrk")
                 .args(["-t2", "-c"])
                 .arg(connections.to_string())
@@ -536,18 +646,24 @@ fn loadtest(root: &Path, args: &[String]) -> Result<()> {
                 .output()
                 .context("running wrk")
         };
-        wrk(5)?;
-        let measured = wrk(seconds)?;
-        let text = String::from_utf8_lossy(&measured.stdout).into_owned();
-        if !measured.status.success() {
-            bail!(
-                "wrk failed: {text}{}",
-                String::from_utf8_lossy(&measured.stderr)
-            );
+        wrk(connection_levels[0], 5)?;
+        let mut report = format!(
+            "# Load test: POST /v1/discovery/candidates (k = 20, v2 pipeline)\n\n{users} people indexed (ready after {ready:.0} s), wrk -t2 -d{seconds}s over loopback at each concurrency below, 2 cores shared by wrk and the coordinator.\n"
+        );
+        for &connections in &connection_levels {
+            let measured = wrk(connections, seconds)?;
+            let text = String::from_utf8_lossy(&measured.stdout).into_owned();
+            if !measured.status.success() {
+                bail!(
+                    "wrk failed: {text}{}",
+                    String::from_utf8_lossy(&measured.stderr)
+                );
+            }
+            report.push_str(&format!(
+                "\n## {connections} connections\n\n```\n{text}```\n"
+            ));
         }
-        Ok(format!(
-            "# Load test: POST /v1/discovery/candidates (k = 20, v2 pipeline)\n\n{users} people indexed (ready after {ready:.0} s), wrk -t2 -c{connections} -d{seconds}s over loopback, 2 cores shared by wrk and the coordinator.\n\n```\n{text}```\n"
-        ))
+        Ok(report)
     })();
     // SIGINT lets the coordinator save its index snapshot for the next run.
     let _ = Command::new("kill")
@@ -590,7 +706,10 @@ fn is_root() -> bool {
 
 fn ensure_npm_packages(root: &Path) -> Result<()> {
     let e2e = root.join("tests").join("e2e");
-    if e2e.join("node_modules").join("playwright-core").exists() {
+    if ["playwright-core", "axe-core"]
+        .iter()
+        .all(|package| e2e.join("node_modules").join(package).exists())
+    {
         return Ok(());
     }
     run(Command::new("npm")

@@ -16,6 +16,7 @@ mod extract;
 mod identities;
 mod model;
 mod profiles;
+mod psi;
 mod rounds;
 mod social;
 
@@ -91,6 +92,10 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .route(
             "/v1/admin/flags",
             get(social::get_flags).put(social::put_flags),
+        )
+        .route(
+            "/v1/psi/{peer}/{round}",
+            put(psi::put_message).get(psi::get_message),
         )
         .route("/v1/admin/fairness", get(social::fairness))
         .route("/v1/admin/ranker/train", post(social::train_ranker))

@@ -30,6 +30,8 @@ fn upload(name: &str, angle: f32, category: &str, favourites: &[&str]) -> Profil
         model_version: 1,
         taste_vector: at_angle(angle),
         card: PublicCard {
+            activity: None,
+            tone: None,
             display_name: name.to_owned(),
             traits: vec![CardTrait {
                 label: category.to_owned(),

@@ -383,6 +383,8 @@ pub(crate) fn upload_from_favourites(
         model_version: model.version(),
         taste_vector: profile.taste_vector,
         card: PublicCard {
+            activity: None,
+            tone: None,
             display_name: display_name.to_owned(),
             traits: profile.traits,
             public_favourites: profile
@@ -409,6 +411,8 @@ pub(crate) fn unit_upload(display_name: &str, axis: usize) -> ProfileUpload {
         model_version: 1,
         taste_vector: unit_vector(axis),
         card: PublicCard {
+            activity: None,
+            tone: None,
             display_name: display_name.to_owned(),
             traits: Vec::new(),
             public_favourites: Vec::new(),

@@ -44,6 +44,8 @@ fn traits_cards_and_explanations_validate() {
     }];
     assert!(validator("card_traits.schema.json").is_valid(&serde_json::to_value(&traits).unwrap()));
     let card = PublicCard {
+        activity: None,
+        tone: None,
         display_name: "Ada".into(),
         traits: traits.clone(),
         public_favourites: vec!["Alien (1979)".into()],

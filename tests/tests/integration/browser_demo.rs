@@ -11,17 +11,13 @@ use std::process::Command;
 use mesh_client::DeviceSession;
 use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings};
 
-use super::fixtures::{coordinator, favourites, serve_on_loopback, workspace_root};
+use super::fixtures::{built_web_dir, coordinator, favourites, serve_on_loopback, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
 async fn browser_demo_publishes_and_shows_explained_matches() {
     let root = workspace_root();
-    let web_dir = root.join("web-demo");
-    assert!(
-        web_dir.join("pkg").join("mesh_client_bg.wasm").exists(),
-        "web-demo/pkg is missing: run `cargo xtask wasm` (or `cargo xtask test`)"
-    );
+    let web_dir = built_web_dir();
     let dir = tempfile::tempdir().unwrap();
     let state = coordinator(dir.path(), 300);
     let (url, server) = serve_on_loopback(&state, web_dir).await;

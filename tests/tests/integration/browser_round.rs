@@ -11,17 +11,13 @@ use std::process::Command;
 
 use mesh_server::{RoundOutcome, RoundSettings, current_model};
 
-use super::fixtures::{coordinator, serve_on_loopback, workspace_root};
+use super::fixtures::{built_web_dir, coordinator, serve_on_loopback, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
 async fn browser_tabs_and_native_clients_complete_a_round() {
     let root = workspace_root();
-    let web_dir = root.join("web-demo");
-    assert!(
-        web_dir.join("pkg").join("mesh_client_bg.wasm").exists(),
-        "web-demo/pkg is missing: run `cargo xtask wasm` (or `cargo xtask test`)"
-    );
+    let web_dir = built_web_dir();
     // The `mesh` binary, built beside this test by `cargo test --workspace`.
     let mesh = std::env::current_exe()
         .unwrap()

@@ -14,6 +14,16 @@ pub(crate) fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `web-demo/`, after checking that the wasm package was built into it.
+pub(crate) fn built_web_dir() -> PathBuf {
+    let web_dir = workspace_root().join("web-demo");
+    assert!(
+        web_dir.join("pkg").join("mesh_client_bg.wasm").exists(),
+        "web-demo/pkg is missing: run `cargo xtask wasm` (or `cargo xtask test`)"
+    );
+    web_dir
+}
+
 /// The typed favourites fixture.
 pub(crate) fn favourites() -> String {
     std::fs::read_to_string(PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt")).unwrap()

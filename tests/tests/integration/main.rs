@@ -7,6 +7,7 @@
 )]
 
 mod browser_demo;
+mod browser_flows;
 mod browser_round;
 mod client_server_flow;
 mod crate_graph;

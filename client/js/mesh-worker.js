@@ -1,7 +1,9 @@
-// The Mesh engine runs here, off the UI thread. Signals (favourites), their hashes and the
-// device's secret key stay inside this worker and this origin's IndexedDB; only signed
-// requests with the taste vector and public card (on opt-in) are sent to the coordinator.
-import init, { MeshSession, DeviceIdentity, RoundClient } from "./pkg/mesh_client.js";
+// The Mesh engine runs here, off the UI thread (start it through `Mesh` in mesh.js). Signals
+// (favourites), their hashes and the device's secret key stay inside this worker and this
+// origin's IndexedDB; only signed requests with the taste vector and public card (on opt-in),
+// masked model updates and blinded PSI points are sent to the coordinator, whose origin is
+// this worker's unless `init({ coordinator })` names another.
+import init, { MeshSession, DeviceIdentity, RoundClient } from "./mesh_client.js";
 
 const DB_NAME = "mesh-device";
 const STORE = "device";
@@ -9,9 +11,15 @@ const EMBEDDINGS = "embeddings";
 const SECRET_KEY = "device-secret";
 const SIGNALS_KEY = "signals";
 const DISABLED_TRAITS_KEY = "disabled-traits";
+const INTENTS_KEY = "intents";
+const ACTIVITY_KEY = "activity";
+const PSI_POLL_MS = 250;
+const PSI_WAIT_MS = 60_000;
 const HALF_LIFE_DAYS = 730;
 
 let session = null;
+/// Base URL of the coordinator ("" = this worker's origin).
+let coordinator = "";
 let identity = null;
 let lastTimestamp = 0;
 // The encoder module (tract + tokenizer, ~2.5 MB gzipped, plus the 23 MB model) is loaded
@@ -67,10 +75,10 @@ async function cacheEmbeddings(keys, values) {
 async function loadEncoder() {
   if (encoder) return { encoder, loadMs: 0 };
   const start = performance.now();
-  const module = await import("./pkg/mesh_encoder.js");
+  const module = await import("./mesh_encoder.js");
   await module.default();
   const [model, tokenizer] = await Promise.all(
-    ["pkg/encoder/model.onnx", "pkg/encoder/tokenizer.json"].map(async (path) => {
+    ["encoder/model.onnx", "encoder/tokenizer.json"].map(async (path) => {
       const response = await fetch(new URL(`./${path}`, import.meta.url));
       if (!response.ok) throw new Error(`${path} answered ${response.status}`);
       return new Uint8Array(await response.arrayBuffer());
@@ -129,6 +137,18 @@ async function saveSignals() {
   await dbOp("readwrite", (s) => s.put(session.signalsBytes(), SIGNALS_KEY));
 }
 
+async function saveActivity() {
+  await dbOp("readwrite", (s) => s.put(session.activityBytes(), ACTIVITY_KEY));
+  return session.activity();
+}
+
+/// Mean of `count` rows of 384 values.
+function meanRow(values, count) {
+  const mean = new Float32Array(384);
+  for (let i = 0; i < count; i++) for (let j = 0; j < 384; j++) mean[j] += values[i * 384 + j] / count;
+  return mean;
+}
+
 class ApiError extends Error {
   constructor(status, body) {
     super(body && body.message ? body.message : `HTTP ${status}`);
@@ -145,7 +165,7 @@ async function apiFetch(method, path, bodyText, signed) {
     lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
     headers["authorization"] = identity.authorization(method, path, lastTimestamp, bytes);
   }
-  const response = await fetch(path, { method, headers, body: bodyText === null ? undefined : bytes });
+  const response = await fetch(`${coordinator}${path}`, { method, headers, body: bodyText === null ? undefined : bytes });
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, body);
@@ -168,7 +188,7 @@ async function federatedRound() {
   const traffic = { up: 0, down: 0 };
   const request = async (method, path, body, type = "application/json") => {
     if (body) traffic.up += typeof body === "string" ? new TextEncoder().encode(body).length : body.byteLength;
-    const response = await fetch(path, { method, cache: "no-store", headers: body ? { "content-type": type } : {}, body });
+    const response = await fetch(`${coordinator}${path}`, { method, cache: "no-store", headers: body ? { "content-type": type } : {}, body });
     const text = await response.text();
     traffic.down += text.length;
     if (!response.ok) {
@@ -229,10 +249,11 @@ async function federatedRound() {
 const operations = {
   federatedRound,
 
-  async init() {
+  async init({ coordinator: base } = {}) {
+    coordinator = (base || "").replace(/\/$/, "");
     await init();
     // The HTTP cache keeps the model; `no-cache` revalidates it with its ETag (304).
-    const response = await fetch("/v1/model", { cache: "no-cache" });
+    const response = await fetch(`${coordinator}/v1/model`, { cache: "no-cache" });
     if (!response.ok) throw new Error(`GET /v1/model answered ${response.status}`);
     session = new MeshSession(new Uint8Array(await response.arrayBuffer()));
     session.setWeightPolicy(Date.now(), HALF_LIFE_DAYS);
@@ -245,11 +266,21 @@ const operations = {
         await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
       }
     }
+    const activity = await dbOp("readonly", (s) => s.get(ACTIVITY_KEY));
+    if (activity) {
+      try {
+        session.loadActivity(new Uint8Array(activity));
+      } catch (error) {
+        console.warn(`the stored activity log could not be read and was dropped: ${error.message}`);
+        await dbOp("readwrite", (s) => s.delete(ACTIVITY_KEY));
+      }
+    }
     const disabled = (await dbOp("readonly", (s) => s.get(DISABLED_TRAITS_KEY))) || [];
     for (const id of disabled) session.setTraitEnabled(id, false);
     identity = await loadIdentity();
     await register();
-    return state({ userId: identity.userId, modelVersion: session.modelVersion });
+    const intents = ((await dbOp("readonly", (s) => s.get(INTENTS_KEY))) || []).filter((f) => f.until > Date.now());
+    return state({ userId: identity.userId, modelVersion: session.modelVersion, intents, activity: session.activity() });
   },
 
   async traits() {
@@ -311,12 +342,127 @@ const operations = {
   },
 
   async matches({ k }) {
+    // Signed, so that the coordinator applies this person's blocks, snoozes, intents and
+    // swipes; the body holds only the taste vector.
     const body = session.candidatesRequestJson(k, identity.userId);
-    const response = await apiFetch("POST", "/v1/discovery/candidates", body, false);
+    const response = await apiFetch("POST", "/v1/discovery/candidates", body, true);
     return response.candidates.map((candidate) => ({
       candidate,
       explanation: session.explain(candidate),
     }));
+  },
+
+  /// Zero-party intent flags: `flags` is [{ topic, ttl_hours }]; an empty list clears them.
+  async setIntents({ flags }) {
+    await apiFetch("PUT", "/v1/intents", JSON.stringify({ flags }), true);
+    const now = Date.now();
+    const stored = flags.map((f) => ({ topic: f.topic, until: now + f.ttl_hours * 3_600_000 }));
+    await dbOp("readwrite", (s) => s.put(stored, INTENTS_KEY));
+    return stored;
+  },
+
+  async intents() {
+    const stored = (await dbOp("readonly", (s) => s.get(INTENTS_KEY))) || [];
+    return stored.filter((f) => f.until > Date.now());
+  },
+
+  /// Micro-interactions from the page, `[{ kind, durationMs, atMs, offsetMinutes }]`: kept on
+  /// this device, summarised into usual online hours, a time zone and engagement features.
+  async recordInteractions({ events }) {
+    for (const e of events) session.recordInteraction(e.kind, e.durationMs || 0, e.atMs, e.offsetMinutes);
+    return saveActivity();
+  },
+
+  async activity() {
+    return session.activity();
+  },
+
+  /// Scores the tone of the person's own `posts` with the encoder, on this device; the texts
+  /// and their embeddings are not kept.
+  async scoreTone({ posts }) {
+    const texts = posts.map((p) => p.trim()).filter(Boolean);
+    if (!texts.length) throw new Error("posts: paste at least one post to score its tone");
+    const { encoder: loaded } = await loadEncoder();
+    const prototypes = session.tonePrototypes();
+    const means = new Float32Array(384 * prototypes.length);
+    prototypes.forEach((sentences, i) => means.set(meanRow(loaded.embedMany(sentences), sentences.length), i * 384));
+    session.setTone(meanRow(loaded.embedMany(texts), texts.length), means, texts.length);
+    return saveActivity();
+  },
+
+  /// Grades a behavioural summary (`activity_windows` or `tone`); only public is published.
+  async setSummaryGrade({ kind, grade }) {
+    session.setSummaryGrade(kind, grade);
+    return saveActivity();
+  },
+
+  async pruneSummary({ kind }) {
+    session.pruneSummary(kind);
+    return saveActivity();
+  },
+
+  /// Swipe-to-tune: right is "more like this", left "less like this".
+  async feedback({ target, moreLikeThis }) {
+    await apiFetch("POST", "/v1/feedback", JSON.stringify({ target, more_like_this: moreLikeThis }), true);
+    return { target, moreLikeThis };
+  },
+
+  async snooze({ category }) {
+    await apiFetch("POST", "/v1/snoozes", JSON.stringify({ category }), true);
+    return { category };
+  },
+
+  async block({ target }) {
+    await apiFetch("POST", "/v1/blocks", JSON.stringify({ target }), true);
+    return { target };
+  },
+
+  /// Marks this person present in `room` (for 60 s) and lists who else is there, nearest to
+  /// this person's taste first.
+  async room({ room, k }) {
+    const path = `/v1/rooms/${encodeURIComponent(room)}`;
+    await apiFetch("POST", `${path}/presence`, "{}", true);
+    const request = JSON.parse(session.candidatesRequestJson(k, identity.userId));
+    const body = JSON.stringify({ model_version: request.model_version, topic_vector: request.taste_vector, k });
+    const response = await apiFetch("POST", `${path}/candidates`, body, true);
+    return response.candidates.map((candidate) => ({ candidate, explanation: session.explain(candidate) }));
+  },
+
+  /// Mutual favourites with `peer` by a private set intersection relayed by the coordinator:
+  /// both people run this at about the same time; each learns only the favourites (graded
+  /// public or limited) they share. Returns the titles and the bytes sent and received.
+  async mutualFavourites({ peer }) {
+    const run = session.mutualFavourites();
+    const base = `/v1/psi/${encodeURIComponent(peer)}`;
+    const traffic = { sent: 0, received: 0 };
+    const put = async (round, body) => {
+      traffic.sent += new TextEncoder().encode(body).length;
+      await apiFetch("PUT", `${base}/${round}`, body, true);
+    };
+    const waitFor = async (round) => {
+      const deadline = Date.now() + PSI_WAIT_MS;
+      for (;;) {
+        try {
+          const message = await apiFetch("GET", `${base}/${round}`, null, true);
+          const text = JSON.stringify(message);
+          traffic.received += new TextEncoder().encode(text).length;
+          return text;
+        } catch (error) {
+          if (error.status !== 404 || Date.now() > deadline) {
+            throw error.status === 404 ? new Error("the other person did not take part within a minute") : error;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, PSI_POLL_MS));
+      }
+    };
+    const blinded = run.blindedJson();
+    await put("blinded", blinded);
+    const peerBlinded = await waitFor("blinded");
+    await put("answer", run.answerJson(peerBlinded));
+    const peerAnswer = await waitFor("answer");
+    const titles = run.finish(peerBlinded, peerAnswer);
+    run.free();
+    return { peer, titles, offered: JSON.parse(blinded).points.length, ...traffic };
   },
 
   async optOut() {
@@ -329,11 +475,13 @@ const operations = {
     session.clear();
     await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
     await dbOp("readwrite", (s) => s.delete(DISABLED_TRAITS_KEY));
+    await dbOp("readwrite", (s) => s.delete(INTENTS_KEY));
+    await dbOp("readwrite", (s) => s.delete(ACTIVITY_KEY));
     await dbOp("readwrite", (s) => s.clear(), EMBEDDINGS);
     await dbOp("readwrite", (s) => s.delete(SECRET_KEY));
     identity = await loadIdentity();
     await register();
-    return state({ deletedUserId: userId, userId: identity.userId });
+    return state({ deletedUserId: userId, userId: identity.userId, activity: session.activity() });
   },
 };
 
