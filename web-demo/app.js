@@ -468,7 +468,11 @@ $("join-round").addEventListener("click", () =>
   busy($("join-round"), async () => {
     $("round-status").textContent = "Training on this device, then taking part in the round…";
     try {
-      const r = await mesh.federatedRound();
+      $("round-progress").value = 0;
+      const r = await mesh.federatedRound(({ step, of, phase }) => {
+        $("round-progress").value = step;
+        $("round-status").textContent = `Step ${step} of ${of}: ${phase}…`;
+      });
       $("round-progress").value = 6;
       $("round-facts").hidden = false;
       $("round-model").textContent = r.newModelVersion ? `v${r.modelVersion} → v${r.newModelVersion}` : `v${r.modelVersion}`;

@@ -184,7 +184,7 @@ const ROUND_PHASES = ["advertise_keys", "share_keys", "masked_input", "consisten
 
 /// One federated round, start to end: train locally, then the secure-aggregation protocol
 /// (RoundClient, in this module) over /v1/rounds. Returns what left the device and the outcome.
-async function federatedRound() {
+async function federatedRound(_args, progress = () => {}) {
   const traffic = { up: 0, down: 0 };
   const request = async (method, path, body, type = "application/json") => {
     if (body) traffic.up += typeof body === "string" ? new TextEncoder().encode(body).length : body.byteLength;
@@ -205,12 +205,14 @@ async function federatedRound() {
     throw new Error(`the round trains model v${status.model_version}, this device has v${session.modelVersion}: reload`);
   }
   const { round, model_version: version, settings } = status;
+  progress({ step: 1, of: 6, phase: "training on this device" });
   const training = session.trainLocally(1, Date.now() % 1e9);
   const update = session.pendingUpdate(settings.dimension);
   const versioned = (json) => JSON.stringify({ ...JSON.parse(json), model_version: version });
   const { client } = JSON.parse(await request("POST", `/v1/rounds/${round}/join`, JSON.stringify({ model_version: version })));
   const rc = new RoundClient(round, version, client, settings.threshold,
     settings.neighbours ?? null, settings.share_threshold ?? null, identity);
+  progress({ step: 2, of: 6, phase: "advertising keys" });
   await request("POST", `/v1/rounds/${round}/keys`, versioned(rc.keysJson()));
   const waitFor = async (phase, path) => {
     for (;;) {
@@ -222,14 +224,18 @@ async function federatedRound() {
     }
   };
   const roster = await waitFor("share_keys", `/v1/rounds/${round}/roster`);
+  progress({ step: 3, of: 6, phase: "sharing encrypted key shares" });
   await request("POST", `/v1/rounds/${round}/shares`, versioned(rc.sharesJson(roster)));
   const mailbox = await waitFor("masked_input", `/v1/rounds/${round}/mailbox/${client}`);
+  progress({ step: 4, of: 6, phase: "sending the masked update" });
   const masked = rc.maskedInput(mailbox, update, settings.clip, settings.expected_clients, settings.noise_multiplier ?? 0);
   await request("POST", `/v1/rounds/${round}/input?client=${client}&model_version=${version}`,
     new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength), "application/octet-stream");
   const survivors = await waitFor("consistency_check", `/v1/rounds/${round}/survivors`);
+  progress({ step: 5, of: 6, phase: "signing the survivors" });
   await request("POST", `/v1/rounds/${round}/signature`, versioned(rc.signatureJson(survivors)));
   const signatures = await waitFor("unmasking", `/v1/rounds/${round}/signatures`);
+  progress({ step: 6, of: 6, phase: "unmasking" });
   const unmask = versioned(rc.unmaskJson(signatures));
   status = await currentStatus();
   if (!status.outcome) await request("POST", `/v1/rounds/${round}/unmask`, unmask);
@@ -490,7 +496,7 @@ self.onmessage = async (event) => {
   try {
     const handler = operations[op];
     if (!handler) throw new Error(`unknown operation ${op}`);
-    const result = await handler(args || {});
+    const result = await handler(args || {}, (progress) => self.postMessage({ id, progress }));
     self.postMessage({ id, ok: true, result });
   } catch (error) {
     self.postMessage({ id, ok: false, error: String(error && error.message ? error.message : error) });

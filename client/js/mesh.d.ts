@@ -175,7 +175,7 @@ export class Mesh {
   setSummaryGrade(kind: SummaryKind, grade: PrivacyGrade): Promise<ActivityView>;
   pruneSummary(kind: SummaryKind): Promise<ActivityView>;
   /** Trains on this device and takes part in the coordinator's current round. */
-  federatedRound(): Promise<RoundResult>;
+  federatedRound(onProgress?: (progress: { step: number; of: number; phase: string }) => void): Promise<RoundResult>;
   /** Deletes the profile and events at the coordinator and everything on this device; makes a new device key. */
   optOut(): Promise<DeviceState & { deletedUserId: string; userId: string }>;
   terminate(): void;

@@ -15,6 +15,10 @@ export class Mesh {
     this.#worker.onmessage = ({ data }) => {
       const entry = this.#pending.get(data.id);
       if (!entry) return;
+      if (data.progress) {
+        entry.onProgress?.(data.progress);
+        return;
+      }
       this.#pending.delete(data.id);
       data.ok ? entry.resolve(data.result) : entry.reject(new MeshError(data.error));
     };
@@ -26,10 +30,10 @@ export class Mesh {
     };
   }
 
-  #call(op, args = {}, transfer = []) {
+  #call(op, args = {}, transfer = [], onProgress = undefined) {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, onProgress });
       this.#worker.postMessage({ id, op, args }, transfer);
     });
   }
@@ -57,7 +61,8 @@ export class Mesh {
   scoreTone(posts) { return this.#call("scoreTone", { posts }); }
   setSummaryGrade(kind, grade) { return this.#call("setSummaryGrade", { kind, grade }); }
   pruneSummary(kind) { return this.#call("pruneSummary", { kind }); }
-  federatedRound() { return this.#call("federatedRound"); }
+  /// `onProgress({ step, of, phase })` is called as the round advances.
+  federatedRound(onProgress) { return this.#call("federatedRound", {}, [], onProgress); }
   optOut() { return this.#call("optOut"); }
 
   /// Stops the worker; pending calls never settle.

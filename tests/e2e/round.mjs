@@ -41,7 +41,11 @@ try {
       { timeout: 120000 },
     );
     await page.screenshot({ path: join(out, `round-tab-${t + 1}.png`), fullPage: true });
-    return (await page.textContent("#round-status")).trim();
+    return {
+      status: (await page.textContent("#round-status")).trim(),
+      progress: await page.$eval("#round-progress", (p) => p.value / p.max),
+      facts: await page.$$eval("#round-facts:not([hidden]) dd", (items) => items.map((i) => i.textContent)),
+    };
   }));
   if (errors.length) throw new Error(errors.join("\n"));
   console.log(JSON.stringify({ statuses }));

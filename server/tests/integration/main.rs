@@ -13,5 +13,6 @@ mod federated_round;
 mod fixtures;
 mod kill_nine;
 mod model_download;
+mod mutual_favourites;
 mod profile_lifecycle;
 mod restart;

@@ -101,8 +101,18 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
     println!("browser tabs saw: {seen:#}");
     let statuses = seen["statuses"].as_array().unwrap();
     assert_eq!(statuses.len(), 3);
-    for status in statuses {
-        let status = status.as_str().unwrap();
+    for tab in statuses {
+        // The federated panel: progress, model version, what left the device, ε.
+        assert_eq!(tab["progress"], 1.0, "{tab}");
+        let facts = tab["facts"].as_array().unwrap();
+        assert_eq!(
+            facts[0].as_str().unwrap(),
+            format!("v{version} → v{}", version + 1),
+            "{tab}"
+        );
+        assert!(facts[1].as_str().unwrap().contains("bytes up"), "{tab}");
+        assert!(facts[2].as_str().unwrap().contains("in all"), "{tab}");
+        let status = tab["status"].as_str().unwrap();
         assert!(
             status.starts_with(&format!(
                 "Round {round}: applied, model v{version} → v{}",
