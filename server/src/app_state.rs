@@ -207,6 +207,22 @@ impl AppState {
         Ok(())
     }
 
+    /// Appends `event` (by the coordinator: no signer's timestamp to advance) and applies it
+    /// to the social state, under the social write lock so the state follows the store.
+    ///
+    /// # Errors
+    /// A store failure; nothing is applied then.
+    pub(crate) fn record_event(&self, event: &crate::SocialEvent) -> Result<()> {
+        let mut social = self
+            .discovery
+            .social
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.store.append_social(None, event)?;
+        social.apply(event);
+        Ok(())
+    }
+
     /// Refuses a request computed under another model version than the one served.
     pub(crate) fn check_model_version(&self, got: u32) -> std::result::Result<(), crate::ApiError> {
         if got == self.model.version {

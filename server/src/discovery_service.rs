@@ -12,7 +12,7 @@ use crate::ranking::{
     FEATURES, GbtParams, GradientBoostedTrees, PairGraph, PersonSignals, diversify,
     fuse_reciprocal, pair_features,
 };
-use crate::{DiscoveryIndex, OutreachPolicy, SocialState};
+use crate::{Cohort, DiscoveryIndex, Experiment, OutreachPolicy, SocialState};
 
 /// People retrieved by taste before re-ranking (at least; `3 k` when larger).
 const TASTE_POOL: usize = 60;
@@ -41,6 +41,7 @@ pub struct Discovery {
     ranker: RwLock<Option<Arc<GradientBoostedTrees>>>,
     pub(crate) outreach: OutreachPolicy,
     exposure: Mutex<ExposureTally>,
+    experiment: RwLock<Option<Experiment>>,
 }
 
 /// DCG-weighted exposure per group in everything shown so far, beside each group's share of
@@ -83,7 +84,25 @@ impl Discovery {
             ranker: RwLock::new(ranker.map(Arc::new)),
             outreach: OutreachPolicy::default(),
             exposure: Mutex::default(),
+            experiment: RwLock::new(None),
         }
+    }
+
+    /// Runs `experiment` on signed viewers (`None`: everyone gets the flags' ranking): its
+    /// hold-out is served v1, each arm v2 with its MMR diversity weight.
+    pub fn set_experiment(&self, experiment: Option<Experiment>) {
+        *self
+            .experiment
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = experiment;
+    }
+
+    /// The running experiment, if any.
+    pub fn experiment(&self) -> Option<Experiment> {
+        self.experiment
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The fairness tally so far.
@@ -125,11 +144,21 @@ impl Discovery {
             let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
             social.ranking().ok_or(DiscoveryRefusal::Off)?
         };
-        let shown = match ranking {
-            RankingVersion::V1 => self.v1(index, viewer, exclude, k, now_ms),
-            RankingVersion::V2 => self.v2(index, viewer, exclude, query, k, now_ms),
+        let experiment = self.experiment();
+        let cohort = experiment.as_ref().zip(viewer).map(|(e, v)| e.assign(v));
+        let shown = match (ranking, cohort) {
+            (RankingVersion::V1, _) | (RankingVersion::V2, Some(Cohort::Holdout)) => {
+                self.v1(index, viewer, exclude, k, now_ms)
+            }
+            (RankingVersion::V2, Some(Cohort::Arm(arm))) => {
+                let diversity = experiment.map_or(DIVERSITY, |e| e.diversity_of(arm));
+                self.v2(index, (viewer, exclude), query, k, diversity, now_ms)
+            }
+            (RankingVersion::V2, None) => {
+                self.v2(index, (viewer, exclude), query, k, DIVERSITY, now_ms)
+            }
         };
-        self.record(&shown, viewer, now_ms);
+        self.record(&shown, now_ms);
         Ok(shown)
     }
 
@@ -180,14 +209,13 @@ impl Discovery {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn v2(
         &self,
         index: &DiscoveryIndex,
-        viewer: Option<&UserId>,
-        exclude: Option<&UserId>,
+        (viewer, exclude): (Option<&UserId>, Option<&UserId>),
         query: &[f32],
         k: usize,
+        diversity: f32,
         now_ms: u64,
     ) -> Vec<DiscoveryCandidate> {
         let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
@@ -353,7 +381,7 @@ impl Discovery {
             };
             0.5 * same + 0.5 * taste
         };
-        let mut order = diversify(&scored, k, DIVERSITY, similarity);
+        let mut order = diversify(&scored, k, diversity, similarity);
         // A weak tie (no mutual ties) and a strong one, and one adjacent interest (a category
         // other than the viewer's), when the pool has them.
         let weak_tie = |i: usize| mutual_of[i] == 0;
@@ -368,13 +396,10 @@ impl Discovery {
         order.into_iter().map(|i| pool[i].clone()).collect()
     }
 
-    fn record(&self, shown: &[DiscoveryCandidate], viewer: Option<&UserId>, now_ms: u64) {
+    fn record(&self, shown: &[DiscoveryCandidate], now_ms: u64) {
         let mut social = self.social.write().unwrap_or_else(PoisonError::into_inner);
+        // A signed viewer's impressions arrive as a `SuggestionsShown` event (see the route).
         let ids: Vec<u32> = shown.iter().map(|c| social.index_of(&c.user_id)).collect();
-        if let Some(viewer) = viewer {
-            let v = social.index_of(viewer);
-            social.record_impressions(v, &ids);
-        }
         let mut exposure = self.exposure.lock().unwrap_or_else(PoisonError::into_inner);
         for (position, &c) in ids.iter().enumerate() {
             let group = if social.account_age_days(c, now_ms) < NEW_ACCOUNT_DAYS {

@@ -21,8 +21,11 @@ mod discovery_index;
 mod discovery_service;
 mod error;
 mod evaluation;
+mod experiments;
 mod federated_training;
 mod hnsw;
+mod operations;
+mod outcome_metrics;
 mod population;
 mod psi_relay;
 mod ranking;
@@ -41,11 +44,17 @@ pub use discovery_index::DiscoveryIndex;
 pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally};
 pub use error::{Error, Result};
 pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
+pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
 pub use federated_training::{
     ContentOptions, DpOptions, RoundStats, ServerOptimizer, TrainOptions, TrainReport,
     is_cold_item, train,
 };
 pub use hnsw::{Hnsw, HnswKey, HnswParams};
+pub use operations::{
+    Alert, COMPARE_DAYS, CohortSeries, OperationsReport, THRESHOLDS, Threshold, alerts,
+    operations_report, prometheus_text,
+};
+pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
 pub use ranking::{

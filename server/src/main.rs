@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod simulate_command;
+mod simulate_days;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -41,6 +42,28 @@ enum Command {
     /// Write a wrk Lua script that POSTs discovery queries (taste vectors of fresh demo people
     /// under the store's current model) for the load test (`cargo xtask loadtest`).
     WrkScript(WrkScriptArgs),
+    /// Drive the coordinator (in process, simulated clock) with a synthetic population over
+    /// simulated days into a store, so the dashboard shows real numbers.
+    SimulateDays(SimulateDaysArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateDaysArgs {
+    /// Simulated days.
+    #[arg(long, default_value_t = 45)]
+    days: u64,
+    /// People in the population.
+    #[arg(long, default_value_t = 300)]
+    people: usize,
+    /// A fresh directory for the store (then `mesh serve --data-dir` it).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Seed of the population and its choices.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// First simulated day, in days since the Unix epoch (default 20727: 2026-10-01).
+    #[arg(long, default_value_t = 20_727)]
+    start_day: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -289,6 +312,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => tokio::task::spawn_blocking(move || simulate(args)).await?,
         Command::BenchAnn(args) => bench_ann(args),
         Command::WrkScript(args) => wrk_script(args),
+        Command::SimulateDays(args) => {
+            simulate_days::simulate_days(&simulate_days::SimulateDaysOptions {
+                days: args.days,
+                people: args.people,
+                data_dir: args.data_dir,
+                seed: args.seed,
+                start_ms: args.start_day * mesh_server::DAY_MS,
+            })
+            .await
+        }
     }
 }
 
@@ -676,6 +709,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = AppConfig {
         web_dir,
         operator_token: args.operator_token.clone(),
+        experiment: Some(mesh_server::Experiment::discovery()),
         ..AppConfig::default()
     };
     spawn_round_timer(state.clone());

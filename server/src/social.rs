@@ -6,7 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use mesh_shared::{
-    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, RankingVersion, SNOOZE_DAYS, UserId,
+    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, PrivacyGrade, RankingVersion, SNOOZE_DAYS,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +94,24 @@ pub enum SocialEvent {
         /// The new flags.
         flags: DiscoveryFlags,
     },
+    /// Suggestions shown to a signed viewer, in the order shown (one event per query).
+    SuggestionsShown {
+        /// Who saw them.
+        viewer: UserId,
+        /// The people suggested, best first.
+        shown: Vec<UserId>,
+        /// When.
+        at_ms: u64,
+    },
+    /// A message between two people, as metadata: who wrote to whom and when, never its text.
+    MessageSent {
+        /// The writer.
+        from: UserId,
+        /// The reader.
+        to: UserId,
+        /// When.
+        at_ms: u64,
+    },
 }
 
 impl SocialEvent {
@@ -106,8 +125,33 @@ impl SocialEvent {
             | Self::Feedback { by, .. } => Some(by),
             Self::IntroductionSent { from, .. } => Some(from),
             Self::IntroductionAccepted { to, .. } => Some(to),
+            Self::SuggestionsShown { viewer, .. } => Some(viewer),
+            Self::MessageSent { from, .. } => Some(from),
             Self::FlagsSet { .. } => None,
         }
+    }
+
+    /// When the actor acted, for the events that say (snoozes, intents and flags do not).
+    pub fn at_ms(&self) -> Option<u64> {
+        match self {
+            Self::Registered { at_ms, .. }
+            | Self::Blocked { at_ms, .. }
+            | Self::Reported { at_ms, .. }
+            | Self::Feedback { at_ms, .. }
+            | Self::IntroductionSent { at_ms, .. }
+            | Self::IntroductionAccepted { at_ms, .. }
+            | Self::SuggestionsShown { at_ms, .. }
+            | Self::MessageSent { at_ms, .. } => Some(*at_ms),
+            Self::Snoozed { .. } | Self::IntentsSet { .. } | Self::FlagsSet { .. } => None,
+        }
+    }
+
+    /// The privacy grade of the event as the coordinator keeps it: `limited` for every kind,
+    /// pair-level metadata that only the operator's aggregates read, never shown to other
+    /// people, deleted when its actor opts out. The daily metrics computed from them are
+    /// aggregates over many people.
+    pub fn privacy_grade(&self) -> PrivacyGrade {
+        PrivacyGrade::Limited
     }
 }
 
@@ -255,7 +299,9 @@ impl SocialState {
             | SocialEvent::Snoozed { .. }
             | SocialEvent::IntentsSet { .. }
             | SocialEvent::Feedback { .. }
-            | SocialEvent::FlagsSet { .. } => Vec::new(),
+            | SocialEvent::FlagsSet { .. }
+            | SocialEvent::SuggestionsShown { .. }
+            | SocialEvent::MessageSent { .. } => Vec::new(),
         };
         let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
         for u in moved {
@@ -362,6 +408,15 @@ impl SocialState {
                 ]);
             }
             SocialEvent::FlagsSet { flags } => self.flags = *flags,
+            SocialEvent::SuggestionsShown { viewer, shown, .. } => {
+                let v = self.index_of(viewer);
+                let shown: Vec<u32> = shown.iter().map(|c| self.index_of(c)).collect();
+                self.record_impressions(v, &shown);
+            }
+            SocialEvent::MessageSent { from, to, .. } => {
+                self.index_of(from);
+                self.index_of(to);
+            }
         }
     }
 

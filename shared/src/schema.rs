@@ -8,7 +8,8 @@ use crate::{
 };
 use crate::{
     BlockRequest, DiscoveryFlags, FeedbackRequest, IntentsRequest, IntroductionRequest,
-    IntroductionSent, PsiMessage, ReportRequest, RoomCandidatesRequest, SnoozeRequest,
+    IntroductionSent, MessageRequest, PsiMessage, ReportRequest, RoomCandidatesRequest,
+    SnoozeRequest,
 };
 
 /// `(file name, schema)` for every wire type, in a fixed order.
@@ -54,5 +55,6 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         ("discovery_flags.schema.json", schema::<DiscoveryFlags>()),
         ("psi_message.schema.json", schema::<PsiMessage>()),
+        ("message_request.schema.json", schema::<MessageRequest>()),
     ]
 }

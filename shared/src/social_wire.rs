@@ -146,6 +146,15 @@ pub struct IntroductionRequest {
     pub to: UserId,
 }
 
+/// `POST /v1/messages`: records that the signer wrote to `to`, someone they are tied to (an
+/// accepted introduction). Metadata for the conversation-depth metric: the text of a message
+/// never reaches the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageRequest {
+    /// The person written to.
+    pub to: UserId,
+}
+
 /// Answer to [`IntroductionRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IntroductionSent {

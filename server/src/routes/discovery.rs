@@ -3,13 +3,13 @@ use axum::extract::State;
 use mesh_shared::{CandidatesRequest, CandidatesResponse};
 
 use super::extract::{MaybeSigned, parse_json};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, SocialEvent};
 
 /// `POST /v1/discovery/candidates`: the `k` best suggestions for the query's taste vector,
 /// from the pipeline the feature flag selects (v2: taste and friends-of-friends, re-ranked in
 /// both directions, diversified; v1: shared public favourites). Signed requests are the
-/// viewer's own: their blocks, ties, snoozes, intents and feedback apply. `503` while the kill
-/// switch is off.
+/// viewer's own: their blocks, ties, snoozes, intents and feedback apply, and what they were
+/// shown is recorded (`SuggestionsShown`, an outcome event). `503` while the kill switch is off.
 pub(crate) async fn candidates(
     State(state): State<AppState>,
     request: MaybeSigned,
@@ -27,6 +27,13 @@ pub(crate) async fn candidates(
             state.clock.now_ms(),
         )
         .map_err(|_| ApiError::DiscoveryOff)?;
+    if let Some(viewer) = request.viewer {
+        state.record_event(&SocialEvent::SuggestionsShown {
+            viewer,
+            shown: candidates.iter().map(|c| c.user_id.clone()).collect(),
+            at_ms: state.clock.now_ms(),
+        })?;
+    }
     Ok(Json(CandidatesResponse {
         model_version: state.model.version,
         candidates,

@@ -15,6 +15,7 @@ mod discovery;
 mod extract;
 mod identities;
 mod model;
+mod operations;
 mod profiles;
 mod psi;
 mod rounds;
@@ -36,6 +37,8 @@ pub struct AppConfig {
     pub request_timeout: Duration,
     /// Bearer token of `POST /v1/rounds` (`None`: rounds cannot be started over HTTP).
     pub operator_token: Option<String>,
+    /// The A/B experiment run on signed viewers (`None`: none).
+    pub experiment: Option<crate::Experiment>,
 }
 
 impl Default for AppConfig {
@@ -45,6 +48,7 @@ impl Default for AppConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(15),
             operator_token: None,
+            experiment: None,
         }
     }
 }
@@ -53,6 +57,7 @@ impl Default for AppConfig {
 pub fn app(mut state: AppState, config: &AppConfig) -> Router {
     state.body_limit = config.body_limit;
     state.operator_token.clone_from(&config.operator_token);
+    state.discovery.set_experiment(config.experiment.clone());
     let rounds = Router::new()
         .route("/v1/rounds", post(rounds::start))
         .route("/v1/rounds/current", get(rounds::current))
@@ -86,6 +91,7 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .route("/v1/intents", put(social::intents))
         .route("/v1/feedback", post(social::feedback))
         .route("/v1/introductions", post(social::introduce))
+        .route("/v1/messages", post(social::message))
         .route("/v1/introductions/{from}/accept", post(social::accept))
         .route("/v1/rooms/{room}/presence", post(social::presence))
         .route("/v1/rooms/{room}/candidates", post(social::room_candidates))
@@ -98,6 +104,9 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
             put(psi::put_message).get(psi::get_message),
         )
         .route("/v1/admin/fairness", get(social::fairness))
+        .route("/v1/admin/metrics", get(operations::metrics))
+        .route("/metrics", get(operations::prometheus))
+        .route("/dashboard", get(operations::dashboard))
         .route("/v1/admin/ranker/train", post(social::train_ranker))
         .with_state(state)
         .merge(rounds);

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mesh_shared::{
     BlockRequest, DiscoveryFlags, FeedbackRequest, IntentsRequest, IntroductionRequest,
-    IntroductionSent, ReportRequest, RoomCandidatesRequest, SnoozeRequest, UserId, check_room_id,
+    IntroductionSent, MessageRequest, ReportRequest, RoomCandidatesRequest, SnoozeRequest, UserId,
+    check_room_id,
 };
 
 use super::extract::{MaybeSigned, Signed, parse_json, require_operator};
@@ -203,6 +204,40 @@ pub(crate) async fn accept(
     };
     state.store.append_social(Some(signed.signer()), &event)?;
     social.apply(&event);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/messages`: `204`; records that the signer wrote to someone they are tied to
+/// (metadata only, for the conversation-depth metric). `403` without a tie.
+pub(crate) async fn message(
+    State(state): State<AppState>,
+    signed: Signed,
+) -> Result<StatusCode, ApiError> {
+    let request: MessageRequest = parse_json(&signed.body)?;
+    other_user(&signed, &request.to, "write to")?;
+    let tied = {
+        let social = state
+            .discovery
+            .social
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        match (social.find(&signed.user), social.find(&request.to)) {
+            (Some(a), Some(b)) => social.graph().connected(a as usize, b as usize),
+            _ => false,
+        }
+    };
+    if !tied {
+        return Err(ApiError::Forbidden(format!(
+            "you are not connected to {}: an accepted introduction comes first",
+            request.to
+        )));
+    }
+    let event = SocialEvent::MessageSent {
+        from: signed.user.clone(),
+        to: request.to,
+        at_ms: state.clock.now_ms(),
+    };
+    append(&state, &signed, event)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

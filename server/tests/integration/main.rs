@@ -14,5 +14,6 @@ mod fixtures;
 mod kill_nine;
 mod model_download;
 mod mutual_favourites;
+mod operations;
 mod profile_lifecycle;
 mod restart;
