@@ -54,7 +54,7 @@ pub use operations::{
     Alert, COMPARE_DAYS, CohortSeries, OperationsReport, THRESHOLDS, Threshold, alerts,
     operations_report, prometheus_text,
 };
-pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics};
+pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
 pub use ranking::{

@@ -118,9 +118,9 @@ pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
                     value,
                     limit: t.limit,
                     message: format!(
-                        "{} is {value:.3} on day {}, {} the threshold {} ({})",
+                        "{} is {value:.3} on {}, {} the threshold {} ({})",
                         t.metric,
-                        metrics.day,
+                        crate::outcome_metrics::iso_date(metrics.day),
                         if t.above { "above" } else { "below" },
                         t.limit,
                         t.meaning
@@ -323,7 +323,11 @@ mod tests {
             (alerts[0].day, alerts[0].metric),
             (2, "safety_incidents_per_1000")
         );
-        assert!(alerts[0].message.contains("above the threshold 50"));
+        assert!(
+            alerts[0]
+                .message
+                .contains("on 1970-01-03, above the threshold 50")
+        );
         assert_eq!(
             (alerts[1].day, alerts[1].metric),
             (3, "introductions_accepted")

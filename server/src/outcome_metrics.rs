@@ -318,6 +318,21 @@ fn entropy_bits(counts: &BTreeMap<u32, u32>) -> f64 {
         .sum()
 }
 
+/// `day` (days since the Unix epoch) as `YYYY-MM-DD` (proleptic Gregorian, UTC).
+pub fn iso_date(day: u64) -> String {
+    // Howard Hinnant's civil-from-days, shifted to eras starting on 1 March.
+    let z = day as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// The people who acted on `day` (for the dashboard's daily actives).
 pub fn active_people(events: &[SocialEvent], day: u64) -> usize {
     let range = day * DAY_MS..(day + 1) * DAY_MS;
@@ -464,6 +479,13 @@ mod tests {
         // One incident against a suggested person, one connection from suggestions.
         assert_eq!(days[1].safety_incidents_per_1000, Some(1000.0));
         assert_eq!(day0.safety_incidents_per_1000, Some(0.0));
+    }
+
+    #[test]
+    fn days_are_dates() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(20_727), "2026-10-01");
+        assert_eq!(iso_date(11_016), "2000-02-29");
     }
 
     #[test]

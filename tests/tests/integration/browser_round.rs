@@ -11,25 +11,14 @@ use std::process::Command;
 
 use mesh_server::{RoundOutcome, RoundSettings, current_model};
 
-use super::fixtures::{built_web_dir, coordinator, serve_on_loopback, workspace_root};
+use super::fixtures::{built_web_dir, coordinator, mesh_binary, serve_on_loopback, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
 async fn browser_tabs_and_native_clients_complete_a_round() {
     let root = workspace_root();
     let web_dir = built_web_dir();
-    // The `mesh` binary, built beside this test by `cargo test --workspace`.
-    let mesh = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("mesh"))
-        .unwrap();
-    assert!(
-        mesh.exists(),
-        "{} is missing: run `cargo test --workspace` (it builds the mesh binary)",
-        mesh.display()
-    );
+    let mesh = mesh_binary();
 
     let dir = tempfile::tempdir().unwrap();
     let state = coordinator(dir.path(), 0);

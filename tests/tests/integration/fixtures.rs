@@ -48,9 +48,33 @@ pub(crate) async fn serve_on_loopback(
         web_dir: Some(web_dir),
         ..mesh_server::AppConfig::default()
     };
+    serve_with(state, &config).await
+}
+
+/// The `mesh` binary that `cargo test --workspace` builds beside this test.
+pub(crate) fn mesh_binary() -> PathBuf {
+    let mesh = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("mesh"))
+        .unwrap();
+    assert!(
+        mesh.exists(),
+        "{} is missing: run `cargo test --workspace` (it builds the mesh binary)",
+        mesh.display()
+    );
+    mesh
+}
+
+/// Serves `state` with `config` on a free loopback port.
+pub(crate) async fn serve_with(
+    state: &AppState,
+    config: &mesh_server::AppConfig,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = mesh_server::app(state.clone(), &config);
+    let router = mesh_server::app(state.clone(), config);
     let server = tokio::spawn(axum::serve(listener, router).into_future());
     (url, server)
 }
