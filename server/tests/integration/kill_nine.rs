@@ -1,5 +1,6 @@
-//! The `mesh` binary killed with SIGKILL in the middle of a federated round: after a restart
-//! on the same data directory every acknowledged input is still there and the round completes.
+//! The `mesh` binary killed with SIGKILL in the middle of a federated round and during event
+//! ingestion: after a restart on the same data directory every acknowledged input and event is
+//! still there, and the round completes.
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -189,5 +190,125 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
     assert!(
         matches!(done.outcome, Some(RoundOutcome::Applied { clients: 4, new_model_version, .. }) if new_model_version == version + 1),
         "{done:?}"
+    );
+}
+
+/// One signed request with `ureq`; the status, or `None` when the connection failed.
+fn signed_post(url: &str, secret: &[u8; 32], path: &str, ts: u64, body: &[u8]) -> Option<u16> {
+    let auth = mesh_shared::RequestAuth::sign(secret, "POST", path, ts, body);
+    agent()
+        .post(format!("{url}{path}"))
+        .header("authorization", auth.authorization)
+        .header("content-type", "application/json")
+        .send(body)
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+#[test]
+fn kill_9_during_event_ingestion_loses_no_acknowledged_event() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use mesh_server::{RedbStore, SocialEvent, Store};
+    use mesh_shared::{RequestAuth, UserId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve(dir.path());
+    let url = served.url.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let people: Vec<([u8; 32], UserId)> = (1..=8u8)
+        .map(|n| {
+            let secret = [n; 32];
+            (
+                secret,
+                UserId::from_public_key(&RequestAuth::public_key_from_secret(&secret)),
+            )
+        })
+        .collect();
+    for (secret, _) in &people {
+        assert_eq!(
+            signed_post(&url, secret, "/v1/identities", now, b""),
+            Some(201)
+        );
+    }
+    // Four writers, two people each, swipe on everyone else as fast as they can; every `204`
+    // is an acknowledged event.
+    let acknowledged: Arc<Mutex<Vec<(UserId, UserId, bool)>>> = Arc::default();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (url, people, acknowledged) = (url.clone(), people.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for step in 1u64.. {
+                    for i in [2 * w, 2 * w + 1] {
+                        let (secret, by) = &people[i];
+                        let target = &people[(i + step as usize) % people.len()].1;
+                        if target == by {
+                            continue;
+                        }
+                        let more = step % 3 != 0;
+                        let body = serde_json::to_vec(
+                            &json!({ "target": target, "more_like_this": more }),
+                        )
+                        .unwrap();
+                        match signed_post(&url, secret, "/v1/feedback", now + step, &body) {
+                            Some(204) => acknowledged.lock().unwrap().push((
+                                by.clone(),
+                                target.clone(),
+                                more,
+                            )),
+                            Some(status) => panic!("feedback answered {status}"),
+                            None => return,
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    // The coordinator comes back on the same directory, replaying the log.
+    drop(served);
+    let restarted = serve(dir.path());
+    let (status, _) = post(&restarted.url, "/v1/admin/ranker/train", &json!({}));
+    assert!(status < 500, "the restarted coordinator answers ({status})");
+    drop(restarted);
+
+    let store = RedbStore::open(dir.path()).unwrap();
+    let mut stored: HashMap<(UserId, UserId, bool), usize> = HashMap::new();
+    for event in store.social_events().unwrap() {
+        if let SocialEvent::Feedback {
+            by, target, more, ..
+        } = event
+        {
+            *stored.entry((by, target, more)).or_default() += 1;
+        }
+    }
+    let mut wanted: HashMap<(UserId, UserId, bool), usize> = HashMap::new();
+    for event in &acknowledged {
+        *wanted.entry(event.clone()).or_default() += 1;
+    }
+    for (event, count) in &wanted {
+        assert!(
+            stored.get(event).copied().unwrap_or(0) >= *count,
+            "acknowledged {count}× {event:?}, stored {:?}",
+            stored.get(event)
+        );
+    }
+    println!(
+        "{} acknowledged feedback events before SIGKILL, all {} stored ({} stored in all)",
+        acknowledged.len(),
+        acknowledged.len(),
+        stored.values().sum::<usize>()
     );
 }
