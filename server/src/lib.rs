@@ -24,6 +24,7 @@ mod evaluation;
 mod experiments;
 mod federated_training;
 mod hnsw;
+mod openapi;
 mod operations;
 mod outcome_metrics;
 mod population;
@@ -50,6 +51,7 @@ pub use federated_training::{
     is_cold_item, train,
 };
 pub use hnsw::{Hnsw, HnswKey, HnswParams};
+pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
 pub use operations::{
     Alert, COMPARE_DAYS, CohortSeries, OperationsReport, THRESHOLDS, Threshold, alerts,
     operations_report, prometheus_text,

@@ -78,6 +78,10 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .with_state(state.clone());
     let api = Router::new()
         .route("/v1/health", get(|| async { "ok" }))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { axum::Json(crate::openapi_document()) }),
+        )
         .route("/v1/model", get(model::get_model))
         .route("/v1/identities", post(identities::register))
         .route(

@@ -14,6 +14,7 @@ mod fixtures;
 mod kill_nine;
 mod model_download;
 mod mutual_favourites;
+mod openapi;
 mod operations;
 mod profile_lifecycle;
 mod restart;
