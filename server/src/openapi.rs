@@ -485,13 +485,6 @@ pub fn openapi_document() -> Value {
         hoist(&mut schema, &mut components);
         components.insert(file.trim_end_matches(".schema.json").to_owned(), schema);
     }
-    components.insert(
-        "api_error".to_owned(),
-        components
-            .get("api_error")
-            .cloned()
-            .unwrap_or(json!({ "type": "object" })),
-    );
     let mut paths = Map::new();
     for operation in OPERATIONS {
         let mut entry = Map::new();
