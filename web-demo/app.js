@@ -312,7 +312,14 @@ document.addEventListener("visibilitychange", flushInteractions);
 let scrollTimer = null;
 let scrolledSincePause = 0;
 let lastScrollY = window.scrollY;
+// A resize scrolls the page without the person doing anything: not an interaction.
+let resizedAt = 0;
+window.addEventListener("resize", () => { resizedAt = performance.now(); });
 window.addEventListener("scroll", () => {
+  if (performance.now() - resizedAt < 500) {
+    lastScrollY = window.scrollY;
+    return;
+  }
   scrolledSincePause += Math.abs(window.scrollY - lastScrollY);
   lastScrollY = window.scrollY;
   clearTimeout(scrollTimer);
@@ -397,6 +404,8 @@ $("find").addEventListener("click", () =>
 
 $("optout").addEventListener("click", () =>
   busy($("optout"), async () => {
+    // Interactions noted before the opt-out belong to the person leaving: never stored.
+    pendingInteractions.length = 0;
     const result = await mesh.optOut();
     $("publish-status").textContent =
       `Opted out: the coordinator deleted ${result.deletedUserId} and this device forgot every signal. A new device key was made.`;

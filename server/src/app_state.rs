@@ -223,6 +223,47 @@ impl AppState {
         Ok(())
     }
 
+    /// Refits the re-ranker on the queued outcomes (at least `min_each` positive and negative),
+    /// stores and serves it, and records a `RankerTrained` event naming `trigger`. Returns the
+    /// model's tree count, or the outcome counts when there are too few.
+    ///
+    /// # Errors
+    /// A store failure or a model that cannot be encoded.
+    pub fn refresh_ranker(
+        &self,
+        trigger: &str,
+        min_each: usize,
+    ) -> Result<std::result::Result<usize, (usize, usize)>> {
+        let now_ms = self.clock.now_ms();
+        let model = match self.discovery.fit_ranker(&self.index, now_ms, min_each)? {
+            Ok(model) => model,
+            Err(counts) => return Ok(Err(counts)),
+        };
+        let (positives, negatives) = {
+            let social = self
+                .discovery
+                .social
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            let examples = social.training_examples();
+            let positives = examples.iter().filter(|e| e.positive).count();
+            (positives, examples.len() - positives)
+        };
+        let bytes = serde_json::to_vec(&model)
+            .map_err(|e| crate::Error::Ranking(format!("cannot encode the model: {e}")))?;
+        self.store.save_ranker(&bytes)?;
+        let trees = model.tree_count();
+        self.discovery.set_ranker(model);
+        self.record_event(&crate::SocialEvent::RankerTrained {
+            at_ms: now_ms,
+            trees: u32::try_from(trees).unwrap_or(u32::MAX),
+            positives: u32::try_from(positives).unwrap_or(u32::MAX),
+            negatives: u32::try_from(negatives).unwrap_or(u32::MAX),
+            trigger: trigger.to_owned(),
+        })?;
+        Ok(Ok(trees))
+    }
+
     /// Refuses a request computed under another model version than the one served.
     pub(crate) fn check_model_version(&self, got: u32) -> std::result::Result<(), crate::ApiError> {
         if got == self.model.version {

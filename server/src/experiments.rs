@@ -189,7 +189,9 @@ pub fn compare_arms(
             | SocialEvent::Feedback { .. }
             | SocialEvent::FlagsSet { .. }
             | SocialEvent::SuggestionsShown { .. }
-            | SocialEvent::MessageSent { .. } => {}
+            | SocialEvent::MessageSent { .. }
+            | SocialEvent::ModelVersioned { .. }
+            | SocialEvent::RankerTrained { .. } => {}
         }
     }
     let mut depth: HashMap<Cohort, Vec<f64>> = HashMap::new();

@@ -53,8 +53,9 @@ pub use federated_training::{
 pub use hnsw::{Hnsw, HnswKey, HnswParams};
 pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
 pub use operations::{
-    Alert, COMPARE_DAYS, CohortSeries, OperationsReport, THRESHOLDS, Threshold, alerts,
-    operations_report, prometheus_text,
+    Alert, COMPARE_DAYS, CohortSeries, DRIFT_DISPERSION_LIMIT, DRIFT_SHIFT_LIMIT, Drift,
+    ModelEntry, ModelReport, OperationsReport, RankerEntry, THRESHOLDS, Threshold, VersionSummary,
+    alerts, model_report, operations_report, prometheus_text,
 };
 pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
 pub use population::{PopulationProfile, demo_population, load_population_dir};

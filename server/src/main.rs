@@ -294,6 +294,10 @@ struct ServeArgs {
     /// Bearer token that may start federated rounds (`POST /v1/rounds`); none: no rounds.
     #[arg(long)]
     operator_token: Option<String>,
+    /// Refit the re-ranker on the queued outcomes every this many hours (0: only on
+    /// `POST /v1/admin/ranker/train`).
+    #[arg(long, default_value_t = 24)]
+    ranker_refresh_hours: u64,
 }
 
 #[tokio::main]
@@ -411,6 +415,22 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     store.save_model(&report.model.encode())?;
+    let mut figures =
+        std::collections::BTreeMap::from([("rounds".to_owned(), report.rounds.len() as f64)]);
+    if let Some((epsilon, _)) = report.privacy {
+        figures.insert("epsilon".to_owned(), epsilon);
+    }
+    store.append_social(
+        None,
+        &mesh_server::SocialEvent::ModelVersioned {
+            version: report.model.version(),
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64,
+            source: "mesh train".to_owned(),
+            figures,
+        },
+    )?;
     println!(
         "saved model v{} ({} buckets{}) as the current model of {}",
         report.model.version(),
@@ -677,6 +697,34 @@ fn spawn_round_timer(state: AppState) {
     });
 }
 
+/// The scheduled refresh: refits the re-ranker every `hours` on the outcomes queued since
+/// (skipped, with a log line, while there are too few).
+fn spawn_ranker_refresh(state: AppState, hours: u64) {
+    if hours == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(hours * 3600);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            interval.tick().await;
+            let refresh = state.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || refresh.refresh_ranker("scheduled", 10)).await;
+            match outcome {
+                Ok(Ok(Ok(trees))) => tracing::info!(trees, "scheduled re-ranker refresh"),
+                Ok(Ok(Err((positives, negatives)))) => tracing::info!(
+                    positives,
+                    negatives,
+                    "scheduled re-ranker refresh skipped: too few outcomes"
+                ),
+                Ok(Err(error)) => tracing::error!(%error, "scheduled re-ranker refresh failed"),
+                Err(error) => tracing::error!(%error, "scheduled re-ranker refresh panicked"),
+            }
+        }
+    });
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(
         RedbStore::open(&args.data_dir)
@@ -713,6 +761,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..AppConfig::default()
     };
     spawn_round_timer(state.clone());
+    spawn_ranker_refresh(state.clone(), args.ranker_refresh_hours);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

@@ -285,6 +285,15 @@ pub const OPERATIONS: &[Operation] = &[
         Some(Json),
     ),
     op(
+        "GET",
+        "/v1/admin/models",
+        "Model version history, re-ranker refits, published taste vectors per version and their drift.",
+        Operator,
+        None,
+        200,
+        Some(Json),
+    ),
+    op(
         "POST",
         "/v1/admin/ranker/train",
         "Fits the re-ranker on the queued outcomes.",

@@ -274,6 +274,199 @@ pub fn prometheus_text(
     out
 }
 
+/// Alert when the centroid of the published taste vectors moves more than this between model
+/// versions (`1 − cos` of the two centroids).
+pub const DRIFT_SHIFT_LIMIT: f64 = 0.2;
+/// Alert when the mean cosine to the centroid (how tight the population is) changes by more.
+pub const DRIFT_DISPERSION_LIMIT: f64 = 0.15;
+
+/// One model version in the history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelEntry {
+    /// The version.
+    pub version: u32,
+    /// When it was saved (`YYYY-MM-DD`).
+    pub date: String,
+    /// What made it.
+    pub source: String,
+    /// Its figures.
+    pub figures: std::collections::BTreeMap<String, f64>,
+}
+
+/// One re-ranker refit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankerEntry {
+    /// When (`YYYY-MM-DD`).
+    pub date: String,
+    /// Trees.
+    pub trees: u32,
+    /// Outcomes it learned from.
+    pub positives: u32,
+    /// Negative outcomes.
+    pub negatives: u32,
+    /// `operator` or `scheduled`.
+    pub trigger: String,
+}
+
+/// The published taste vectors of one model version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionSummary {
+    /// The model version the vectors were computed under.
+    pub version: u32,
+    /// Profiles published under it.
+    pub profiles: usize,
+    /// Mean cosine of each vector with the centroid direction.
+    pub dispersion: f64,
+}
+
+/// The shift of the published vectors between two consecutive versions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drift {
+    /// The older version.
+    pub from: u32,
+    /// The newer version.
+    pub to: u32,
+    /// `1 − cos` of the two centroids.
+    pub centroid_shift: f64,
+    /// The newer dispersion minus the older.
+    pub dispersion_change: f64,
+    /// Why it is alarming, when it is.
+    pub alert: Option<String>,
+}
+
+/// The model operations view: history, refits, the published vectors per version and drift.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelReport {
+    /// Model versions, oldest first.
+    pub history: Vec<ModelEntry>,
+    /// Re-ranker refits, oldest first.
+    pub rankers: Vec<RankerEntry>,
+    /// Published vectors per version.
+    pub versions: Vec<VersionSummary>,
+    /// Between consecutive versions that have published vectors.
+    pub drift: Vec<Drift>,
+}
+
+/// The report from the event log and the published `(model version, taste vector)` pairs;
+/// drift alerts are also logged at `warn` on `mesh::alert`.
+pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> ModelReport {
+    let date = |at_ms: u64| crate::outcome_metrics::iso_date(at_ms / crate::DAY_MS);
+    let mut history = Vec::new();
+    let mut rankers = Vec::new();
+    for event in events {
+        match event {
+            SocialEvent::ModelVersioned {
+                version,
+                at_ms,
+                source,
+                figures,
+            } => history.push(ModelEntry {
+                version: *version,
+                date: date(*at_ms),
+                source: source.clone(),
+                figures: figures.clone(),
+            }),
+            SocialEvent::RankerTrained {
+                at_ms,
+                trees,
+                positives,
+                negatives,
+                trigger,
+            } => rankers.push(RankerEntry {
+                date: date(*at_ms),
+                trees: *trees,
+                positives: *positives,
+                negatives: *negatives,
+                trigger: trigger.clone(),
+            }),
+            SocialEvent::Registered { .. }
+            | SocialEvent::Blocked { .. }
+            | SocialEvent::Reported { .. }
+            | SocialEvent::Snoozed { .. }
+            | SocialEvent::IntentsSet { .. }
+            | SocialEvent::Feedback { .. }
+            | SocialEvent::IntroductionSent { .. }
+            | SocialEvent::IntroductionAccepted { .. }
+            | SocialEvent::FlagsSet { .. }
+            | SocialEvent::SuggestionsShown { .. }
+            | SocialEvent::MessageSent { .. } => {}
+        }
+    }
+    let mut by_version: std::collections::BTreeMap<u32, Vec<&[f32]>> = Default::default();
+    for (version, vector) in published {
+        by_version.entry(*version).or_default().push(vector);
+    }
+    let centroids: Vec<(u32, Vec<f64>, VersionSummary)> = by_version
+        .into_iter()
+        .map(|(version, vectors)| {
+            let dim = vectors.first().map_or(0, |v| v.len());
+            let mut centroid = vec![0.0f64; dim];
+            for v in &vectors {
+                for (c, x) in centroid.iter_mut().zip(v.iter()) {
+                    *c += f64::from(*x);
+                }
+            }
+            let norm = centroid
+                .iter()
+                .map(|c| c * c)
+                .sum::<f64>()
+                .sqrt()
+                .max(1e-12);
+            centroid.iter_mut().for_each(|c| *c /= norm);
+            let dispersion = vectors.iter().map(|v| cosine(&centroid, v)).sum::<f64>()
+                / vectors.len().max(1) as f64;
+            let summary = VersionSummary {
+                version,
+                profiles: vectors.len(),
+                dispersion,
+            };
+            (version, centroid, summary)
+        })
+        .collect();
+    let drift: Vec<Drift> = centroids
+        .windows(2)
+        .map(|pair| {
+            let (a, b) = (&pair[0], &pair[1]);
+            let shift = 1.0 - a.1.iter().zip(&b.1).map(|(x, y)| x * y).sum::<f64>();
+            let dispersion_change = b.2.dispersion - a.2.dispersion;
+            let alert = if shift > DRIFT_SHIFT_LIMIT {
+                Some(format!("the published taste vectors moved {shift:.3} (1 − cos of the centroids) from model v{} to v{}, above {DRIFT_SHIFT_LIMIT}", a.0, b.0))
+            } else if dispersion_change.abs() > DRIFT_DISPERSION_LIMIT {
+                Some(format!("the spread of the published taste vectors changed by {dispersion_change:+.3} from model v{} to v{}, beyond ±{DRIFT_DISPERSION_LIMIT}", a.0, b.0))
+            } else {
+                None
+            };
+            if let Some(message) = &alert {
+                tracing::warn!(target: "mesh::alert", from = a.0, to = b.0, "{message}");
+            }
+            Drift {
+                from: a.0,
+                to: b.0,
+                centroid_shift: shift,
+                dispersion_change,
+                alert,
+            }
+        })
+        .collect();
+    ModelReport {
+        history,
+        rankers,
+        versions: centroids.into_iter().map(|(_, _, s)| s).collect(),
+        drift,
+    }
+}
+
+fn cosine(unit: &[f64], v: &[f32]) -> f64 {
+    let dot: f64 = unit.iter().zip(v).map(|(a, b)| a * f64::from(*b)).sum();
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-12);
+    dot / norm
+}
+
 fn event_kind(event: &SocialEvent) -> &'static str {
     match event {
         SocialEvent::Registered { .. } => "registered",
@@ -287,6 +480,8 @@ fn event_kind(event: &SocialEvent) -> &'static str {
         SocialEvent::FlagsSet { .. } => "flags_set",
         SocialEvent::SuggestionsShown { .. } => "suggestions_shown",
         SocialEvent::MessageSent { .. } => "message_sent",
+        SocialEvent::ModelVersioned { .. } => "model_versioned",
+        SocialEvent::RankerTrained { .. } => "ranker_trained",
     }
 }
 
@@ -308,6 +503,31 @@ mod tests {
             diversity_after: None,
             safety_incidents_per_1000: safety,
         }
+    }
+
+    #[test]
+    fn drift_between_versions_has_a_known_answer() {
+        // v1: everyone along axis 0; v2: half along axis 0, half along axis 1. The v2
+        // centroid is at 45°: shift 1 − cos 45° = 0.293, above the limit; v3 the same as v2.
+        let (x, y) = ([1.0f32, 0.0], [0.0f32, 1.0]);
+        let published: Vec<(u32, &[f32])> =
+            vec![(1, &x), (1, &x), (2, &x), (2, &y), (3, &y), (3, &x)];
+        let events = vec![SocialEvent::ModelVersioned {
+            version: 2,
+            at_ms: 0,
+            source: "federated round 1".to_owned(),
+            figures: [("clients".to_owned(), 5.0)].into_iter().collect(),
+        }];
+        let report = model_report(&events, &published);
+        assert_eq!(report.history[0].date, "1970-01-01");
+        assert_eq!(report.versions.len(), 3);
+        assert!((report.versions[0].dispersion - 1.0).abs() < 1e-9);
+        assert!((report.versions[1].dispersion - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9);
+        let first = &report.drift[0];
+        assert!((first.centroid_shift - (1.0 - std::f64::consts::FRAC_1_SQRT_2)).abs() < 1e-9);
+        assert!(first.alert.as_deref().unwrap().contains("v1 to v2"));
+        assert!(report.drift[1].centroid_shift.abs() < 1e-9);
+        assert!(report.drift[1].alert.is_none());
     }
 
     #[test]

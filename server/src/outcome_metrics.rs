@@ -146,7 +146,9 @@ impl<'a> Log<'a> {
                 | SocialEvent::IntentsSet { .. }
                 | SocialEvent::Feedback { .. }
                 | SocialEvent::IntroductionSent { .. }
-                | SocialEvent::FlagsSet { .. } => {}
+                | SocialEvent::FlagsSet { .. }
+                | SocialEvent::ModelVersioned { .. }
+                | SocialEvent::RankerTrained { .. } => {}
             }
         }
         log

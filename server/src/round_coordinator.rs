@@ -754,6 +754,26 @@ impl RoundCoordinator {
         live.header.result = Some(mean);
         self.store
             .save_model_and_round(&next.encode(), &encode(&live.header)?, events)?;
+        let mut figures = std::collections::BTreeMap::from([
+            ("clients".to_owned(), clients as f64),
+            ("round".to_owned(), live.header.number as f64),
+        ]);
+        if let Some(RoundOutcome::Applied {
+            epsilon: Some(epsilon),
+            ..
+        }) = &live.header.outcome
+        {
+            figures.insert("epsilon".to_owned(), *epsilon);
+        }
+        self.store.append_social(
+            None,
+            &crate::SocialEvent::ModelVersioned {
+                version: next.version(),
+                at_ms: self.clock.now_ms(),
+                source: format!("federated round {}", live.header.number),
+                figures,
+            },
+        )?;
         tracing::info!(
             round = live.header.number,
             clients,

@@ -112,6 +112,30 @@ pub enum SocialEvent {
         /// When.
         at_ms: u64,
     },
+    /// A new taste-model version was saved (the operator's model history).
+    ModelVersioned {
+        /// The version.
+        version: u32,
+        /// When.
+        at_ms: u64,
+        /// What made it: `initial`, `federated round N`, `mesh train`.
+        source: String,
+        /// Its figures (clients, ε, evaluation scores, …), by name.
+        figures: std::collections::BTreeMap<String, f64>,
+    },
+    /// The re-ranker was refitted on the queued outcomes.
+    RankerTrained {
+        /// When.
+        at_ms: u64,
+        /// Trees in the model.
+        trees: u32,
+        /// Positive and negative outcomes it was fitted on.
+        positives: u32,
+        /// Negative outcomes.
+        negatives: u32,
+        /// `operator` or `scheduled`.
+        trigger: String,
+    },
 }
 
 impl SocialEvent {
@@ -127,7 +151,9 @@ impl SocialEvent {
             Self::IntroductionAccepted { to, .. } => Some(to),
             Self::SuggestionsShown { viewer, .. } => Some(viewer),
             Self::MessageSent { from, .. } => Some(from),
-            Self::FlagsSet { .. } => None,
+            Self::FlagsSet { .. } | Self::ModelVersioned { .. } | Self::RankerTrained { .. } => {
+                None
+            }
         }
     }
 
@@ -141,7 +167,9 @@ impl SocialEvent {
             | Self::IntroductionSent { at_ms, .. }
             | Self::IntroductionAccepted { at_ms, .. }
             | Self::SuggestionsShown { at_ms, .. }
-            | Self::MessageSent { at_ms, .. } => Some(*at_ms),
+            | Self::MessageSent { at_ms, .. }
+            | Self::ModelVersioned { at_ms, .. }
+            | Self::RankerTrained { at_ms, .. } => Some(*at_ms),
             Self::Snoozed { .. } | Self::IntentsSet { .. } | Self::FlagsSet { .. } => None,
         }
     }
@@ -301,7 +329,9 @@ impl SocialState {
             | SocialEvent::Feedback { .. }
             | SocialEvent::FlagsSet { .. }
             | SocialEvent::SuggestionsShown { .. }
-            | SocialEvent::MessageSent { .. } => Vec::new(),
+            | SocialEvent::MessageSent { .. }
+            | SocialEvent::ModelVersioned { .. }
+            | SocialEvent::RankerTrained { .. } => Vec::new(),
         };
         let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
         for u in moved {
@@ -417,6 +447,7 @@ impl SocialState {
                 self.index_of(from);
                 self.index_of(to);
             }
+            SocialEvent::ModelVersioned { .. } | SocialEvent::RankerTrained { .. } => {}
         }
     }
 

@@ -109,6 +109,7 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         )
         .route("/v1/admin/fairness", get(social::fairness))
         .route("/v1/admin/metrics", get(operations::metrics))
+        .route("/v1/admin/models", get(operations::models))
         .route("/metrics", get(operations::prometheus))
         .route("/dashboard", get(operations::dashboard))
         .route("/v1/admin/ranker/train", post(social::train_ranker))

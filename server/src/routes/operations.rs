@@ -5,7 +5,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::extract::require_operator;
-use crate::operations::{OperationsReport, operations_report, prometheus_text};
+use crate::operations::{
+    ModelReport, OperationsReport, model_report, operations_report, prometheus_text,
+};
 use crate::{ApiError, AppState};
 
 /// The dashboard (static; it asks for the operator token and reads `/v1/admin/metrics`).
@@ -26,6 +28,22 @@ pub(crate) async fn metrics(
     let events = state.store.social_events()?;
     let experiment = state.discovery.experiment();
     Ok(Json(operations_report(&events, experiment.as_ref())))
+}
+
+/// `GET /v1/admin/models` (operator): the model version history with its figures, the
+/// re-ranker's refits, the published taste vectors per model version and their drift.
+pub(crate) async fn models(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ModelReport>, ApiError> {
+    require_operator(&state, &headers, "reading the model history")?;
+    let events = state.store.social_events()?;
+    let profiles = state.store.profiles()?;
+    let published: Vec<(u32, &[f32])> = profiles
+        .iter()
+        .map(|(_, p)| (p.upload.model_version, p.upload.taste_vector.as_slice()))
+        .collect();
+    Ok(Json(model_report(&events, &published)))
 }
 
 /// `GET /metrics`: Prometheus text exposition (aggregates only: counts and the last day's

@@ -352,19 +352,13 @@ pub(crate) async fn train_ranker(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_operator(&state, &headers, "training the re-ranker")?;
-    let fitted = state
-        .discovery
-        .fit_ranker(&state.index, state.clock.now_ms(), 10)?;
-    let model = fitted.map_err(|(positives, negatives)| {
-        ApiError::Conflict(format!(
-            "not enough outcomes to train on: {positives} positive and {negatives} negative (10 of each needed)"
-        ))
-    })?;
-    let bytes = serde_json::to_vec(&model)
-        .map_err(|e| crate::Error::Ranking(format!("cannot encode the model: {e}")))?;
-    state.store.save_ranker(&bytes)?;
-    let trees = model.tree_count();
-    state.discovery.set_ranker(model);
+    let trees = state
+        .refresh_ranker("operator", 10)?
+        .map_err(|(positives, negatives)| {
+            ApiError::Conflict(format!(
+                "not enough outcomes to train on: {positives} positive and {negatives} negative (10 of each needed)"
+            ))
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "trees": trees })),
