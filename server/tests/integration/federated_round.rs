@@ -250,6 +250,15 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
             "coordinate {i}: {moved} vs {mean}"
         );
     }
+    // The model history records the new version with the round's figures.
+    let history: Vec<mesh_server::SocialEvent> =
+        mesh_server::Store::social_events(mesh.store.as_ref()).unwrap();
+    assert!(
+        history.iter().any(|e| matches!(e,
+            mesh_server::SocialEvent::ModelVersioned { version: v, source, figures, .. }
+                if *v == version + 1 && *source == format!("federated round {round}") && figures.get("clients") == Some(&4.0))),
+        "{history:?}"
+    );
     // A round on the new model waits for the coordinator to serve it.
     let again = start_request(&settings(5, 3));
     mesh.send(again).await.assert_error(
