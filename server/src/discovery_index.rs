@@ -3,6 +3,7 @@ use std::sync::{PoisonError, RwLock};
 
 use mesh_shared::{DiscoveryCandidate, PublicCard, TasteVector, UserId};
 
+use crate::hnsw::inner_product as dot;
 use crate::{Hnsw, HnswParams};
 
 /// Up to this many people, a query scans every vector exactly (about a millisecond at 256-d,
@@ -347,8 +348,6 @@ fn favourite_hash(title: &str) -> u64 {
     first.copy_from_slice(&digest.as_bytes()[..8]);
     u64::from_le_bytes(first)
 }
-
-use crate::hnsw::inner_product as dot;
 
 #[cfg(test)]
 mod tests {

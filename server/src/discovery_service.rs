@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use mesh_shared::{DiscoveryCandidate, PublicCard, RankingVersion, UserId};
 
+use crate::hnsw::inner_product as dot;
 use crate::ranking::{
     FEATURES, GbtParams, GradientBoostedTrees, PairGraph, PersonSignals, diversify,
     fuse_reciprocal, pair_features,
@@ -602,8 +603,6 @@ fn trait_ids(card: Option<&PublicCard>) -> Vec<u32> {
     ids.dedup();
     ids
 }
-
-use crate::hnsw::inner_product as dot;
 
 #[cfg(test)]
 mod tests {

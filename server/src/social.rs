@@ -129,7 +129,7 @@ pub enum SocialEvent {
         at_ms: u64,
         /// Trees in the model.
         trees: u32,
-        /// Positive and negative outcomes it was fitted on.
+        /// Positive outcomes it was fitted on.
         positives: u32,
         /// Negative outcomes.
         negatives: u32,
@@ -157,7 +157,7 @@ impl SocialEvent {
         }
     }
 
-    /// When the actor acted, for the events that say (snoozes, intents and flags do not).
+    /// When the event happened, for the events that say (snoozes, intents and flags do not).
     pub fn at_ms(&self) -> Option<u64> {
         match self {
             Self::Registered { at_ms, .. }
@@ -174,9 +174,10 @@ impl SocialEvent {
         }
     }
 
-    /// The privacy grade of the event as the coordinator keeps it: `limited` for every kind,
-    /// pair-level metadata that only the operator's aggregates read, never shown to other
-    /// people, deleted when its actor opts out. The daily metrics computed from them are
+    /// The privacy grade of the event as the coordinator keeps it: `limited` for every kind.
+    /// A person's events are pair-level metadata that only the operator's aggregates read,
+    /// never shown to other people and deleted when their actor opts out; the operator's own
+    /// (flags, model versions, refits) name no one. The daily metrics computed from them are
     /// aggregates over many people.
     pub fn privacy_grade(&self) -> PrivacyGrade {
         PrivacyGrade::Limited
