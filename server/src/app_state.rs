@@ -46,6 +46,9 @@ pub struct AppState {
     /// Held across a profile write to the store and the matching index update, so that a
     /// publish racing an opt-out cannot leave the index out of step with the store.
     profile_writes: Arc<Mutex<()>>,
+    /// The people the index holds because of a stored profile (not the read-only
+    /// population): what [`AppState::sync_index`] may add, update or drop.
+    from_store: Arc<Mutex<std::collections::HashSet<UserId>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,8 +118,10 @@ impl AppState {
         // Vectors from another model version live in another space: such profiles stay
         // stored but are not discoverable until their device publishes again.
         let mut stale = 0usize;
+        let mut from_store = std::collections::HashSet::new();
         for (user, stored) in store.profiles()? {
             if stored.upload.model_version == model.version() {
+                from_store.insert(user.clone());
                 index.upsert(user, stored.upload.taste_vector, stored.upload.card);
             } else {
                 stale += 1;
@@ -164,6 +169,7 @@ impl AppState {
             operator_token: None,
             psi: Arc::default(),
             profile_writes: Arc::default(),
+            from_store: Arc::new(Mutex::new(from_store)),
         })
     }
 
@@ -186,6 +192,10 @@ impl AppState {
             profile.upload.taste_vector,
             profile.upload.card,
         );
+        self.from_store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user.clone());
         Ok(())
     }
 
@@ -198,6 +208,10 @@ impl AppState {
         self.store
             .delete_user(user, auth.public_key(), auth.timestamp_ms())?;
         self.index.remove(user);
+        self.from_store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(user);
         self.discovery
             .social
             .write()
@@ -221,6 +235,49 @@ impl AppState {
         self.store.append_social(None, event)?;
         social.apply(event);
         Ok(())
+    }
+
+    /// Brings the discovery index in line with the store's profiles of the served model
+    /// version: adds and updates what other replicas published, drops who opted out there.
+    /// Returns `(added or updated, dropped)`. A replica sharing a database runs this
+    /// periodically (`mesh serve --database-url`).
+    ///
+    /// # Errors
+    /// A store failure; the index is then unchanged.
+    pub fn sync_index(&self) -> Result<(usize, usize)> {
+        let profiles = self.store.profiles()?;
+        let _gate = self
+            .profile_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut known = self
+            .from_store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::with_capacity(profiles.len());
+        let mut changed = 0;
+        for (user, stored) in profiles {
+            if stored.upload.model_version != self.model.version {
+                continue;
+            }
+            seen.insert(user.clone());
+            let current = self.index.profile_of(&user);
+            let same = current.as_ref().is_some_and(|(vector, card)| {
+                *vector == stored.upload.taste_vector && *card == stored.upload.card
+            });
+            if !same {
+                self.index
+                    .upsert(user.clone(), stored.upload.taste_vector, stored.upload.card);
+                changed += 1;
+            }
+            known.insert(user);
+        }
+        let gone: Vec<UserId> = known.difference(&seen).cloned().collect();
+        for user in &gone {
+            self.index.remove(user);
+            known.remove(user);
+        }
+        Ok((changed, gone.len()))
     }
 
     /// Refits the re-ranker on the queued outcomes (at least `min_each` positive and negative),

@@ -27,6 +27,7 @@ mod hnsw;
 mod openapi;
 mod operations;
 mod outcome_metrics;
+mod pg_store;
 mod population;
 mod psi_relay;
 mod ranking;
@@ -58,6 +59,7 @@ pub use operations::{
     alerts, model_report, operations_report, prometheus_text,
 };
 pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
+pub use pg_store::PgStore;
 pub use population::{PopulationProfile, demo_population, load_population_dir};
 pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
 pub use ranking::{

@@ -278,9 +278,14 @@ struct ServeArgs {
     /// Address to listen on. Port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Directory of the embedded store (created if missing).
+    /// Directory of the embedded store (created if missing); with `--database-url`, only the
+    /// index snapshot is kept here.
     #[arg(long, default_value = ".mesh-data")]
     data_dir: PathBuf,
+    /// Keep the state in PostgreSQL (`postgres://user@host:port/db`) instead of the embedded
+    /// store, so several replicas can share it; each re-reads the profiles every 2 s.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Directory of the demo page to serve at `/`.
     #[arg(long, default_value = "web-demo")]
     web_dir: PathBuf,
@@ -697,6 +702,25 @@ fn spawn_round_timer(state: AppState) {
     });
 }
 
+/// Replicas sharing a database: re-read the profiles every 2 s (see `AppState::sync_index`).
+fn spawn_index_sync(state: AppState) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            interval.tick().await;
+            let sync = state.clone();
+            match tokio::task::spawn_blocking(move || sync.sync_index()).await {
+                Ok(Ok((0, 0))) => {}
+                Ok(Ok((changed, dropped))) => {
+                    tracing::info!(changed, dropped, "index synced with the database");
+                }
+                Ok(Err(error)) => tracing::error!(%error, "syncing the index failed"),
+                Err(error) => tracing::error!(%error, "syncing the index panicked"),
+            }
+        }
+    });
+}
+
 /// The scheduled refresh: refits the re-ranker every `hours` on the outcomes queued since
 /// (skipped, with a log line, while there are too few).
 fn spawn_ranker_refresh(state: AppState, hours: u64) {
@@ -726,10 +750,16 @@ fn spawn_ranker_refresh(state: AppState, hours: u64) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = Arc::new(
-        RedbStore::open(&args.data_dir)
-            .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
-    );
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => {
+            Arc::new(mesh_server::PgStore::connect(url).context("connecting to PostgreSQL")?)
+        }
+        None => Arc::new(
+            RedbStore::open(&args.data_dir)
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
+        ),
+    };
+    std::fs::create_dir_all(&args.data_dir)?;
     let model = current_model(store.as_ref())?;
     let catalogue = Catalogue::embedded();
     let population = match &args.population {
@@ -761,6 +791,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..AppConfig::default()
     };
     spawn_round_timer(state.clone());
+    if args.database_url.is_some() {
+        spawn_index_sync(state.clone());
+    }
     spawn_ranker_refresh(state.clone(), args.ranker_refresh_hours);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -138,10 +138,11 @@ fn write_round(
     Ok(())
 }
 
+/// A registered device key and the last timestamp accepted from it.
 #[derive(Debug, Serialize, Deserialize)]
-struct IdentityRecord {
-    public_key: [u8; 32],
-    last_timestamp_ms: u64,
+pub(crate) struct IdentityRecord {
+    pub(crate) public_key: [u8; 32],
+    pub(crate) last_timestamp_ms: u64,
 }
 
 /// The default [`Store`]: one redb file, `mesh.redb`, in the data directory.
@@ -422,18 +423,18 @@ fn advance_timestamp(
     Ok(())
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(key: &UserId, bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &UserId, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
         key: key.to_string(),
         reason: e.to_string(),
     })
 }
 
-fn decode_event(sequence: u64, bytes: &[u8]) -> Result<SocialEvent> {
+pub(crate) fn decode_event(sequence: u64, bytes: &[u8]) -> Result<SocialEvent> {
     serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
         key: format!("social_events/{sequence}"),
         reason: e.to_string(),

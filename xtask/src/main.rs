@@ -534,7 +534,110 @@ fn test(root: &Path) -> Result<()> {
             "--ignored",
             "--nocapture",
             "browser",
-        ]))
+        ]))?;
+    // The store suite and the two-replica test on a real PostgreSQL.
+    let postgres = TestPostgres::start(root)?;
+    let outcome = run(cargo()
+        .current_dir(root)
+        .env("MESH_ENCODER_DIR", &encoder_files)
+        .env("MESH_TEST_POSTGRES_URL", &postgres.url)
+        .args([
+            "test",
+            "--workspace",
+            "--test",
+            "integration",
+            "--",
+            "--ignored",
+            "postgres",
+        ]));
+    postgres.stop();
+    outcome
+}
+
+/// A PostgreSQL server for the tests: Debian's package (installed when missing), a cluster in
+/// the target directory with trust authentication, listening on 127.0.0.1 only.
+struct TestPostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    url: String,
+}
+
+impl TestPostgres {
+    const PORT: u16 = 55_439;
+
+    fn bin_dir() -> Option<PathBuf> {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        versions.sort();
+        versions.pop()
+    }
+
+    /// A command running `program` as the `postgres` user when this is root (PostgreSQL
+    /// refuses to run as root).
+    fn as_postgres(program: &Path) -> Command {
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn start(root: &Path) -> Result<Self> {
+        if Self::bin_dir().is_none() {
+            ensure_debian_package("/usr/lib/postgresql/.missing", "postgresql")?;
+        }
+        let bin = Self::bin_dir().context("PostgreSQL's initdb not found after installing it")?;
+        let data = target_dir(root).join("postgres-test");
+        if !data.join("PG_VERSION").exists() {
+            std::fs::create_dir_all(&data)?;
+            if is_root() {
+                run(Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&data))?;
+            }
+            run(Self::as_postgres(&bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-A", "trust", "-U", "postgres", "--no-sync"]))?;
+        }
+        let running = Self::as_postgres(&bin.join("pg_ctl"))
+            .arg("status")
+            .arg("-D")
+            .arg(&data)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !running {
+            run(Self::as_postgres(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-o")
+                .arg(format!(
+                    "-p {} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off",
+                    Self::PORT
+                ))
+                .arg("-l")
+                .arg(data.join("server.log"))
+                .args(["-w", "start"]))?;
+        }
+        Ok(Self {
+            bin,
+            data,
+            url: format!("postgres://postgres@127.0.0.1:{}/postgres", Self::PORT),
+        })
+    }
+
+    fn stop(&self) {
+        let _ = Self::as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "stop"])
+            .status();
+    }
 }
 
 fn ensure_chromium() -> Result<()> {

@@ -18,3 +18,4 @@ mod openapi;
 mod operations;
 mod profile_lifecycle;
 mod restart;
+mod store_suite;
