@@ -191,6 +191,7 @@ pub fn compare_arms(
             | SocialEvent::SuggestionsShown { .. }
             | SocialEvent::MessageSent { .. }
             | SocialEvent::ModelVersioned { .. }
+            | SocialEvent::ModelEvaluated { .. }
             | SocialEvent::RankerTrained { .. } => {}
         }
     }

@@ -425,6 +425,13 @@ fn train_command(args: TrainArgs) -> anyhow::Result<()> {
     if let Some((epsilon, _)) = report.privacy {
         figures.insert("epsilon".to_owned(), epsilon);
     }
+    if let Some(last) = report.rounds.last() {
+        figures.insert("clients".to_owned(), last.clients as f64);
+        if let Some((before, after)) = last.local_loss {
+            figures.insert("local_loss_before".to_owned(), f64::from(before));
+            figures.insert("local_loss_after".to_owned(), f64::from(after));
+        }
+    }
     store.append_social(
         None,
         &mesh_server::SocialEvent::ModelVersioned {
@@ -643,12 +650,15 @@ fn bench_secagg(args: BenchSecaggArgs) -> anyhow::Result<()> {
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let model = match &args.data_dir {
-        Some(dir) => {
-            let store = RedbStore::open(dir)
-                .with_context(|| format!("opening the store in {}", dir.display()))?;
-            current_model(&store)?
-        }
+    let store = match &args.data_dir {
+        Some(dir) => Some(
+            RedbStore::open(dir)
+                .with_context(|| format!("opening the store in {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let model = match &store {
+        Some(store) => current_model(store)?,
         None => mesh_models::initial_model(Catalogue::embedded(), 1),
     };
     let setting = match args.setting.to_ascii_lowercase().as_str() {
@@ -673,6 +683,30 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         report.ties
     );
     print!("{}", report.to_markdown());
+    // The store's model history keeps the figures of its version.
+    if let Some(store) = &store {
+        let mut figures = std::collections::BTreeMap::new();
+        for row in report.results.iter().filter(|r| r.id.starts_with("mesh")) {
+            for (metric, value) in [
+                ("recall@10", row.recall_at_10),
+                ("recall@50", row.recall_at_50),
+                ("ndcg@10", row.ndcg_at_10),
+                ("mrr", row.mrr),
+            ] {
+                figures.insert(format!("{}:{}:{metric}", row.setting, row.id), value);
+            }
+        }
+        store.append_social(
+            None,
+            &mesh_server::SocialEvent::ModelEvaluated {
+                version: model.version(),
+                at_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_millis() as u64,
+                figures,
+            },
+        )?;
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report.methods_json())?)
             .with_context(|| format!("writing {}", path.display()))?;

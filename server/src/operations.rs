@@ -366,6 +366,24 @@ pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> Mode
                 source: source.clone(),
                 figures: figures.clone(),
             }),
+            SocialEvent::ModelEvaluated {
+                version,
+                at_ms,
+                figures,
+            } => {
+                // Evaluation figures join the version's entry (the first version, made at
+                // start, has none of its own).
+                if let Some(entry) = history.iter_mut().rev().find(|e| e.version == *version) {
+                    entry.figures.extend(figures.clone());
+                } else {
+                    history.push(ModelEntry {
+                        version: *version,
+                        date: date(*at_ms),
+                        source: "initial".to_owned(),
+                        figures: figures.clone(),
+                    });
+                }
+            }
             SocialEvent::RankerTrained {
                 at_ms,
                 trees,
@@ -481,6 +499,7 @@ fn event_kind(event: &SocialEvent) -> &'static str {
         SocialEvent::SuggestionsShown { .. } => "suggestions_shown",
         SocialEvent::MessageSent { .. } => "message_sent",
         SocialEvent::ModelVersioned { .. } => "model_versioned",
+        SocialEvent::ModelEvaluated { .. } => "model_evaluated",
         SocialEvent::RankerTrained { .. } => "ranker_trained",
     }
 }
@@ -512,14 +531,30 @@ mod tests {
         let (x, y) = ([1.0f32, 0.0], [0.0f32, 1.0]);
         let published: Vec<(u32, &[f32])> =
             vec![(1, &x), (1, &x), (2, &x), (2, &y), (3, &y), (3, &x)];
-        let events = vec![SocialEvent::ModelVersioned {
-            version: 2,
-            at_ms: 0,
-            source: "federated round 1".to_owned(),
-            figures: [("clients".to_owned(), 5.0)].into_iter().collect(),
-        }];
+        let events = vec![
+            SocialEvent::ModelEvaluated {
+                version: 1,
+                at_ms: 0,
+                figures: [("B:mesh:ndcg@10".to_owned(), 0.18)].into_iter().collect(),
+            },
+            SocialEvent::ModelVersioned {
+                version: 2,
+                at_ms: 0,
+                source: "federated round 1".to_owned(),
+                figures: [("clients".to_owned(), 5.0)].into_iter().collect(),
+            },
+            SocialEvent::ModelEvaluated {
+                version: 2,
+                at_ms: 1,
+                figures: [("B:mesh:ndcg@10".to_owned(), 0.2)].into_iter().collect(),
+            },
+        ];
         let report = model_report(&events, &published);
-        assert_eq!(report.history[0].date, "1970-01-01");
+        assert_eq!(report.history.len(), 2);
+        assert_eq!(report.history[0].source, "initial");
+        assert_eq!(report.history[1].date, "1970-01-01");
+        assert_eq!(report.history[1].figures.len(), 2);
+        assert_eq!(report.history[1].figures["B:mesh:ndcg@10"], 0.2);
         assert_eq!(report.versions.len(), 3);
         assert!((report.versions[0].dispersion - 1.0).abs() < 1e-9);
         assert!((report.versions[1].dispersion - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9);

@@ -148,6 +148,7 @@ impl<'a> Log<'a> {
                 | SocialEvent::IntroductionSent { .. }
                 | SocialEvent::FlagsSet { .. }
                 | SocialEvent::ModelVersioned { .. }
+                | SocialEvent::ModelEvaluated { .. }
                 | SocialEvent::RankerTrained { .. } => {}
             }
         }

@@ -123,6 +123,15 @@ pub enum SocialEvent {
         /// Its figures (clients, ε, evaluation scores, …), by name.
         figures: std::collections::BTreeMap<String, f64>,
     },
+    /// A model version was evaluated (`mesh eval`): its figures on a dataset.
+    ModelEvaluated {
+        /// The version evaluated.
+        version: u32,
+        /// When.
+        at_ms: u64,
+        /// `setting:method:metric` → value, e.g. `B:mesh:ndcg@10`.
+        figures: std::collections::BTreeMap<String, f64>,
+    },
     /// The re-ranker was refitted on the queued outcomes.
     RankerTrained {
         /// When.
@@ -151,9 +160,10 @@ impl SocialEvent {
             Self::IntroductionAccepted { to, .. } => Some(to),
             Self::SuggestionsShown { viewer, .. } => Some(viewer),
             Self::MessageSent { from, .. } => Some(from),
-            Self::FlagsSet { .. } | Self::ModelVersioned { .. } | Self::RankerTrained { .. } => {
-                None
-            }
+            Self::FlagsSet { .. }
+            | Self::ModelVersioned { .. }
+            | Self::ModelEvaluated { .. }
+            | Self::RankerTrained { .. } => None,
         }
     }
 
@@ -169,6 +179,7 @@ impl SocialEvent {
             | Self::SuggestionsShown { at_ms, .. }
             | Self::MessageSent { at_ms, .. }
             | Self::ModelVersioned { at_ms, .. }
+            | Self::ModelEvaluated { at_ms, .. }
             | Self::RankerTrained { at_ms, .. } => Some(*at_ms),
             Self::Snoozed { .. } | Self::IntentsSet { .. } | Self::FlagsSet { .. } => None,
         }
@@ -332,6 +343,7 @@ impl SocialState {
             | SocialEvent::SuggestionsShown { .. }
             | SocialEvent::MessageSent { .. }
             | SocialEvent::ModelVersioned { .. }
+            | SocialEvent::ModelEvaluated { .. }
             | SocialEvent::RankerTrained { .. } => Vec::new(),
         };
         let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
@@ -448,7 +460,9 @@ impl SocialState {
                 self.index_of(from);
                 self.index_of(to);
             }
-            SocialEvent::ModelVersioned { .. } | SocialEvent::RankerTrained { .. } => {}
+            SocialEvent::ModelVersioned { .. }
+            | SocialEvent::ModelEvaluated { .. }
+            | SocialEvent::RankerTrained { .. } => {}
         }
     }
 
