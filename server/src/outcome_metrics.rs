@@ -67,8 +67,12 @@ pub fn daily_metrics(events: &[SocialEvent], experiment: &Experiment) -> Vec<Dai
         .collect()
 }
 
+/// The first and last day people acted (the operator's own events do not extend it).
 fn day_span(events: &[SocialEvent]) -> Option<(u64, u64)> {
-    let times = events.iter().filter_map(SocialEvent::at_ms);
+    let times = events
+        .iter()
+        .filter(|e| e.actor().is_some())
+        .filter_map(SocialEvent::at_ms);
     let (lo, hi) = times.fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
     (lo <= hi).then_some((lo / DAY_MS, hi / DAY_MS))
 }
