@@ -245,11 +245,12 @@ impl AppState {
     /// # Errors
     /// A store failure; the index is then unchanged.
     pub fn sync_index(&self) -> Result<(usize, usize)> {
-        let profiles = self.store.profiles()?;
+        // Under the write gate, so a publish or opt-out on this replica cannot interleave.
         let _gate = self
             .profile_writes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let profiles = self.store.profiles()?;
         let mut known = self
             .from_store
             .lock()
