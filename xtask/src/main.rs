@@ -536,7 +536,7 @@ fn test(root: &Path) -> Result<()> {
             "browser",
         ]))?;
     // The store suite and the two-replica test on a real PostgreSQL.
-    let postgres = TestPostgres::start(root)?;
+    let postgres = TestPostgres::start()?;
     let outcome = run(cargo()
         .current_dir(root)
         .env("MESH_ENCODER_DIR", &encoder_files)
@@ -587,12 +587,14 @@ impl TestPostgres {
         }
     }
 
-    fn start(root: &Path) -> Result<Self> {
+    fn start() -> Result<Self> {
         if Self::bin_dir().is_none() {
             ensure_debian_package("/usr/lib/postgresql/.missing", "postgresql")?;
         }
         let bin = Self::bin_dir().context("PostgreSQL's initdb not found after installing it")?;
-        let data = target_dir(root).join("postgres-test");
+        // Outside the target directory: that may sit in root's home, which the postgres user
+        // cannot enter.
+        let data = std::env::temp_dir().join("mesh-test-postgres");
         if !data.join("PG_VERSION").exists() {
             std::fs::create_dir_all(&data)?;
             if is_root() {
