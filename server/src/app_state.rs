@@ -49,6 +49,40 @@ pub struct AppState {
     /// The people the index holds because of a stored profile (not the read-only
     /// population): what [`AppState::sync_index`] may add, update or drop.
     from_store: Arc<Mutex<std::collections::HashSet<UserId>>>,
+    /// Which social events this replica has applied (its own and those it tailed).
+    seen_events: Arc<Mutex<SeenEvents>>,
+}
+
+/// How far back a replica re-reads the event log when it tails it: a database may make an
+/// event with a lower sequence number visible after a higher one (concurrent transactions).
+const TAIL_LOOKBACK: u64 = 1024;
+
+/// The social events applied: every sequence below `floor`, and those in `applied`.
+#[derive(Debug, Default)]
+struct SeenEvents {
+    floor: u64,
+    applied: std::collections::BTreeSet<u64>,
+}
+
+impl SeenEvents {
+    fn mark(&mut self, sequence: u64) {
+        if sequence >= self.floor {
+            self.applied.insert(sequence);
+        }
+    }
+
+    fn contains(&self, sequence: u64) -> bool {
+        sequence < self.floor || self.applied.contains(&sequence)
+    }
+
+    /// Moves the floor up to `TAIL_LOOKBACK` below the highest applied sequence.
+    fn settle(&mut self) {
+        if let Some(&highest) = self.applied.last() {
+            self.floor = self.floor.max(highest.saturating_sub(TAIL_LOOKBACK));
+            let floor = self.floor;
+            self.applied.retain(|&s| s >= floor);
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -143,9 +177,12 @@ impl AppState {
         }
         let rounds = Arc::new(RoundCoordinator::open(store.clone(), clock.clone())?);
         let mut social = SocialState::default();
-        for event in store.social_events()? {
+        let mut seen = SeenEvents::default();
+        for (sequence, event) in store.social_events_from(0)? {
             social.apply(&event);
+            seen.mark(sequence);
         }
+        seen.settle();
         social.refresh_communities();
         let ranker = match store.ranker()? {
             Some(bytes) => Some(
@@ -170,6 +207,7 @@ impl AppState {
             psi: Arc::default(),
             profile_writes: Arc::default(),
             from_store: Arc::new(Mutex::new(from_store)),
+            seen_events: Arc::new(Mutex::new(seen)),
         })
     }
 
@@ -227,14 +265,70 @@ impl AppState {
     /// # Errors
     /// A store failure; nothing is applied then.
     pub(crate) fn record_event(&self, event: &crate::SocialEvent) -> Result<()> {
+        self.append_and_apply(None, event)
+    }
+
+    /// Appends `event` (checking `signer`'s timestamp) and applies it, under the social write
+    /// lock; the event counts as seen, so tailing the log does not apply it twice.
+    ///
+    /// # Errors
+    /// A store failure or a refused signer; nothing is applied then.
+    pub(crate) fn append_and_apply(
+        &self,
+        signer: Option<crate::Signer<'_>>,
+        event: &crate::SocialEvent,
+    ) -> Result<()> {
         let mut social = self
             .discovery
             .social
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        self.store.append_social(None, event)?;
+        self.append_under(&mut social, signer, event)
+    }
+
+    /// [`append_and_apply`](Self::append_and_apply) for a caller already holding the social
+    /// write lock (`social`).
+    pub(crate) fn append_under(
+        &self,
+        social: &mut crate::SocialState,
+        signer: Option<crate::Signer<'_>>,
+        event: &crate::SocialEvent,
+    ) -> Result<()> {
+        let sequence = self.store.append_social(signer, event)?;
         social.apply(event);
+        self.seen_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mark(sequence);
         Ok(())
+    }
+
+    /// Applies the social events other replicas appended since this one last looked (blocks,
+    /// reports, snoozes, intents, swipes, introductions, impressions). Returns how many.
+    ///
+    /// # Errors
+    /// A store failure; nothing is applied then.
+    pub fn sync_social(&self) -> Result<usize> {
+        let mut social = self
+            .discovery
+            .social
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self
+            .seen_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut applied = 0;
+        for (sequence, event) in self.store.social_events_from(seen.floor)? {
+            if seen.contains(sequence) {
+                continue;
+            }
+            social.apply(&event);
+            seen.mark(sequence);
+            applied += 1;
+        }
+        seen.settle();
+        Ok(applied)
     }
 
     /// Brings the discovery index in line with the store's profiles of the served model
@@ -275,8 +369,15 @@ impl AppState {
         }
         let gone: Vec<UserId> = known.difference(&seen).cloned().collect();
         for user in &gone {
+            // Opted out on another replica: out of discovery and forgotten here too.
             self.index.remove(user);
             known.remove(user);
+            self.discovery
+                .social
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .forget(user);
+            self.psi.forget(user);
         }
         Ok((changed, gone.len()))
     }

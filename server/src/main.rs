@@ -736,17 +736,23 @@ fn spawn_round_timer(state: AppState) {
     });
 }
 
-/// Replicas sharing a database: re-read the profiles every 2 s (see `AppState::sync_index`).
+/// Replicas sharing a database: every 2 s, re-read the profiles and apply the social events
+/// the others appended (`AppState::sync_index`, `AppState::sync_social`).
 fn spawn_index_sync(state: AppState) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             interval.tick().await;
             let sync = state.clone();
-            match tokio::task::spawn_blocking(move || sync.sync_index()).await {
-                Ok(Ok((0, 0))) => {}
-                Ok(Ok((changed, dropped))) => {
-                    tracing::info!(changed, dropped, "index synced with the database");
+            let synced = tokio::task::spawn_blocking(move || {
+                let profiles = sync.sync_index()?;
+                Ok::<_, mesh_server::Error>((profiles, sync.sync_social()?))
+            })
+            .await;
+            match synced {
+                Ok(Ok(((0, 0), 0))) => {}
+                Ok(Ok(((changed, dropped), events))) => {
+                    tracing::info!(changed, dropped, events, "synced with the database")
                 }
                 Ok(Err(error)) => tracing::error!(%error, "syncing the index failed"),
                 Err(error) => tracing::error!(%error, "syncing the index panicked"),

@@ -393,6 +393,22 @@ impl Store for PgStore {
         })
     }
 
+    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>> {
+        self.transaction(move |txn| {
+            txn.query(
+                "SELECT seq, body FROM mesh_social_events WHERE seq >= $1 ORDER BY seq",
+                &[&to_i64(from)],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|row| {
+                let sequence = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+                Ok((sequence, decode_event(sequence, &row.get::<_, Vec<u8>>(1))?))
+            })
+            .collect()
+        })
+    }
+
     fn save_ranker(&self, bytes: &[u8]) -> Result<()> {
         let bytes = bytes.to_vec();
         self.transaction(move |txn| put_kv(txn, "ranker", &bytes))

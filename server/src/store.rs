@@ -108,6 +108,9 @@ pub trait Store: Send + Sync + 'static {
     fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64>;
     /// Every social event in sequence order.
     fn social_events(&self) -> Result<Vec<SocialEvent>>;
+    /// The social events with a sequence number of at least `from`, with their numbers, in
+    /// order (how a replica follows what the others appended).
+    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>>;
     /// Saves the re-ranker's encoded model.
     fn save_ranker(&self, bytes: &[u8]) -> Result<()>;
     /// The re-ranker's encoded model, if one was saved.
@@ -359,6 +362,20 @@ impl Store for RedbStore {
         for entry in table.iter()? {
             let (sequence, bytes) = entry?;
             out.push(decode_event(sequence.value(), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SOCIAL_EVENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range(from..)? {
+            let (sequence, bytes) = entry?;
+            out.push((
+                sequence.value(),
+                decode_event(sequence.value(), bytes.value())?,
+            ));
         }
         Ok(out)
     }

@@ -20,13 +20,7 @@ use crate::{ApiError, AppState, OutreachRefusal, SocialEvent, SocialState};
 /// Appends `event` signed by `signed` and applies it, under the social write lock so that
 /// the state matches the store's order.
 fn append(state: &AppState, signed: &Signed, event: SocialEvent) -> Result<(), ApiError> {
-    let mut social = state
-        .discovery
-        .social
-        .write()
-        .unwrap_or_else(PoisonError::into_inner);
-    state.store.append_social(Some(signed.signer()), &event)?;
-    social.apply(&event);
+    state.append_and_apply(Some(signed.signer()), &event)?;
     Ok(())
 }
 
@@ -168,8 +162,7 @@ pub(crate) async fn introduce(
         to: request.to,
         at_ms: now,
     };
-    state.store.append_social(Some(signed.signer()), &event)?;
-    social.apply(&event);
+    state.append_under(&mut social, Some(signed.signer()), &event)?;
     Ok(Json(IntroductionSent {
         remaining_today: remaining,
     }))
@@ -202,8 +195,7 @@ pub(crate) async fn accept(
         to: signed.user.clone(),
         at_ms: state.clock.now_ms(),
     };
-    state.store.append_social(Some(signed.signer()), &event)?;
-    social.apply(&event);
+    state.append_under(&mut social, Some(signed.signer()), &event)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,8 +308,7 @@ pub(crate) async fn put_flags(
         .write()
         .unwrap_or_else(PoisonError::into_inner);
     let event = SocialEvent::FlagsSet { flags };
-    state.store.append_social(None, &event)?;
-    social.apply(&event);
+    state.append_under(&mut social, None, &event)?;
     tracing::info!(?flags, "discovery flags changed");
     Ok(Json(flags))
 }

@@ -1,7 +1,8 @@
 //! One suite for every [`Store`]: the embedded redb store always; PostgreSQL when
 //! `MESH_TEST_POSTGRES_URL` names a server (those tests are ignored otherwise; `cargo xtask
 //! test` starts one and runs them). Each PostgreSQL test gets a fresh database. Then two
-//! coordinator replicas on one PostgreSQL: what one publishes, the other serves.
+//! coordinator replicas on one PostgreSQL: what one publishes, the other serves; a block made
+//! on one holds on the other; an opt-out on one removes the person from both.
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -115,6 +116,10 @@ fn events_and_opt_out(store: &dyn Store) {
     assert_eq!(events.len(), 5);
     assert_eq!(events[2], block);
     assert_eq!(events[3], report);
+    let tail = store.social_events_from(second).unwrap();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0], (second, report.clone()));
+    assert!(tail[1].0 > second);
 
     // Opt-out: the profile, the key and Ada's own events go; others' stay.
     assert!(store.delete_user(&ada, &ada_key, 20).unwrap());
@@ -297,14 +302,72 @@ async fn two_replicas_on_one_postgres_serve_what_either_accepted() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(String::from_utf8_lossy(&body).contains("replayed"));
+    // Bo joins on B; Ada blocks him on A; once B has applied A's events, Bo's own (signed)
+    // query on B no longer shows Ada.
+    let bo = Device::new(8);
+    let (status, _) = send(
+        &router_b,
+        bo.signed(Method::POST, "/v1/identities", now, Vec::new()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(
+        &router_b,
+        bo.signed(
+            Method::PUT,
+            &bo.profile_path(),
+            now + 1,
+            json_bytes(&unit_upload("Bo on B", 2)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    a.sync_index().unwrap();
+    a.sync_social().unwrap();
+    let signed_query = |device: &Device, ts: u64| {
+        let query = CandidatesRequest {
+            model_version: 1,
+            taste_vector: unit_vector(2),
+            k: 5,
+            exclude: None,
+        };
+        device.signed(
+            Method::POST,
+            "/v1/discovery/candidates",
+            ts,
+            json_bytes(&query),
+        )
+    };
+    let seen_by_bo = |body: Vec<u8>| -> Vec<String> {
+        let response: CandidatesResponse = serde_json::from_slice(&body).unwrap();
+        response
+            .candidates
+            .into_iter()
+            .map(|c| c.card.display_name)
+            .collect()
+    };
+    let (_, body) = send(&router_b, signed_query(&bo, now + 2)).await;
+    assert_eq!(seen_by_bo(body), ["Ada on replica A"]);
+    let block = ada.signed(
+        Method::POST,
+        "/v1/blocks",
+        now + 2,
+        json_bytes(&serde_json::json!({ "target": bo.user })),
+    );
+    assert_eq!(send(&router_a, block).await.0, StatusCode::NO_CONTENT);
+    assert!(b.sync_social().unwrap() >= 1);
+    let (_, body) = send(&router_b, signed_query(&bo, now + 3)).await;
+    assert!(seen_by_bo(body).is_empty(), "a block made on A holds on B");
+    // Applying the log again changes nothing.
+    assert_eq!(b.sync_social().unwrap(), 0);
     // Opting out on B removes her from A too, at A's next sync.
     let (status, _) = send(
         &router_b,
-        ada.signed(Method::DELETE, &ada.profile_path(), now + 2, Vec::new()),
+        ada.signed(Method::DELETE, &ada.profile_path(), now + 3, Vec::new()),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(names_served(&router_b, 2).await.is_empty());
+    assert_eq!(names_served(&router_b, 2).await, ["Bo on B"]);
     assert_eq!(a.sync_index().unwrap(), (0, 1));
-    assert!(names_served(&router_a, 2).await.is_empty());
+    assert_eq!(names_served(&router_a, 2).await, ["Bo on B"]);
 }
