@@ -148,23 +148,9 @@ fn advance_timestamp(
     public_key: &[u8; 32],
     timestamp_ms: u64,
 ) -> Result<()> {
-    let record = identity_for_update(txn, user)?
-        .filter(|record| &record.public_key == public_key)
-        .ok_or(Error::NotRegistered)?;
-    if timestamp_ms <= record.last_timestamp_ms {
-        return Err(Error::Replayed {
-            got: timestamp_ms,
-            last: record.last_timestamp_ms,
-        });
-    }
-    put_identity(
-        txn,
-        user,
-        &IdentityRecord {
-            public_key: *public_key,
-            last_timestamp_ms: timestamp_ms,
-        },
-    )
+    let current = identity_for_update(txn, user)?;
+    let updated = IdentityRecord::advanced(current, public_key, timestamp_ms)?;
+    put_identity(txn, user, &updated)
 }
 
 fn push_social(txn: &mut Transaction<'_>, event: &SocialEvent) -> Result<u64> {
@@ -225,20 +211,8 @@ impl Store for PgStore {
                     .map_err(pg)?
                     .map_or(0, |row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)),
             };
-            if timestamp_ms <= last {
-                return Err(Error::Replayed {
-                    got: timestamp_ms,
-                    last,
-                });
-            }
-            put_identity(
-                txn,
-                &user,
-                &IdentityRecord {
-                    public_key,
-                    last_timestamp_ms: timestamp_ms,
-                },
-            )?;
+            let record = IdentityRecord::accepting(&public_key, timestamp_ms, last)?;
+            put_identity(txn, &user, &record)?;
             if existing.is_some() {
                 Ok(Registration::AlreadyRegistered)
             } else {

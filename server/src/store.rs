@@ -148,6 +148,36 @@ pub(crate) struct IdentityRecord {
     pub(crate) last_timestamp_ms: u64,
 }
 
+impl IdentityRecord {
+    /// `public_key`'s record after a write at `timestamp_ms`, which must be above `last`
+    /// (the last accepted timestamp, or a tombstone's): [`Error::Replayed`] otherwise.
+    pub(crate) fn accepting(public_key: &[u8; 32], timestamp_ms: u64, last: u64) -> Result<Self> {
+        if timestamp_ms <= last {
+            return Err(Error::Replayed {
+                got: timestamp_ms,
+                last,
+            });
+        }
+        Ok(Self {
+            public_key: *public_key,
+            last_timestamp_ms: timestamp_ms,
+        })
+    }
+
+    /// The record after a signed write: [`Error::NotRegistered`] unless `current` is
+    /// `public_key`'s, [`Error::Replayed`] unless `timestamp_ms` is above its last.
+    pub(crate) fn advanced(
+        current: Option<Self>,
+        public_key: &[u8; 32],
+        timestamp_ms: u64,
+    ) -> Result<Self> {
+        let current = current
+            .filter(|record| &record.public_key == public_key)
+            .ok_or(Error::NotRegistered)?;
+        Self::accepting(public_key, timestamp_ms, current.last_timestamp_ms)
+    }
+}
+
 /// The default [`Store`]: one redb file, `mesh.redb`, in the data directory.
 #[derive(Debug)]
 pub struct RedbStore {
@@ -255,16 +285,7 @@ impl Store for RedbStore {
                 Some(record) => record.last_timestamp_ms,
                 None => tombstones.get(user.as_str())?.map_or(0, |v| v.value()),
             };
-            if timestamp_ms <= last {
-                return Err(Error::Replayed {
-                    got: timestamp_ms,
-                    last,
-                });
-            }
-            let record = IdentityRecord {
-                public_key: *public_key,
-                last_timestamp_ms: timestamp_ms,
-            };
+            let record = IdentityRecord::accepting(public_key, timestamp_ms, last)?;
             identities.insert(user.as_str(), encode(&record)?.as_slice())?;
             if existing.is_some() {
                 Registration::AlreadyRegistered
@@ -420,22 +441,11 @@ fn advance_timestamp(
     public_key: &[u8; 32],
     timestamp_ms: u64,
 ) -> Result<()> {
-    let record = identities
+    let current = identities
         .get(user.as_str())?
         .map(|v| decode::<IdentityRecord>(user, v.value()))
-        .transpose()?
-        .filter(|record| &record.public_key == public_key)
-        .ok_or(Error::NotRegistered)?;
-    if timestamp_ms <= record.last_timestamp_ms {
-        return Err(Error::Replayed {
-            got: timestamp_ms,
-            last: record.last_timestamp_ms,
-        });
-    }
-    let updated = IdentityRecord {
-        public_key: *public_key,
-        last_timestamp_ms: timestamp_ms,
-    };
+        .transpose()?;
+    let updated = IdentityRecord::advanced(current, public_key, timestamp_ms)?;
     identities.insert(user.as_str(), encode(&updated)?.as_slice())?;
     Ok(())
 }
