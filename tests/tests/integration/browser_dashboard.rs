@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mesh_server::{AppConfig, AppState, Experiment, RedbStore, SystemClock};
 
-use super::fixtures::{mesh_binary, serve_with, workspace_root};
+use super::fixtures::{mesh_binary, run_e2e_script, serve_with, workspace_root};
 
 const TOKEN: &str = "dashboard-test-token";
 
@@ -46,26 +46,19 @@ async fn browser_dashboard_shows_every_metric_after_simulated_days() {
     };
     let (url, server) = serve_with(&state, &config).await;
     let out_dir = root.join("target").join("e2e").join("dashboard");
-    let e2e_dir = root.join("tests").join("e2e");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(e2e_dir)
-            .args(["dashboard.mjs", "--url", &url, "--token", TOKEN, "--out"])
-            .arg(&out_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let seen = run_e2e_script(
+        "dashboard.mjs",
+        vec![
+            "--url".into(),
+            url.into(),
+            "--token".into(),
+            TOKEN.into(),
+            "--out".into(),
+            out_dir.into(),
+        ],
+    )
+    .await;
     server.abort();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "dashboard.mjs failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value =
-        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
     println!("dashboard: {}", seen["status"]);
 
     let charts = seen["charts"].as_array().unwrap();

@@ -6,12 +6,13 @@
 //! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
 //! `cargo xtask test` prepares all three and runs this test.
 use std::path::PathBuf;
-use std::process::Command;
 
 use mesh_client::DeviceSession;
 use mesh_shared::testing::{content_tower_model, synthetic_content_embeddings};
 
-use super::fixtures::{built_web_dir, coordinator, favourites, serve_on_loopback, workspace_root};
+use super::fixtures::{
+    built_web_dir, coordinator, favourites, run_e2e_script, serve_on_loopback, workspace_root,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
@@ -24,7 +25,6 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
 
     let out_dir = root.join("target").join("e2e");
     let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");
-    let e2e_dir = root.join("tests").join("e2e");
     let exports_dir = root
         .join("shared")
         .join("tests")
@@ -34,31 +34,23 @@ async fn browser_demo_publishes_and_shows_explained_matches() {
     let content_model = content_tower_model(4096, 11);
     let content_model_file = dir.path().join("content-model.bin");
     std::fs::write(&content_model_file, content_model.encode()).unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(e2e_dir)
-            .args(["demo.mjs", "--url", &url, "--favourites"])
-            .arg(&favourites_file)
-            .arg("--exports")
-            .arg(&exports_dir)
-            .arg("--out")
-            .arg(&out_dir)
-            .arg("--content-model")
-            .arg(&content_model_file)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let seen = run_e2e_script(
+        "demo.mjs",
+        vec![
+            "--url".into(),
+            url.into(),
+            "--favourites".into(),
+            favourites_file.into(),
+            "--exports".into(),
+            exports_dir.into(),
+            "--out".into(),
+            out_dir.into(),
+            "--content-model".into(),
+            content_model_file.clone().into(),
+        ],
+    )
+    .await;
     server.abort();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser walk-through failed:\n{stderr}\n{stdout}"
-    );
-    let seen: serde_json::Value =
-        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
     println!("browser saw: {seen:#}");
 
     let mut native = DeviceSession::new(&state.model_weights().unwrap().encode()).unwrap();

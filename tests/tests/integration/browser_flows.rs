@@ -7,11 +7,12 @@
 //! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
 //! `cargo xtask test` prepares all three and runs this test.
 use std::path::PathBuf;
-use std::process::Command;
 
 use mesh_shared::UserId;
 
-use super::fixtures::{built_web_dir, coordinator, serve_on_loopback, workspace_root};
+use super::fixtures::{
+    built_web_dir, coordinator, run_e2e_script, serve_on_loopback, workspace_root,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
@@ -23,30 +24,21 @@ async fn browser_flows_of_two_people_meet_tune_and_opt_out() {
     let (url, server) = serve_on_loopback(&state, web_dir).await;
     let out_dir = root.join("target").join("e2e").join("flows");
     let fixtures = PathBuf::from(mesh_tests::FIXTURES);
-    let e2e_dir = root.join("tests").join("e2e");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(e2e_dir)
-            .args(["flows.mjs", "--url", &url, "--alice"])
-            .arg(fixtures.join("alice.txt"))
-            .arg("--bob")
-            .arg(fixtures.join("bob.txt"))
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let seen = run_e2e_script(
+        "flows.mjs",
+        vec![
+            "--url".into(),
+            url.into(),
+            "--alice".into(),
+            fixtures.join("alice.txt").into(),
+            "--bob".into(),
+            fixtures.join("bob.txt").into(),
+            "--out".into(),
+            out_dir.into(),
+        ],
+    )
+    .await;
     server.abort();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "flows.mjs failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap())
-        .unwrap_or_else(|e| panic!("bad output {e}: {stdout}"));
 
     let intents = seen["intentsStatus"].as_str().unwrap();
     assert!(

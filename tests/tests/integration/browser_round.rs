@@ -11,7 +11,9 @@ use std::process::Command;
 
 use mesh_server::{RoundOutcome, RoundSettings, current_model};
 
-use super::fixtures::{built_web_dir, coordinator, mesh_binary, serve_on_loopback, workspace_root};
+use super::fixtures::{
+    built_web_dir, coordinator, mesh_binary, run_e2e_script, serve_on_loopback, workspace_root,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the wasm package, Chromium and npm packages: run `cargo xtask test`"]
@@ -52,41 +54,25 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
         .spawn()
         .unwrap();
     let favourites_file = PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt");
-    let e2e_dir = root.join("tests").join("e2e");
-    let browser_url = url.clone();
-    let browser = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(e2e_dir)
-            .args([
-                "round.mjs",
-                "--url",
-                &browser_url,
-                "--tabs",
-                "3",
-                "--favourites",
-            ])
-            .arg(&favourites_file)
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let seen = run_e2e_script(
+        "round.mjs",
+        vec![
+            "--url".into(),
+            url.clone().into(),
+            "--tabs".into(),
+            "3".into(),
+            "--favourites".into(),
+            favourites_file.into(),
+            "--out".into(),
+            out_dir.clone().into(),
+        ],
+    )
+    .await;
     let native = tokio::task::spawn_blocking(move || native.wait_with_output().unwrap())
         .await
         .unwrap();
     server.abort();
-
-    let stdout = String::from_utf8_lossy(&browser.stdout);
-    assert!(
-        browser.status.success(),
-        "the browser tabs failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&browser.stderr)
-    );
     assert!(native.status.success(), "the native clients failed");
-    let seen: serde_json::Value =
-        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
     println!("browser tabs saw: {seen:#}");
     let statuses = seen["statuses"].as_array().unwrap();
     assert_eq!(statuses.len(), 3);

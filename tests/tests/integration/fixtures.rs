@@ -24,6 +24,34 @@ pub(crate) fn built_web_dir() -> PathBuf {
     web_dir
 }
 
+/// Runs `node <script> <args…>` in `tests/e2e` off the async runtime; asserts it succeeded
+/// (showing its output otherwise) and returns the JSON object it printed last.
+pub(crate) async fn run_e2e_script(
+    script: &'static str,
+    args: Vec<std::ffi::OsString>,
+) -> serde_json::Value {
+    let e2e_dir = workspace_root().join("tests").join("e2e");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .current_dir(e2e_dir)
+            .arg(script)
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
+}
+
 /// The typed favourites fixture.
 pub(crate) fn favourites() -> String {
     std::fs::read_to_string(PathBuf::from(mesh_tests::FIXTURES).join("favourites.txt")).unwrap()
