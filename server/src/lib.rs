@@ -56,7 +56,7 @@ pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
 pub use operations::{
     Alert, COMPARE_DAYS, CohortSeries, DRIFT_DISPERSION_LIMIT, DRIFT_SHIFT_LIMIT, Drift,
     ModelEntry, ModelReport, OperationsReport, RankerEntry, THRESHOLDS, Threshold, VersionSummary,
-    alerts, model_report, operations_report, prometheus_text,
+    alerts, model_report, operations_report, overall_metrics, prometheus_text,
 };
 pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
 pub use pg_store::PgStore;

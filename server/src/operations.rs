@@ -132,13 +132,22 @@ pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
     out
 }
 
+/// The metrics per day over everyone (retention compares the experiment's arms with its
+/// hold-out; without an experiment there is no hold-out).
+pub fn overall_metrics(
+    events: &[SocialEvent],
+    experiment: Option<&Experiment>,
+) -> Vec<DailyMetrics> {
+    let everyone = Experiment::new("everyone", 0.0, &["all"]);
+    daily_metrics(events, experiment.unwrap_or(&everyone))
+}
+
 /// The report over `events` (in store order); logs the alerts of the last day.
 pub fn operations_report(
     events: &[SocialEvent],
     experiment: Option<&Experiment>,
 ) -> OperationsReport {
-    let everyone = Experiment::new("everyone", 0.0, &["all"]);
-    let all_days = daily_metrics(events, experiment.unwrap_or(&everyone));
+    let all_days = overall_metrics(events, experiment);
     let mut series = vec![CohortSeries {
         cohort: "all".to_owned(),
         days: all_days.clone(),
@@ -185,9 +194,10 @@ pub fn operations_report(
     }
 }
 
-/// Prometheus text exposition of the coordinator's state and the last day's metrics.
+/// Prometheus text exposition of the coordinator's state and the last day's metrics, from the
+/// overall metrics per day ([`overall_metrics`]).
 pub fn prometheus_text(
-    report: &OperationsReport,
+    days: &[DailyMetrics],
     events: &[SocialEvent],
     profiles_indexed: usize,
     model_version: u32,
@@ -223,7 +233,7 @@ pub fn prometheus_text(
         "Social and outcome events in the store, by kind.",
         &samples,
     );
-    if let Some(last) = report.series.first().and_then(|s| s.days.last()) {
+    if let Some(last) = days.last() {
         let metrics: [(&str, &str, Option<f64>); 6] = [
             (
                 "mesh_introductions_accepted_ratio",
@@ -253,10 +263,7 @@ pub fn prometheus_text(
             (
                 "mesh_retention_lift_points",
                 "30-day retention of discovery users minus the hold-out's (latest day that has one).",
-                report
-                    .series
-                    .first()
-                    .and_then(|s| s.days.iter().rev().find_map(|d| d.retention_lift)),
+                days.iter().rev().find_map(|d| d.retention_lift),
             ),
         ];
         for (name, help, value) in metrics {
@@ -264,7 +271,7 @@ pub fn prometheus_text(
                 gauge(name, help, &[(String::new(), value)]);
             }
         }
-        let active = report.alerts.iter().filter(|a| a.day == last.day).count();
+        let active = alerts(std::slice::from_ref(last)).len();
         gauge(
             "mesh_alerts_active",
             "Metrics past their threshold on the last day.",

@@ -6,7 +6,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::extract::require_operator;
 use crate::operations::{
-    ModelReport, OperationsReport, model_report, operations_report, prometheus_text,
+    ModelReport, OperationsReport, model_report, operations_report, overall_metrics,
+    prometheus_text,
 };
 use crate::{ApiError, AppState};
 
@@ -51,7 +52,8 @@ pub(crate) async fn models(
 pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
     let events = state.store.social_events()?;
     let experiment = state.discovery.experiment();
-    let report = operations_report(&events, experiment.as_ref());
-    let text = prometheus_text(&report, &events, state.index.len(), state.model.version);
+    // Only the overall series: no per-cohort series, arm comparison or alert log per scrape.
+    let days = overall_metrics(&events, experiment.as_ref());
+    let text = prometheus_text(&days, &events, state.index.len(), state.model.version);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
