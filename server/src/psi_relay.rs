@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use mesh_shared::{MAX_PSI_ITEMS, PsiMessage, UserId};
+use mesh_shared::{PsiMessage, UserId};
 
 /// How long a message waits for the peer.
 pub const PSI_MESSAGE_TTL_MS: u64 = 10 * 60_000;
@@ -59,7 +59,11 @@ impl PsiRelay {
         message: PsiMessage,
         now_ms: u64,
     ) -> Result<(), PsiRefusal> {
-        check_format(&message)?;
+        // The shape only (count, 64 hex characters a point): each client checks that the
+        // points are group elements.
+        message
+            .encodings()
+            .map_err(|e| PsiRefusal::Malformed(e.to_string()))?;
         let mut mailboxes = self
             .mailboxes
             .lock()
@@ -136,27 +140,6 @@ impl PsiRelay {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|(from, to), _| from != user && to != user);
     }
-}
-
-/// The relay checks the shape only (count, 64 hex characters per point); each client checks
-/// that the points are group elements.
-fn check_format(message: &PsiMessage) -> Result<(), PsiRefusal> {
-    if message.points.len() > MAX_PSI_ITEMS {
-        return Err(PsiRefusal::Malformed(format!(
-            "points: {} points, at most {MAX_PSI_ITEMS}",
-            message.points.len()
-        )));
-    }
-    if let Some(i) = message
-        .points
-        .iter()
-        .position(|p| p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(PsiRefusal::Malformed(format!(
-            "points[{i}]: not 64 hex characters"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -43,10 +43,12 @@ impl PsiMessage {
         }
     }
 
-    /// The points, checked: at most [`MAX_PSI_ITEMS`], each a valid encoding of a group element.
+    /// The points' 32-byte encodings, checked for shape only: at most [`MAX_PSI_ITEMS`], each
+    /// 64 hex characters (what the relay checks; [`decode`](Self::decode) also checks that
+    /// they are group elements).
     ///
-    /// Errors with [`Error::InvalidField`] naming `points[i]`.
-    pub fn decode(&self) -> Result<Vec<RistrettoPoint>> {
+    /// Errors with [`Error::InvalidField`] naming `points` or `points[i]`.
+    pub fn encodings(&self) -> Result<Vec<[u8; 32]>> {
         if self.points.len() > MAX_PSI_ITEMS {
             return Err(psi_field(
                 "points",
@@ -60,16 +62,25 @@ impl PsiMessage {
                 let mut bytes = [0u8; 32];
                 hex::decode_to_slice(text, &mut bytes)
                     .map_err(|_| psi_field(&format!("points[{i}]"), "not 64 hex characters"))?;
+                Ok(bytes)
+            })
+            .collect()
+    }
+
+    /// The points, checked: the shape of [`encodings`](Self::encodings), and each a valid
+    /// encoding of a group element.
+    ///
+    /// Errors with [`Error::InvalidField`] naming `points` or `points[i]`.
+    pub fn decode(&self) -> Result<Vec<RistrettoPoint>> {
+        self.encodings()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
                 CompressedRistretto(bytes)
                     .decompress()
                     .ok_or_else(|| psi_field(&format!("points[{i}]"), "not a Ristretto255 point"))
             })
             .collect()
-    }
-
-    /// Bytes of the points themselves (32 per point), without the JSON around them.
-    pub fn point_bytes(&self) -> usize {
-        self.points.len() * 32
     }
 }
 
