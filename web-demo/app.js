@@ -137,6 +137,23 @@ function renderReport(report) {
   $("report-skipped").replaceChildren(...report.skipped.map((s) => el("li", {}, `line ${s.line}: ${s.reason}`)));
 }
 
+/// The audit controls of one row: its grade badge, a grade picker and a remove button, each
+/// calling back with the action (`onGrade(newGrade)`, `onRemove()`) busy-guarded.
+function auditControls(grade, name, onGrade, onRemove) {
+  const picker = el("select", { "aria-label": `Privacy grade of ${name}`, class: "grade" },
+    ...Object.entries(GRADES).map(([value, g]) => {
+      const option = el("option", { value, title: g.help }, g.label);
+      if (value === grade) option.selected = true;
+      return option;
+    }));
+  picker.addEventListener("change", () => busy(picker, () => onGrade(picker.value)));
+  const remove = el("button", { type: "button", class: "danger small", "aria-label": `Remove ${name}` }, "Remove");
+  remove.addEventListener("click", () => busy(remove, onRemove));
+  const badge = el("span", { class: `badge badge-${grade}`, title: GRADES[grade].help },
+    el("span", { class: "dot", "aria-hidden": "true" }, "●"), ` ${GRADES[grade].label}`);
+  return { badge, picker, remove };
+}
+
 function renderSignals(signals) {
   $("audit").hidden = signals.length === 0;
   $("signal-count").textContent = `${signals.length} signals on this device`;
@@ -153,27 +170,16 @@ function renderSignals(signals) {
   );
   $("signals").replaceChildren(
     ...signals.slice(0, AUDIT_ROWS).map((signal) => {
-      const grade = el("select", { "aria-label": `Privacy grade of ${signal.title}`, class: "grade" },
-        ...Object.entries(GRADES).map(([value, g]) => {
-          const option = el("option", { value, title: g.help }, g.label);
-          if (value === signal.grade) option.selected = true;
-          return option;
-        }));
-      grade.addEventListener("change", () =>
-        busy(grade, async () => renderState(await mesh.setGrade(signal.id, grade.value))),
-      );
-      const remove = el("button", { type: "button", class: "danger small", "aria-label": `Remove ${signal.title}` }, "Remove");
-      remove.addEventListener("click", () =>
-        busy(remove, async () => renderState(await mesh.prune(signal.id))),
-      );
+      const { badge, picker, remove } = auditControls(signal.grade, signal.title,
+        async (grade) => renderState(await mesh.setGrade(signal.id, grade)),
+        async () => renderState(await mesh.prune(signal.id)));
       return el("tr", { class: "signal", "data-id": signal.id },
-        el("td", {}, el("span", { class: `badge badge-${signal.grade}`, title: GRADES[signal.grade].help },
-          el("span", { class: "dot", "aria-hidden": "true" }, "●"), ` ${GRADES[signal.grade].label}`)),
+        el("td", {}, badge),
         el("td", { class: "signal-title" }, signal.creator ? `${signal.title} — ${signal.creator}` : signal.title),
         el("td", {}, signal.kind),
         el("td", {}, SOURCES[signal.source] || signal.source),
         el("td", {}, signal.weight.toFixed(2)),
-        el("td", {}, grade),
+        el("td", {}, picker),
         el("td", {}, remove));
     }),
   );
@@ -265,20 +271,11 @@ function describeHours({ active_hours_utc: mask, utc_offset_hours: offset }) {
 function renderActivity(view) {
   const rows = [];
   const row = (kind, grade, text) => {
-    const select = el("select", { "aria-label": `Privacy grade of ${text}`, class: "grade" },
-      ...Object.entries(GRADES).map(([value, g]) => {
-        const option = el("option", { value, title: g.help }, g.label);
-        if (value === grade) option.selected = true;
-        return option;
-      }));
-    select.addEventListener("change", () =>
-      busy(select, async () => renderActivity(await mesh.setSummaryGrade(kind, select.value))));
-    const remove = el("button", { type: "button", class: "danger small", "aria-label": `Remove ${text}` }, "Remove");
-    remove.addEventListener("click", () => busy(remove, async () => renderActivity(await mesh.pruneSummary(kind))));
+    const { badge, picker, remove } = auditControls(grade, text,
+      async (next) => renderActivity(await mesh.setSummaryGrade(kind, next)),
+      async () => renderActivity(await mesh.pruneSummary(kind)));
     rows.push(el("tr", { class: "summary-row", "data-kind": kind },
-      el("td", {}, el("span", { class: `badge badge-${grade}`, title: GRADES[grade].help },
-        el("span", { class: "dot", "aria-hidden": "true" }, "●"), ` ${GRADES[grade].label}`)),
-      el("td", {}, text), el("td", {}, select), el("td", {}, remove)));
+      el("td", {}, badge), el("td", {}, text), el("td", {}, picker), el("td", {}, remove)));
   };
   if (view.activity) row("activity_windows", view.activity_grade, `Usually online ${describeHours(view.activity)}`);
   if (view.tone) {
