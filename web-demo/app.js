@@ -401,9 +401,18 @@ $("find").addEventListener("click", () =>
 
 $("optout").addEventListener("click", () =>
   busy($("optout"), async () => {
-    // Interactions noted before the opt-out belong to the person leaving: never stored.
+    // Interactions of the person leaving are never stored: drop what is pending and stop
+    // watching their cards and room before the wipe (a card removed later would report a
+    // dwell, and a room left later its time, into the new identity's log).
+    dwellObserver.disconnect();
+    visibleSince.clear();
+    clearTimeout(scrollTimer);
+    scrolledSincePause = 0;
+    clearInterval(roomTimer);
+    roomSince = null;
     pendingInteractions.length = 0;
     const result = await mesh.optOut();
+    pendingInteractions.length = 0;
     $("publish-status").textContent =
       `Opted out: the coordinator deleted ${result.deletedUserId} and this device forgot every signal. A new device key was made.`;
     $("user-id").textContent = result.userId;
@@ -413,8 +422,6 @@ $("optout").addEventListener("click", () =>
     $("room-people").replaceChildren();
     renderIntents([]);
     renderActivity(result.activity ?? { interactions: 0, activity: null, tone: null });
-    clearInterval(roomTimer);
-    roomSince = null;
     $("report").hidden = true;
     renderState(result);
   }),

@@ -137,6 +137,15 @@ async function saveSignals() {
   await dbOp("readwrite", (s) => s.put(session.signalsBytes(), SIGNALS_KEY));
 }
 
+/// Operations on the activity log and the opt-out wipe run one after another: a save that
+/// started before an opt-out finishes before the wipe, and none interleaves with it.
+let deviceStoreQueue = Promise.resolve();
+function oneAtATime(operation) {
+  const run = deviceStoreQueue.then(operation);
+  deviceStoreQueue = run.catch(() => {});
+  return run;
+}
+
 async function saveActivity() {
   await dbOp("readwrite", (s) => s.put(session.activityBytes(), ACTIVITY_KEY));
   return session.activity();
@@ -374,9 +383,11 @@ const operations = {
 
   /// Micro-interactions from the page, `[{ kind, durationMs, atMs, offsetMinutes }]`: kept on
   /// this device, summarised into usual online hours, a time zone and engagement features.
-  async recordInteractions({ events }) {
-    for (const e of events) session.recordInteraction(e.kind, e.durationMs || 0, e.atMs, e.offsetMinutes);
-    return saveActivity();
+  recordInteractions({ events }) {
+    return oneAtATime(async () => {
+      for (const e of events) session.recordInteraction(e.kind, e.durationMs || 0, e.atMs, e.offsetMinutes);
+      return saveActivity();
+    });
   },
 
   async activity() {
@@ -471,25 +482,32 @@ const operations = {
     return { peer, titles, offered: JSON.parse(blinded).points.length, ...traffic };
   },
 
-  async optOut() {
-    const userId = identity.userId;
-    try {
-      await apiFetch("DELETE", `/v1/profiles/${userId}`, null, true);
-    } catch (error) {
-      if (error.code !== "not_registered") throw error;
-    }
-    session.clear();
-    await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
-    await dbOp("readwrite", (s) => s.delete(DISABLED_TRAITS_KEY));
-    await dbOp("readwrite", (s) => s.delete(INTENTS_KEY));
-    await dbOp("readwrite", (s) => s.delete(ACTIVITY_KEY));
-    await dbOp("readwrite", (s) => s.clear(), EMBEDDINGS);
-    await dbOp("readwrite", (s) => s.delete(SECRET_KEY));
-    identity = await loadIdentity();
-    await register();
-    return state({ deletedUserId: userId, userId: identity.userId, activity: session.activity() });
+  optOut() {
+    return oneAtATime(optOutNow);
   },
 };
+
+/// Opt-out: the coordinator deletes the profile, then this device forgets every signal and
+/// makes a new key. Runs under `oneAtATime`, so no interaction of the person leaving is saved
+/// after the wipe.
+async function optOutNow() {
+  const userId = identity.userId;
+  try {
+    await apiFetch("DELETE", `/v1/profiles/${userId}`, null, true);
+  } catch (error) {
+    if (error.code !== "not_registered") throw error;
+  }
+  session.clear();
+  await dbOp("readwrite", (s) => s.delete(SIGNALS_KEY));
+  await dbOp("readwrite", (s) => s.delete(DISABLED_TRAITS_KEY));
+  await dbOp("readwrite", (s) => s.delete(INTENTS_KEY));
+  await dbOp("readwrite", (s) => s.delete(ACTIVITY_KEY));
+  await dbOp("readwrite", (s) => s.clear(), EMBEDDINGS);
+  await dbOp("readwrite", (s) => s.delete(SECRET_KEY));
+  identity = await loadIdentity();
+  await register();
+  return state({ deletedUserId: userId, userId: identity.userId, activity: session.activity() });
+}
 
 self.onmessage = async (event) => {
   const { id, op, args } = event.data;

@@ -208,6 +208,9 @@ try {
   await alice.click("#optout");
   await alice.waitForFunction(() => document.getElementById("publish-status").textContent.startsWith("Opted out"));
   await checkScreen(alice, "07-opted-out");
+  // Flush what the page holds, as when the tab hides: none of the leaving person's
+  // interactions (a dwell on a removed card, time in the room) may reach the new log.
+  await alice.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
   await alice.reload();
   await waitForEngine(alice);
   const afterOptOut = {
