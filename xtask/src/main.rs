@@ -481,7 +481,7 @@ fn demo(root: &Path, serve_args: &[String]) -> Result<()> {
     let mut command = cargo();
     command
         .current_dir(root)
-        .args(["run", "-p", "mesh-server", "--bin", "mesh", "--", "serve"]);
+        .args(["run", "-p", "mesh-cli", "--bin", "mesh", "--", "serve"]);
     if serve_args.is_empty() {
         command.args([
             "--addr",
@@ -707,7 +707,7 @@ fn loadtest(root: &Path, args: &[String]) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "mesh-server",
+        "mesh-cli",
         "--bin",
         "mesh",
     ]))?;

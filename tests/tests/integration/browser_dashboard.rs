@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use mesh_server::{AppConfig, AppState, Experiment, RedbStore, SystemClock};
+use mesh_coordinator::{AppConfig, AppState, Experiment, RedbStore, SystemClock};
 
 use super::fixtures::{mesh_binary, run_e2e_script, serve_with, workspace_root};
 

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use mesh_server::{RoundOutcome, RoundSettings, current_model};
+use mesh_coordinator::{RoundOutcome, RoundSettings, current_model};
 
 use super::fixtures::{
     built_web_dir, coordinator, mesh_binary, run_e2e_script, serve_on_loopback, workspace_root,

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mesh_models::Catalogue;
-use mesh_server::{
+use mesh_coordinator::{
     AppState, PopulationProfile, RedbStore, SystemClock, current_model, demo_population,
 };
 
@@ -72,9 +72,9 @@ pub(crate) async fn serve_on_loopback(
     state: &AppState,
     web_dir: PathBuf,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let config = mesh_server::AppConfig {
+    let config = mesh_coordinator::AppConfig {
         web_dir: Some(web_dir),
-        ..mesh_server::AppConfig::default()
+        ..mesh_coordinator::AppConfig::default()
     };
     serve_with(state, &config).await
 }
@@ -98,11 +98,11 @@ pub(crate) fn mesh_binary() -> PathBuf {
 /// Serves `state` with `config` on a free loopback port.
 pub(crate) async fn serve_with(
     state: &AppState,
-    config: &mesh_server::AppConfig,
+    config: &mesh_coordinator::AppConfig,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = mesh_server::app(state.clone(), config);
+    let router = mesh_coordinator::app(state.clone(), config);
     let server = tokio::spawn(axum::serve(listener, router).into_future());
     (url, server)
 }

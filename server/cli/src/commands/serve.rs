@@ -1,0 +1,115 @@
+//! `mesh serve`: the coordinator on an address, with the demo page, a store (redb or
+//! PostgreSQL) and a read-only population.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use mesh_coordinator::{
+    AppConfig, AppState, BackgroundWork, DiscoveryIndex, Experiment, PgStore, RedbStore, Store,
+    SystemClock, app, current_model, demo_population, spawn_background_work,
+};
+use mesh_lab::load_population_dir;
+use mesh_models::Catalogue;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on. Port 0 picks a free port (printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: SocketAddr,
+    /// Directory of the embedded store (created if missing); with `--database-url`, only the
+    /// index snapshot is kept here.
+    #[arg(long, default_value = ".mesh-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Keep the state in PostgreSQL (`postgres://user@host:port/db`) instead of the embedded
+    /// store, so several replicas can share it; each re-reads the profiles every 2 s.
+    #[arg(long)]
+    pub(crate) database_url: Option<String>,
+    /// Directory of the demo page to serve at `/`.
+    #[arg(long, default_value = "web-demo")]
+    pub(crate) web_dir: PathBuf,
+    /// Load the read-only population from a dataset in the `interactions.tsv` / `items.tsv`
+    /// layout instead of generating the demo population.
+    #[arg(long)]
+    pub(crate) population: Option<PathBuf>,
+    /// Size of the generated demo population (0 for none).
+    #[arg(long, default_value_t = 300)]
+    pub(crate) demo_users: usize,
+    /// Bearer token that may start federated rounds (`POST /v1/rounds`); none: no rounds.
+    #[arg(long)]
+    pub(crate) operator_token: Option<String>,
+    /// Refit the re-ranker on the queued outcomes every this many hours (0: only on
+    /// `POST /v1/admin/ranker/train`).
+    #[arg(long, default_value_t = 24)]
+    pub(crate) ranker_refresh_hours: u64,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => {
+            Arc::new(PgStore::connect(url).context("connecting to PostgreSQL")?)
+        }
+        None => Arc::new(
+            RedbStore::open(&args.data_dir)
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
+        ),
+    };
+    std::fs::create_dir_all(&args.data_dir)?;
+    let model = current_model(store.as_ref())?;
+    let catalogue = Catalogue::embedded();
+    let population = match &args.population {
+        Some(dir) => load_population_dir(dir, catalogue, &model)?,
+        None => demo_population(catalogue, &model, args.demo_users, 42)?,
+    };
+    let population_size = population.len();
+    // The HNSW graph of the last run, if it was saved for this model version: a restart then
+    // re-links only the people whose vectors changed.
+    let snapshot_path = args
+        .data_dir
+        .join(format!("discovery-v{}.hnsw", model.version()));
+    let index = match std::fs::read(&snapshot_path) {
+        Ok(bytes) => DiscoveryIndex::from_snapshot(&bytes).unwrap_or_else(|error| {
+            tracing::warn!(%error, path = %snapshot_path.display(), "ignoring the index snapshot");
+            DiscoveryIndex::default()
+        }),
+        Err(_) => DiscoveryIndex::default(),
+    };
+    let state = AppState::open_with_index(store, Arc::new(SystemClock), population, index)?;
+    let web_dir = args.web_dir.is_dir().then(|| args.web_dir.clone());
+    if web_dir.is_none() {
+        tracing::warn!(dir = %args.web_dir.display(), "no demo page directory: serving the API only");
+    }
+    let config = AppConfig {
+        web_dir,
+        operator_token: args.operator_token.clone(),
+        experiment: Some(Experiment::discovery()),
+        ..AppConfig::default()
+    };
+    spawn_background_work(
+        &state,
+        BackgroundWork {
+            replica_sync: args.database_url.is_some(),
+            ranker_refresh_hours: args.ranker_refresh_hours,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let local = listener.local_addr()?;
+    println!(
+        "mesh coordinator listening on http://{local} (model v{}, {} discoverable, {population_size} from the population)",
+        state.model_version(),
+        state.discoverable_count(),
+    );
+    axum::serve(listener, app(state.clone(), &config))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    let partial = snapshot_path.with_extension("partial");
+    std::fs::write(&partial, state.index().snapshot())
+        .and_then(|()| std::fs::rename(&partial, &snapshot_path))
+        .with_context(|| format!("saving the index snapshot {}", snapshot_path.display()))?;
+    println!("saved the discovery index to {}", snapshot_path.display());
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The Mesh coordinator: serves the versioned taste model, keeps the profiles of people who
+//! opted in to be discoverable (redb, or PostgreSQL for replicas), answers discovery queries
+//! through the candidate pipeline of `mesh-ranking` over the index of `mesh-ann`, runs
+//! federated rounds with secure aggregation, relays PSI, and keeps the outcome metrics.
+//!
+//! [`app`] is the only way a router gets built, for `mesh serve` and for tests alike.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mesh_coordinator::{AppConfig, AppState, RedbStore, SystemClock, app};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Arc::new(RedbStore::open(dir.path()).unwrap());
+//! let state = AppState::open(store, Arc::new(SystemClock), Vec::new()).unwrap();
+//! let _router = app(state, &AppConfig::default());
+//! ```
+
+mod api_error;
+mod app_state;
+mod background_work;
+mod clock;
+mod discovery_index;
+mod discovery_service;
+mod error;
+mod experiments;
+mod openapi;
+mod operations;
+mod outcome_metrics;
+mod pg_store;
+mod population;
+mod psi_relay;
+mod round_coordinator;
+mod routes;
+mod secure_aggregation;
+mod server_optimizer;
+mod social;
+mod store;
+
+pub use api_error::ApiError;
+pub use app_state::{AppState, current_model};
+pub use background_work::{BackgroundWork, spawn_background_work};
+pub use clock::{Clock, SystemClock};
+pub use discovery_index::DiscoveryIndex;
+pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally};
+pub use error::{Error, Result};
+pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
+pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
+pub use operations::{
+    Alert, COMPARE_DAYS, CohortSeries, DRIFT_DISPERSION_LIMIT, DRIFT_SHIFT_LIMIT, Drift,
+    ModelEntry, ModelReport, OperationsReport, RankerEntry, THRESHOLDS, Threshold, VersionSummary,
+    alerts, model_report, operations_report, overall_metrics, prometheus_text,
+};
+pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
+pub use pg_store::PgStore;
+pub use population::{PUBLIC_FAVOURITES, PopulationProfile, demo_population};
+pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
+pub use round_coordinator::{
+    RoundCoordinator, RoundOutcome, RoundRequestError, RoundSettings, RoundStatus,
+};
+pub use routes::{AppConfig, app};
+pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
+pub use server_optimizer::{AdamMoments, ServerOptimizer, apply_server_step};
+pub use social::{
+    MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialEvent, SocialState, TrainingExample,
+};
+pub use store::{RedbStore, Registration, SavedRound, Signer, Store, StoredProfile};

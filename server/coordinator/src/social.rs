@@ -1,0 +1,829 @@
+//! What the coordinator knows between people: accepted introductions (the known graph),
+//! blocks, reports, snoozed categories, intent flags, swipe-to-tune feedback, outreach,
+//! impressions and presence in live rooms. Every durable fact arrives as a [`SocialEvent`],
+//! appended to the store before it is applied, and replayed on start; impressions and
+//! presence are soft, in-memory signals.
+use std::collections::{HashMap, HashSet};
+
+use mesh_shared::{
+    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, PrivacyGrade, RankingVersion, SNOOZE_DAYS,
+    UserId,
+};
+use serde::{Deserialize, Serialize};
+
+use mesh_ranking::SocialGraph;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// One durable fact, as appended to the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SocialEvent {
+    /// A key registered a new user id (the account's age starts here).
+    Registered {
+        /// The new user.
+        user: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// `by` blocked `target`.
+    Blocked {
+        /// Who blocked.
+        by: UserId,
+        /// Who is blocked.
+        target: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// `by` reported `target`.
+    Reported {
+        /// Who reported.
+        by: UserId,
+        /// Who is reported.
+        target: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// `by` snoozed a suggestion category.
+    Snoozed {
+        /// Who snoozed.
+        by: UserId,
+        /// The category, lower-cased.
+        category: String,
+        /// Until when.
+        until_ms: u64,
+    },
+    /// `user` replaced their intent flags.
+    IntentsSet {
+        /// Whose flags.
+        user: UserId,
+        /// Each flag with its expiry.
+        flags: Vec<(IntentTopic, u64)>,
+    },
+    /// Swipe-to-tune on a suggestion.
+    Feedback {
+        /// Who swiped.
+        by: UserId,
+        /// The suggestion.
+        target: UserId,
+        /// More like this (`true`) or less (`false`).
+        more: bool,
+        /// When.
+        at_ms: u64,
+    },
+    /// `from` asked `to` for an introduction.
+    IntroductionSent {
+        /// The sender.
+        from: UserId,
+        /// The recipient.
+        to: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// `to` accepted `from`'s introduction: the two are now tied.
+    IntroductionAccepted {
+        /// The original sender.
+        from: UserId,
+        /// The recipient who accepted.
+        to: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// The operator changed the discovery flags.
+    FlagsSet {
+        /// The new flags.
+        flags: DiscoveryFlags,
+    },
+    /// Suggestions shown to a signed viewer, in the order shown (one event per query).
+    SuggestionsShown {
+        /// Who saw them.
+        viewer: UserId,
+        /// The people suggested, best first.
+        shown: Vec<UserId>,
+        /// When.
+        at_ms: u64,
+    },
+    /// A message between two people, as metadata: who wrote to whom and when, never its text.
+    MessageSent {
+        /// The writer.
+        from: UserId,
+        /// The reader.
+        to: UserId,
+        /// When.
+        at_ms: u64,
+    },
+    /// A new taste-model version was saved (the operator's model history).
+    ModelVersioned {
+        /// The version.
+        version: u32,
+        /// When.
+        at_ms: u64,
+        /// What made it: `initial`, `federated round N`, `mesh train`.
+        source: String,
+        /// Its figures (clients, ε, evaluation scores, …), by name.
+        figures: std::collections::BTreeMap<String, f64>,
+    },
+    /// A model version was evaluated (`mesh eval`): its figures on a dataset.
+    ModelEvaluated {
+        /// The version evaluated.
+        version: u32,
+        /// When.
+        at_ms: u64,
+        /// `setting:method:metric` → value, e.g. `B:mesh:ndcg@10`.
+        figures: std::collections::BTreeMap<String, f64>,
+    },
+    /// The re-ranker was refitted on the queued outcomes.
+    RankerTrained {
+        /// When.
+        at_ms: u64,
+        /// Trees in the model.
+        trees: u32,
+        /// Positive outcomes it was fitted on.
+        positives: u32,
+        /// Negative outcomes.
+        negatives: u32,
+        /// `operator` or `scheduled`.
+        trigger: String,
+    },
+}
+
+impl SocialEvent {
+    /// The user who acted, if a user did (their events go with them at opt-out).
+    pub fn actor(&self) -> Option<&UserId> {
+        match self {
+            Self::Registered { user, .. } | Self::IntentsSet { user, .. } => Some(user),
+            Self::Blocked { by, .. }
+            | Self::Reported { by, .. }
+            | Self::Snoozed { by, .. }
+            | Self::Feedback { by, .. } => Some(by),
+            Self::IntroductionSent { from, .. } => Some(from),
+            Self::IntroductionAccepted { to, .. } => Some(to),
+            Self::SuggestionsShown { viewer, .. } => Some(viewer),
+            Self::MessageSent { from, .. } => Some(from),
+            Self::FlagsSet { .. }
+            | Self::ModelVersioned { .. }
+            | Self::ModelEvaluated { .. }
+            | Self::RankerTrained { .. } => None,
+        }
+    }
+
+    /// When the event happened, for the events that say (snoozes, intents and flags do not).
+    pub fn at_ms(&self) -> Option<u64> {
+        match self {
+            Self::Registered { at_ms, .. }
+            | Self::Blocked { at_ms, .. }
+            | Self::Reported { at_ms, .. }
+            | Self::Feedback { at_ms, .. }
+            | Self::IntroductionSent { at_ms, .. }
+            | Self::IntroductionAccepted { at_ms, .. }
+            | Self::SuggestionsShown { at_ms, .. }
+            | Self::MessageSent { at_ms, .. }
+            | Self::ModelVersioned { at_ms, .. }
+            | Self::ModelEvaluated { at_ms, .. }
+            | Self::RankerTrained { at_ms, .. } => Some(*at_ms),
+            Self::Snoozed { .. } | Self::IntentsSet { .. } | Self::FlagsSet { .. } => None,
+        }
+    }
+
+    /// The privacy grade of the event as the coordinator keeps it: `limited` for every kind.
+    /// A person's events are pair-level metadata that only the operator's aggregates read,
+    /// never shown to other people and deleted when their actor opts out; the operator's own
+    /// (flags, model versions, refits) name no one. The daily metrics computed from them are
+    /// aggregates over many people.
+    pub fn privacy_grade(&self) -> PrivacyGrade {
+        PrivacyGrade::Limited
+    }
+}
+
+/// Daily caps on new introductions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutreachPolicy {
+    /// Cap of accounts younger than `young_days`.
+    pub new_account_cap: u32,
+    /// Age in days below which an account is new.
+    pub young_days: u64,
+    /// Cap of established accounts.
+    pub established_cap: u32,
+    /// Introductions sent before the reply ratio counts.
+    pub ratio_after: u32,
+    /// Below this share of accepted introductions, the cap is halved.
+    pub low_reply_ratio: f32,
+}
+
+impl Default for OutreachPolicy {
+    fn default() -> Self {
+        Self {
+            new_account_cap: 5,
+            young_days: 7,
+            established_cap: 20,
+            ratio_after: 10,
+            low_reply_ratio: 0.2,
+        }
+    }
+}
+
+/// Why an introduction is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutreachRefusal {
+    /// The daily cap is reached.
+    Limited {
+        /// The cap that applies.
+        cap: u32,
+        /// The account's age in days.
+        account_age_days: u64,
+        /// Accepted share of the introductions sent so far.
+        reply_ratio: f32,
+        /// When the oldest introduction in the window leaves it (Unix ms).
+        retry_at_ms: u64,
+    },
+    /// One of the two blocked the other.
+    Blocked,
+    /// Asking oneself.
+    Oneself,
+    /// Already tied.
+    AlreadyConnected,
+}
+
+/// The social state, dense-indexed for the graph features.
+#[derive(Debug, Default)]
+pub struct SocialState {
+    ids: HashMap<UserId, u32>,
+    users: Vec<UserId>,
+    graph: SocialGraph,
+    ties_since_communities: usize,
+    registered_at: HashMap<u32, u64>,
+    blocks: HashSet<(u32, u32)>,
+    blocks_received: HashMap<u32, u32>,
+    reports_received: HashMap<u32, u32>,
+    snoozes: HashMap<u32, Vec<(String, u64)>>,
+    intents: HashMap<u32, Vec<(IntentTopic, u64)>>,
+    feedback: HashMap<u32, Vec<(u32, bool)>>,
+    sent: HashMap<u32, Vec<u64>>,
+    sent_total: HashMap<u32, u32>,
+    accepted_total: HashMap<u32, u32>,
+    pending: HashSet<(u32, u32)>,
+    recent_accepts: HashMap<u32, Vec<u64>>,
+    impressions: HashMap<(u32, u32), u32>,
+    presence: HashMap<u32, (u64, Option<String>)>,
+    training: Vec<TrainingExample>,
+    flags: DiscoveryFlags,
+    /// People whose harassment risk is above [`MAX_HARASSMENT_RISK`], kept current by
+    /// [`apply`](Self::apply) and [`forget`](Self::forget).
+    risky: HashSet<u32>,
+}
+
+/// Harassment risk above which a person is never suggested.
+pub const MAX_HARASSMENT_RISK: f32 = 0.75;
+
+/// An outcome the re-ranker learns from: a directed pair and whether it went well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainingExample {
+    /// The person who saw the suggestion.
+    pub viewer: u32,
+    /// The suggestion.
+    pub candidate: u32,
+    /// Accepted, replied or "more like this" (`true`); "less like this" (`false`).
+    pub positive: bool,
+}
+
+impl SocialState {
+    /// The dense index of `user`, adding them if new.
+    pub fn index_of(&mut self, user: &UserId) -> u32 {
+        if let Some(&i) = self.ids.get(user) {
+            return i;
+        }
+        let i = self.users.len() as u32;
+        self.ids.insert(user.clone(), i);
+        self.users.push(user.clone());
+        i
+    }
+
+    /// The dense index of `user`, if known.
+    pub fn find(&self, user: &UserId) -> Option<u32> {
+        self.ids.get(user).copied()
+    }
+
+    /// The user of a dense index.
+    pub fn user(&self, index: u32) -> Option<&UserId> {
+        self.users.get(index as usize)
+    }
+
+    /// The known graph.
+    pub fn graph(&self) -> &SocialGraph {
+        &self.graph
+    }
+
+    /// The discovery flags.
+    pub fn flags(&self) -> DiscoveryFlags {
+        self.flags
+    }
+
+    /// Recomputes the community labels of the known graph (after a replay).
+    pub fn refresh_communities(&mut self) {
+        self.graph.refresh_communities();
+        self.ties_since_communities = 0;
+    }
+
+    /// Applies one event (live or replayed).
+    pub fn apply(&mut self, event: &SocialEvent) {
+        self.apply_facts(event);
+        // The people whose risk the event may move: the target of a report or block, the
+        // sender of an introduction, both ends of a new tie.
+        let moved: Vec<&UserId> = match event {
+            SocialEvent::Blocked { target, .. } | SocialEvent::Reported { target, .. } => {
+                vec![target]
+            }
+            SocialEvent::IntroductionSent { from, .. } => vec![from],
+            SocialEvent::IntroductionAccepted { from, to, .. } => vec![from, to],
+            SocialEvent::Registered { .. }
+            | SocialEvent::Snoozed { .. }
+            | SocialEvent::IntentsSet { .. }
+            | SocialEvent::Feedback { .. }
+            | SocialEvent::FlagsSet { .. }
+            | SocialEvent::SuggestionsShown { .. }
+            | SocialEvent::MessageSent { .. }
+            | SocialEvent::ModelVersioned { .. }
+            | SocialEvent::ModelEvaluated { .. }
+            | SocialEvent::RankerTrained { .. } => Vec::new(),
+        };
+        let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
+        for u in moved {
+            self.update_risky(u);
+        }
+    }
+
+    fn update_risky(&mut self, user: u32) {
+        if self.harassment_risk(user) > MAX_HARASSMENT_RISK {
+            self.risky.insert(user);
+        } else {
+            self.risky.remove(&user);
+        }
+    }
+
+    /// The people a query by `viewer` (or an anonymous one) never returns, besides the
+    /// viewer: everyone above the harassment-risk cap and, for a viewer, those blocked either
+    /// way and those already tied to them.
+    pub fn never_shown_to(&self, viewer: Option<u32>) -> HashSet<u32> {
+        let mut out = self.risky.clone();
+        if let Some(v) = viewer {
+            out.extend(
+                self.blocks
+                    .iter()
+                    .filter_map(|&(a, b)| (a == v).then_some(b).or((b == v).then_some(a))),
+            );
+            out.extend(self.graph.neighbours(v as usize).iter().copied());
+        }
+        out
+    }
+
+    fn apply_facts(&mut self, event: &SocialEvent) {
+        match event {
+            SocialEvent::Registered { user, at_ms } => {
+                let u = self.index_of(user);
+                self.registered_at.entry(u).or_insert(*at_ms);
+            }
+            SocialEvent::Blocked { by, target, .. } => {
+                let (b, t) = (self.index_of(by), self.index_of(target));
+                if self.blocks.insert((b, t)) {
+                    *self.blocks_received.entry(t).or_default() += 1;
+                }
+            }
+            SocialEvent::Reported { by, target, .. } => {
+                let (_, t) = (self.index_of(by), self.index_of(target));
+                *self.reports_received.entry(t).or_default() += 1;
+            }
+            SocialEvent::Snoozed {
+                by,
+                category,
+                until_ms,
+            } => {
+                let b = self.index_of(by);
+                let list = self.snoozes.entry(b).or_default();
+                list.retain(|(c, _)| c != category);
+                list.push((category.clone(), *until_ms));
+            }
+            SocialEvent::IntentsSet { user, flags } => {
+                let u = self.index_of(user);
+                self.intents.insert(u, flags.clone());
+            }
+            SocialEvent::Feedback {
+                by, target, more, ..
+            } => {
+                let (b, t) = (self.index_of(by), self.index_of(target));
+                let list = self.feedback.entry(b).or_default();
+                list.retain(|(c, _)| *c != t);
+                list.push((t, *more));
+                self.training.push(TrainingExample {
+                    viewer: b,
+                    candidate: t,
+                    positive: *more,
+                });
+            }
+            SocialEvent::IntroductionSent { from, to, at_ms } => {
+                let (f, t) = (self.index_of(from), self.index_of(to));
+                self.sent.entry(f).or_default().push(*at_ms);
+                *self.sent_total.entry(f).or_default() += 1;
+                self.pending.insert((f, t));
+            }
+            SocialEvent::IntroductionAccepted { from, to, at_ms } => {
+                let (f, t) = (self.index_of(from), self.index_of(to));
+                if self.pending.remove(&(f, t)) {
+                    *self.accepted_total.entry(f).or_default() += 1;
+                }
+                self.recent_accepts.entry(t).or_default().push(*at_ms);
+                self.graph.add_tie(f as usize, t as usize);
+                self.ties_since_communities += 1;
+                if self.ties_since_communities > self.graph.people() / 100 {
+                    self.graph.refresh_communities();
+                    self.ties_since_communities = 0;
+                }
+                self.training.extend([
+                    TrainingExample {
+                        viewer: f,
+                        candidate: t,
+                        positive: true,
+                    },
+                    TrainingExample {
+                        viewer: t,
+                        candidate: f,
+                        positive: true,
+                    },
+                ]);
+            }
+            SocialEvent::FlagsSet { flags } => self.flags = *flags,
+            SocialEvent::SuggestionsShown { viewer, shown, .. } => {
+                let v = self.index_of(viewer);
+                let shown: Vec<u32> = shown.iter().map(|c| self.index_of(c)).collect();
+                self.record_impressions(v, &shown);
+            }
+            SocialEvent::MessageSent { from, to, .. } => {
+                self.index_of(from);
+                self.index_of(to);
+            }
+            SocialEvent::ModelVersioned { .. }
+            | SocialEvent::ModelEvaluated { .. }
+            | SocialEvent::RankerTrained { .. } => {}
+        }
+    }
+
+    /// Forgets what `user` did (their events are deleted from the store at opt-out).
+    pub fn forget(&mut self, user: &UserId) {
+        let Some(u) = self.find(user) else { return };
+        self.registered_at.remove(&u);
+        let removed: Vec<(u32, u32)> = self.blocks.iter().filter(|b| b.0 == u).copied().collect();
+        for block in removed {
+            self.blocks.remove(&block);
+            if let Some(count) = self.blocks_received.get_mut(&block.1) {
+                *count = count.saturating_sub(1);
+            }
+        }
+        self.snoozes.remove(&u);
+        self.intents.remove(&u);
+        self.feedback.remove(&u);
+        self.sent.remove(&u);
+        self.presence.remove(&u);
+        self.training.retain(|e| e.viewer != u && e.candidate != u);
+        let signalled: HashSet<u32> = self
+            .reports_received
+            .keys()
+            .chain(self.blocks_received.keys())
+            .chain(self.sent_total.keys())
+            .copied()
+            .collect();
+        self.risky.clear();
+        for user in signalled {
+            self.update_risky(user);
+        }
+    }
+
+    /// Whether either of the two blocked the other.
+    pub fn blocked_pair(&self, a: u32, b: u32) -> bool {
+        self.blocks.contains(&(a, b)) || self.blocks.contains(&(b, a))
+    }
+
+    /// Whether `category` is snoozed by `viewer` at `now_ms`.
+    pub fn snoozed(&self, viewer: u32, category: &str, now_ms: u64) -> bool {
+        self.snoozes.get(&viewer).is_some_and(|list| {
+            list.iter()
+                .any(|(c, until)| *until > now_ms && c.eq_ignore_ascii_case(category))
+        })
+    }
+
+    /// The categories `viewer` has snoozed at `now_ms`.
+    pub fn snoozed_categories(&self, viewer: u32, now_ms: u64) -> Vec<String> {
+        self.snoozes
+            .get(&viewer)
+            .map(|list| {
+                list.iter()
+                    .filter(|(_, until)| *until > now_ms)
+                    .map(|(c, _)| c.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The intent flags of `user` still active at `now_ms`, as a bit mask.
+    pub fn active_intents(&self, user: u32, now_ms: u64) -> u32 {
+        self.intents.get(&user).map_or(0, |flags| {
+            flags
+                .iter()
+                .filter(|(_, expires)| *expires > now_ms)
+                .fold(0, |mask, (topic, _)| mask | topic.bit())
+        })
+    }
+
+    /// `viewer`'s swipe-to-tune feedback: (suggestion, more like this).
+    pub fn feedback_of(&self, viewer: u32) -> &[(u32, bool)] {
+        self.feedback.get(&viewer).map_or(&[], Vec::as_slice)
+    }
+
+    /// The outcomes queued for the re-ranker's next training.
+    pub fn training_examples(&self) -> &[TrainingExample] {
+        &self.training
+    }
+
+    /// Harassment risk of `user` in `[0, 1)`: reports and blocks received, weighed against
+    /// the ties they keep and their accepted introductions.
+    pub fn harassment_risk(&self, user: u32) -> f32 {
+        let reports = self.reports_received.get(&user).copied().unwrap_or(0) as f32;
+        let blocks = self.blocks_received.get(&user).copied().unwrap_or(0) as f32;
+        let sent = self.sent_total.get(&user).copied().unwrap_or(0) as f32;
+        let accepted = self.accepted_total.get(&user).copied().unwrap_or(0) as f32;
+        let ignored = (sent - accepted).max(0.0);
+        let signals = 2.0 * reports + blocks + 0.1 * ignored;
+        let standing = 1.0 + self.graph.degree(user as usize) as f32 + accepted;
+        signals / (signals + standing)
+    }
+
+    /// Days since `user` registered (0 when unknown).
+    pub fn account_age_days(&self, user: u32, now_ms: u64) -> u64 {
+        self.registered_at
+            .get(&user)
+            .map_or(0, |&at| now_ms.saturating_sub(at) / DAY_MS)
+    }
+
+    /// Introductions accepted by `user` in the last 30 days at `now_ms`.
+    pub fn recent_accepts(&self, user: u32, now_ms: u64) -> usize {
+        self.recent_accepts.get(&user).map_or(0, |list| {
+            list.iter().filter(|&&at| at + 30 * DAY_MS > now_ms).count()
+        })
+    }
+
+    /// Checks whether `from` may ask `to` for an introduction at `now_ms`: the remaining
+    /// allowance of the 24-hour window after this one, or why not.
+    ///
+    /// # Errors
+    /// The [`OutreachRefusal`].
+    pub fn outreach_allowance(
+        &self,
+        from: u32,
+        to: u32,
+        now_ms: u64,
+        policy: &OutreachPolicy,
+    ) -> Result<u32, OutreachRefusal> {
+        if from == to {
+            return Err(OutreachRefusal::Oneself);
+        }
+        if self.blocked_pair(from, to) {
+            return Err(OutreachRefusal::Blocked);
+        }
+        if self.graph.connected(from as usize, to as usize) {
+            return Err(OutreachRefusal::AlreadyConnected);
+        }
+        let registered = self.registered_at.get(&from).copied().unwrap_or(now_ms);
+        let account_age_days = now_ms.saturating_sub(registered) / DAY_MS;
+        let sent_total = self.sent_total.get(&from).copied().unwrap_or(0);
+        let accepted = self.accepted_total.get(&from).copied().unwrap_or(0);
+        let reply_ratio = if sent_total == 0 {
+            1.0
+        } else {
+            accepted as f32 / sent_total as f32
+        };
+        let mut cap = if account_age_days < policy.young_days {
+            policy.new_account_cap
+        } else {
+            policy.established_cap
+        };
+        if sent_total >= policy.ratio_after && reply_ratio < policy.low_reply_ratio {
+            cap = (cap / 2).max(1);
+        }
+        let window: Vec<u64> = self
+            .sent
+            .get(&from)
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|&at| at + DAY_MS > now_ms)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if window.len() as u32 >= cap {
+            let oldest = window.iter().copied().min().unwrap_or(now_ms);
+            return Err(OutreachRefusal::Limited {
+                cap,
+                account_age_days,
+                reply_ratio,
+                retry_at_ms: oldest + DAY_MS,
+            });
+        }
+        Ok(cap - window.len() as u32 - 1)
+    }
+
+    /// Whether `from` has an unanswered introduction to `to`.
+    pub fn has_pending(&self, from: u32, to: u32) -> bool {
+        self.pending.contains(&(from, to))
+    }
+
+    /// Counts one more showing of each of `shown` to `viewer`.
+    pub fn record_impressions(&mut self, viewer: u32, shown: &[u32]) {
+        for &c in shown {
+            *self.impressions.entry((viewer, c)).or_default() += 1;
+        }
+    }
+
+    /// How often `candidate` was shown to `viewer`.
+    pub fn impressions(&self, viewer: u32, candidate: u32) -> u32 {
+        self.impressions
+            .get(&(viewer, candidate))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Marks `user` present at `now_ms`, in `room` when given.
+    pub fn mark_present(&mut self, user: u32, room: Option<&str>, now_ms: u64) {
+        self.presence
+            .insert(user, (now_ms, room.map(str::to_owned)));
+    }
+
+    /// Whether `user` sent a heartbeat within the presence window before `now_ms`.
+    pub fn is_present(&self, user: u32, now_ms: u64) -> bool {
+        self.presence
+            .get(&user)
+            .is_some_and(|(at, _)| at + PRESENCE_WINDOW_MS > now_ms)
+    }
+
+    /// Everyone present in `room` at `now_ms`; drops presences older than the window.
+    pub fn present_in(&mut self, room: &str, now_ms: u64) -> Vec<u32> {
+        self.presence
+            .retain(|_, (at, _)| *at + PRESENCE_WINDOW_MS > now_ms);
+        let mut present: Vec<u32> = self
+            .presence
+            .iter()
+            .filter(|(_, (_, r))| r.as_deref() == Some(room))
+            .map(|(u, _)| *u)
+            .collect();
+        present.sort_unstable();
+        present
+    }
+
+    /// The event a snooze of `category` by `by` at `now_ms` appends.
+    pub fn snooze_event(by: UserId, category: &str, now_ms: u64) -> SocialEvent {
+        SocialEvent::Snoozed {
+            by,
+            category: category.trim().to_lowercase(),
+            until_ms: now_ms + SNOOZE_DAYS * DAY_MS,
+        }
+    }
+
+    /// The ranking in use, or `None` when the kill switch is off.
+    pub fn ranking(&self) -> Option<RankingVersion> {
+        self.flags.discovery_enabled.then_some(self.flags.ranking)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(n: u8) -> UserId {
+        UserId::from_public_key(&[n; 32])
+    }
+
+    #[test]
+    fn blocks_are_mutual_and_forgotten_with_the_blocker() {
+        let mut s = SocialState::default();
+        s.apply(&SocialEvent::Blocked {
+            by: user(1),
+            target: user(2),
+            at_ms: 0,
+        });
+        let (a, b) = (s.find(&user(1)).unwrap(), s.find(&user(2)).unwrap());
+        assert!(s.blocked_pair(a, b) && s.blocked_pair(b, a));
+        assert!(s.harassment_risk(b) > s.harassment_risk(a));
+        s.forget(&user(1));
+        assert!(!s.blocked_pair(a, b));
+        assert_eq!(s.harassment_risk(b), 0.0);
+    }
+
+    #[test]
+    fn snoozes_last_thirty_days_and_intents_expire() {
+        let mut s = SocialState::default();
+        let day = DAY_MS;
+        s.apply(&SocialState::snooze_event(user(1), " Jazz ", 0));
+        let u = s.find(&user(1)).unwrap();
+        assert!(s.snoozed(u, "jazz", 29 * day));
+        assert!(s.snoozed(u, "JAZZ", 30 * day - 1));
+        assert!(!s.snoozed(u, "jazz", 30 * day));
+        assert!(!s.snoozed(u, "rock", day));
+        s.apply(&SocialEvent::IntentsSet {
+            user: user(1),
+            flags: vec![(IntentTopic::Collaborators, 10), (IntentTopic::Friends, 20)],
+        });
+        assert_eq!(
+            s.active_intents(u, 5),
+            IntentTopic::Collaborators.bit() | IntentTopic::Friends.bit()
+        );
+        assert_eq!(s.active_intents(u, 15), IntentTopic::Friends.bit());
+        assert_eq!(s.active_intents(u, 20), 0);
+    }
+
+    #[test]
+    fn outreach_caps_by_age_and_reply_ratio() {
+        let policy = OutreachPolicy::default();
+        let mut s = SocialState::default();
+        s.apply(&SocialEvent::Registered {
+            user: user(1),
+            at_ms: 0,
+        });
+        let from = s.find(&user(1)).unwrap();
+        let targets: Vec<u32> = (10..40).map(|n| s.index_of(&user(n))).collect();
+        // A new account: 5 a day.
+        for (i, &to) in targets.iter().take(5).enumerate() {
+            assert_eq!(
+                s.outreach_allowance(from, to, 1000, &policy),
+                Ok(4 - i as u32)
+            );
+            s.apply(&SocialEvent::IntroductionSent {
+                from: user(1),
+                to: s.user(to).unwrap().clone(),
+                at_ms: 1000,
+            });
+        }
+        match s.outreach_allowance(from, targets[5], 2000, &policy) {
+            Err(OutreachRefusal::Limited {
+                cap, retry_at_ms, ..
+            }) => assert_eq!((cap, retry_at_ms), (5, 1000 + DAY_MS)),
+            other => panic!("expected the limit, got {other:?}"),
+        }
+        // A day later the window is empty again.
+        assert!(
+            s.outreach_allowance(from, targets[5], 1000 + DAY_MS, &policy)
+                .is_ok()
+        );
+        // Established (8 days), but with 10 ignored introductions the cap of 20 halves.
+        let later = 8 * DAY_MS;
+        for &to in &targets[5..10] {
+            s.apply(&SocialEvent::IntroductionSent {
+                from: user(1),
+                to: s.user(to).unwrap().clone(),
+                at_ms: later,
+            });
+        }
+        assert_eq!(
+            s.outreach_allowance(from, targets[10], later, &policy),
+            Ok(4)
+        );
+        assert_eq!(
+            s.outreach_allowance(from, from, later, &policy),
+            Err(OutreachRefusal::Oneself)
+        );
+    }
+
+    #[test]
+    fn accepted_introductions_tie_people_and_teach_the_ranker() {
+        let mut s = SocialState::default();
+        s.apply(&SocialEvent::IntroductionSent {
+            from: user(1),
+            to: user(2),
+            at_ms: 5,
+        });
+        let (a, b) = (s.find(&user(1)).unwrap(), s.find(&user(2)).unwrap());
+        assert!(s.has_pending(a, b));
+        s.apply(&SocialEvent::IntroductionAccepted {
+            from: user(1),
+            to: user(2),
+            at_ms: 6,
+        });
+        assert!(s.graph().connected(a as usize, b as usize));
+        assert!(!s.has_pending(a, b));
+        assert_eq!(s.recent_accepts(b, 7), 1);
+        assert_eq!(s.training_examples().len(), 2);
+        assert_eq!(
+            s.outreach_allowance(a, b, 7, &OutreachPolicy::default()),
+            Err(OutreachRefusal::AlreadyConnected)
+        );
+    }
+
+    #[test]
+    fn presence_expires_after_the_window() {
+        let mut s = SocialState::default();
+        let u = s.index_of(&user(1));
+        let v = s.index_of(&user(2));
+        s.mark_present(u, Some("jazz"), 0);
+        s.mark_present(v, Some("rock"), 30_000);
+        assert_eq!(s.present_in("jazz", 59_999), vec![u]);
+        assert!(s.is_present(u, 59_999));
+        assert_eq!(s.present_in("jazz", 60_000), Vec::<u32>::new());
+        assert_eq!(s.present_in("rock", 60_000), vec![v]);
+    }
+}

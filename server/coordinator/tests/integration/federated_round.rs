@@ -1,0 +1,551 @@
+//! Federated rounds over `/v1/rounds`: native clients (`ClientRound`, the browser's code)
+//! against the router, a restart in the middle of a round, deadlines, and refusals.
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use mesh_coordinator::{AppConfig, RoundOutcome, RoundSettings, RoundStatus};
+use mesh_shared::secagg::{ClientRound, EncryptedShares, SignedRoundKeys, SurvivorSignature};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde_json::json;
+
+use crate::fixtures::{Coordinator, Reply, json_bytes, request};
+
+const TOKEN: &str = "operator-secret";
+const DIMENSION: usize = 64;
+
+fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
+    RoundSettings {
+        phase_ms: 10_000,
+        ..RoundSettings::new(DIMENSION, threshold, expected_clients)
+    }
+}
+
+fn operator(coordinator: Coordinator) -> Coordinator {
+    coordinator.with_config(AppConfig {
+        operator_token: Some(TOKEN.to_owned()),
+        ..AppConfig::default()
+    })
+}
+
+/// `POST /v1/rounds` with the operator token.
+fn start_request(settings: &RoundSettings) -> Request<Body> {
+    let mut start = request(Method::POST, "/v1/rounds", None, json_bytes(settings));
+    start.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse().unwrap(),
+    );
+    start
+}
+
+async fn start(mesh: &Coordinator, settings: RoundSettings) -> RoundStatus {
+    let reply = mesh.send(start_request(&settings)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()
+}
+
+async fn post(mesh: &Coordinator, path: &str, body: serde_json::Value) -> Reply {
+    mesh.send(request(Method::POST, path, None, json_bytes(&body)))
+        .await
+}
+
+async fn get(mesh: &Coordinator, path: &str) -> Reply {
+    mesh.send(Request::get(path).body(Body::empty()).unwrap())
+        .await
+}
+
+async fn send_input(
+    mesh: &Coordinator,
+    round: u64,
+    version: u32,
+    client: u32,
+    values: &[u32],
+) -> Reply {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut input = request(
+        Method::POST,
+        &format!("/v1/rounds/{round}/input?client={client}&model_version={version}"),
+        None,
+        bytes,
+    );
+    input.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/octet-stream".parse().unwrap(),
+    );
+    mesh.send(input).await
+}
+
+/// Fetches the client's mailbox, masks `input` and sends it.
+async fn masked_input(
+    mesh: &Coordinator,
+    round: u64,
+    version: u32,
+    client: &mut ClientRound,
+    input: &[u32],
+) {
+    let id = client.client();
+    let mailbox: Vec<EncryptedShares> = get(mesh, &format!("/v1/rounds/{round}/mailbox/{id}"))
+        .await
+        .json();
+    let masked = client.masked_input(&mailbox, input).unwrap();
+    let reply = send_input(mesh, round, version, id, &masked).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}
+
+async fn status(mesh: &Coordinator) -> RoundStatus {
+    let reply = get(mesh, "/v1/rounds/current").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()
+}
+
+/// Joins `n` clients and takes them through keys and shares.
+async fn through_sharing(
+    mesh: &Coordinator,
+    round: u64,
+    version: u32,
+    n: usize,
+    threshold: usize,
+    rng: &mut ChaCha20Rng,
+) -> Vec<ClientRound> {
+    let settings = status(mesh).await.settings;
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        let joined = post(
+            mesh,
+            &format!("/v1/rounds/{round}/join"),
+            json!({ "model_version": version }),
+        )
+        .await;
+        assert_eq!(joined.status, StatusCode::OK, "{}", joined.text());
+        let id = joined.json::<serde_json::Value>()["client"]
+            .as_u64()
+            .unwrap() as u32;
+        let device: [u8; 32] = rng.random();
+        let mut client = ClientRound::new(round, version, id, threshold, &device, rng).unwrap();
+        if let (Some(k), Some(t)) = (settings.neighbours, settings.share_threshold) {
+            client = client.sparse(k, t).unwrap();
+        }
+        let reply = post(
+            mesh,
+            &format!("/v1/rounds/{round}/keys"),
+            json!({ "model_version": version, "keys": client.advertise() }),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+        clients.push(client);
+    }
+    let roster: Vec<SignedRoundKeys> = get(mesh, &format!("/v1/rounds/{round}/roster"))
+        .await
+        .json();
+    assert_eq!(roster.len(), n);
+    for client in &mut clients {
+        let shares = client.share_keys(&roster, rng).unwrap();
+        let reply = post(
+            mesh,
+            &format!("/v1/rounds/{round}/shares"),
+            json!({ "model_version": version, "client": client.client(), "shares": shares }),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    clients
+}
+
+#[tokio::test]
+async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mesh = operator(Coordinator::new());
+    let version = mesh.model().version();
+    let before = mesh.model().weights()[..DIMENSION].to_vec();
+    let round = start(&mesh, settings(5, 3)).await.round;
+    let mut clients = through_sharing(&mesh, round, version, 5, 3, &mut rng).await;
+    let quantizer = settings(5, 3).quantizer().unwrap();
+    let updates: Vec<Vec<f32>> = (0..5)
+        .map(|_| (0..DIMENSION).map(|_| rng.random::<f32>() - 0.5).collect())
+        .collect();
+    let quantized: Vec<Vec<u32>> = updates
+        .iter()
+        .map(|u| quantizer.quantize(u).values)
+        .collect();
+
+    // Two inputs arrive, then the coordinator restarts.
+    for at in 0..2 {
+        let client = &mut clients[at];
+        masked_input(&mesh, round, version, client, &quantized[at]).await;
+    }
+    let mesh = operator(mesh.restart());
+    let resumed = status(&mesh).await;
+    assert_eq!((resumed.round, resumed.arrived), (round, 2), "{resumed:?}");
+    // The same input again is refused: the accepted one was kept.
+    let mailbox: Vec<EncryptedShares> = get(&mesh, &format!("/v1/rounds/{round}/mailbox/1"))
+        .await
+        .json();
+    assert!(!mailbox.is_empty());
+    let replay = send_input(&mesh, round, version, 1, &vec![0; DIMENSION]).await;
+    replay.assert_error(
+        StatusCode::CONFLICT,
+        "conflict",
+        None,
+        &["already sent its masked input"],
+    );
+
+    // Client 3 sends; 4 never does; 5 sends. The phase closes at its deadline.
+    for at in [2usize, 4] {
+        let client = &mut clients[at];
+        masked_input(&mesh, round, version, client, &quantized[at]).await;
+    }
+    let early = get(&mesh, &format!("/v1/rounds/{round}/survivors")).await;
+    early.assert_error(StatusCode::CONFLICT, "conflict", None, &["MaskedInput"]);
+    mesh.clock.advance(10_001);
+    let survivors: BTreeSet<u32> = get(&mesh, &format!("/v1/rounds/{round}/survivors"))
+        .await
+        .json();
+    assert_eq!(survivors, BTreeSet::from([1, 2, 3, 5]));
+
+    let survivor_clients: Vec<usize> = vec![0, 1, 2, 4];
+    for &at in &survivor_clients {
+        let signature = clients[at].consistency_signature(&survivors).unwrap();
+        let reply = post(
+            &mesh,
+            &format!("/v1/rounds/{round}/signature"),
+            json!({ "model_version": version, "signature": signature }),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    let signatures: Vec<SurvivorSignature> = get(&mesh, &format!("/v1/rounds/{round}/signatures"))
+        .await
+        .json();
+    assert_eq!(signatures.len(), 4);
+    for &at in &survivor_clients {
+        let shares = clients[at].unmasking_shares(&signatures).unwrap();
+        let reply = post(
+            &mesh,
+            &format!("/v1/rounds/{round}/unmask"),
+            json!({ "model_version": version, "client": at + 1, "shares": shares }),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+
+    let done = status(&mesh).await;
+    assert!(
+        matches!(done.outcome, Some(RoundOutcome::Applied { new_model_version, clients: 4, .. }) if new_model_version == version + 1),
+        "{done:?}"
+    );
+    // The store holds the next version, moved by the mean of the four survivors' updates.
+    let next = mesh_coordinator::current_model(mesh.store.as_ref()).unwrap();
+    assert_eq!(next.version(), version + 1);
+    let bound = quantizer.max_sum_error(4) / 4.0 + 1e-6;
+    for i in 0..DIMENSION {
+        let mean: f32 = survivor_clients
+            .iter()
+            .map(|at| updates[*at][i])
+            .sum::<f32>()
+            / 4.0;
+        let moved = next.weights()[i] - before[i];
+        assert!(
+            (moved - mean).abs() <= bound,
+            "coordinate {i}: {moved} vs {mean}"
+        );
+    }
+    // The model history records the new version with the round's figures.
+    let history: Vec<mesh_coordinator::SocialEvent> =
+        mesh_coordinator::Store::social_events(mesh.store.as_ref()).unwrap();
+    assert!(
+        history.iter().any(|e| matches!(e,
+            mesh_coordinator::SocialEvent::ModelVersioned { version: v, source, figures, .. }
+                if *v == version + 1 && *source == format!("federated round {round}") && figures.get("clients") == Some(&4.0))),
+        "{history:?}"
+    );
+    // A round on the new model waits for the coordinator to serve it.
+    let again = start_request(&settings(5, 3));
+    mesh.send(again).await.assert_error(
+        StatusCode::CONFLICT,
+        "conflict",
+        None,
+        &["restart the coordinator"],
+    );
+    let mesh = operator(mesh.restart());
+    assert_eq!(mesh.model().version(), version + 1);
+    let next_round = start(&mesh, settings(5, 3)).await;
+    assert_eq!(
+        (next_round.round, next_round.model_version),
+        (round + 1, version + 1)
+    );
+}
+
+#[tokio::test]
+async fn too_few_clients_abort_the_round_and_nothing_is_applied() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mesh = operator(Coordinator::new());
+    let version = mesh.model().version();
+    let round = start(&mesh, settings(5, 3)).await.round;
+    let _clients = through_sharing(&mesh, round, version, 5, 3, &mut rng).await;
+    mesh.clock.advance(10_001);
+    let aborted = status(&mesh).await;
+    match aborted.outcome {
+        Some(RoundOutcome::Aborted { reason }) => {
+            assert!(
+                reason.contains("0 clients in MaskedInput, the threshold is 3"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected an abort, got {other:?}"),
+    }
+    assert_eq!(
+        mesh_coordinator::current_model(mesh.store.as_ref())
+            .unwrap()
+            .version(),
+        version
+    );
+    // A late input is refused: the round is over.
+    let late = send_input(&mesh, round, version, 1, &vec![0; DIMENSION]).await;
+    late.assert_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+        &["no round 1 is running"],
+    );
+}
+
+#[tokio::test]
+async fn round_messages_are_checked_with_clear_errors() {
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let unsigned_start = || {
+        request(
+            Method::POST,
+            "/v1/rounds",
+            None,
+            json_bytes(&settings(5, 3)),
+        )
+    };
+    let closed = Coordinator::new();
+    let refused = closed.send(unsigned_start()).await;
+    refused.assert_error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+        &["operator token"],
+    );
+    let mesh = operator(closed);
+    let anonymous = mesh.send(unsigned_start()).await;
+    anonymous.assert_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+        &["Bearer"],
+    );
+    let low = start_request(&settings(4, 2));
+    mesh.send(low).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        Some("settings"),
+        &["above half"],
+    );
+
+    let version = mesh.model().version();
+    let round = start(&mesh, settings(3, 2)).await.round;
+    let busy = start_request(&settings(3, 2));
+    mesh.send(busy)
+        .await
+        .assert_error(StatusCode::CONFLICT, "conflict", None, &["still running"]);
+
+    let stale = post(
+        &mesh,
+        &format!("/v1/rounds/{round}/join"),
+        json!({ "model_version": version + 7 }),
+    )
+    .await;
+    stale.assert_error(
+        StatusCode::CONFLICT,
+        "unknown_model_version",
+        Some("model_version"),
+        &["model_version 8"],
+    );
+    let elsewhere = post(
+        &mesh,
+        "/v1/rounds/99/join",
+        json!({ "model_version": version }),
+    )
+    .await;
+    elsewhere.assert_error(StatusCode::NOT_FOUND, "not_found", None, &["no round 99"]);
+    let early = get(&mesh, &format!("/v1/rounds/{round}/roster")).await;
+    early.assert_error(StatusCode::CONFLICT, "conflict", None, &["AdvertiseKeys"]);
+
+    let clients = through_sharing(&mesh, round, version, 3, 2, &mut rng).await;
+    // Keys for an id nobody was given, and a wrongly sized or misaligned input.
+    let wrong_length = send_input(&mesh, round, version, 1, &[1, 2, 3]).await;
+    wrong_length.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        None,
+        &["3 values, expected 64"],
+    );
+    let mut ragged = request(
+        Method::POST,
+        &format!("/v1/rounds/{round}/input?client=1&model_version={version}"),
+        None,
+        vec![1, 2, 3],
+    );
+    ragged.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/octet-stream".parse().unwrap(),
+    );
+    mesh.send(ragged).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        None,
+        &["whole number"],
+    );
+    let stranger = send_input(&mesh, round, version, 9, &vec![0; DIMENSION]).await;
+    stranger.assert_error(
+        StatusCode::CONFLICT,
+        "conflict",
+        None,
+        &["client 9 is not part of MaskedInput"],
+    );
+    drop(clients);
+}
+
+/// Runs a whole round with `n` clients that all answer; returns the final status.
+async fn full_round(
+    mesh: &Coordinator,
+    settings: RoundSettings,
+    rng: &mut ChaCha20Rng,
+) -> RoundStatus {
+    let version = mesh.model().version();
+    let round = start(mesh, settings).await.round;
+    let n = settings.expected_clients;
+    let mut clients = through_sharing(mesh, round, version, n, settings.threshold, rng).await;
+    let privacy = settings.privacy();
+    for client in &mut clients {
+        let update: Vec<f32> = (0..DIMENSION).map(|_| rng.random::<f32>() - 0.5).collect();
+        let input = privacy.prepare(&update, rng).unwrap();
+        masked_input(mesh, round, version, client, &input.values).await;
+    }
+    let survivors: BTreeSet<u32> = get(mesh, &format!("/v1/rounds/{round}/survivors"))
+        .await
+        .json();
+    for client in &mut clients {
+        let signature = client.consistency_signature(&survivors).unwrap();
+        let body = json!({ "model_version": version, "signature": signature });
+        let reply = post(mesh, &format!("/v1/rounds/{round}/signature"), body).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    let signatures: Vec<SurvivorSignature> = get(mesh, &format!("/v1/rounds/{round}/signatures"))
+        .await
+        .json();
+    for client in &mut clients {
+        let shares = client.unmasking_shares(&signatures).unwrap();
+        let body = json!({ "model_version": version, "client": client.client(), "shares": shares });
+        let reply = post(mesh, &format!("/v1/rounds/{round}/unmask"), body).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
+    status(mesh).await
+}
+
+#[tokio::test]
+async fn noised_rounds_report_their_privacy_and_compose() {
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let mesh = operator(Coordinator::new());
+    let private = RoundSettings {
+        noise_multiplier: 1.0,
+        ..settings(5, 3)
+    };
+    let first = full_round(&mesh, private, &mut rng).await;
+    let Some(RoundOutcome::Applied {
+        epsilon: Some(epsilon),
+        epsilon_total: Some(total),
+        ..
+    }) = first.outcome
+    else {
+        panic!("a noised round reports ε: {first:?}");
+    };
+    assert!(
+        epsilon > 0.0 && (total - epsilon).abs() < 1e-9,
+        "{epsilon} {total}"
+    );
+    // The accountant survives a restart and adds the next round's privacy loss.
+    let mesh = operator(mesh.restart());
+    let second = full_round(&mesh, private, &mut rng).await;
+    let Some(RoundOutcome::Applied {
+        epsilon: Some(again),
+        epsilon_total: Some(both),
+        new_model_version,
+        ..
+    }) = second.outcome
+    else {
+        panic!("a noised round reports ε: {second:?}");
+    };
+    assert_eq!(new_model_version, 3);
+    assert!((again - epsilon).abs() < 1e-9);
+    assert!(
+        both > epsilon && both < 2.0 * epsilon,
+        "{both} vs {epsilon}"
+    );
+    // Without noise there is nothing to report.
+    let mesh = operator(mesh.restart());
+    let plain = full_round(&mesh, settings(5, 3), &mut rng).await;
+    assert!(
+        matches!(
+            plain.outcome,
+            Some(RoundOutcome::Applied {
+                epsilon: None,
+                epsilon_total: Some(_),
+                ..
+            })
+        ),
+        "{plain:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_secagg_plus_round_on_a_sparse_graph_applies() {
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    let mesh = operator(Coordinator::new());
+    let sparse = RoundSettings {
+        neighbours: Some(4),
+        ..settings(9, 5)
+    };
+    let done = full_round(&mesh, sparse, &mut rng).await;
+    assert_eq!(done.settings.share_threshold, Some(3), "{done:?}");
+    assert!(
+        matches!(done.outcome, Some(RoundOutcome::Applied { clients: 9, .. })),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn fedadam_rounds_move_each_weight_by_about_the_learning_rate() {
+    let mut rng = ChaCha20Rng::seed_from_u64(16);
+    let mesh = operator(Coordinator::new());
+    let before = mesh.model().weights()[..DIMENSION].to_vec();
+    let adam = RoundSettings {
+        server_optimizer: Some(mesh_coordinator::ServerOptimizer::FedAdam {
+            learning_rate: 0.01,
+            beta1: 0.9,
+            beta2: 0.99,
+            tau: 1e-6,
+        }),
+        ..settings(3, 2)
+    };
+    let done = full_round(&mesh, adam, &mut rng).await;
+    assert!(
+        matches!(done.outcome, Some(RoundOutcome::Applied { .. })),
+        "{done:?}"
+    );
+    let after = mesh_coordinator::current_model(mesh.store.as_ref()).unwrap();
+    // Adam's first step is lr · (1 − β1) / √(1 − β2) · sign(update) = lr for |update| ≫ τ.
+    let steps: Vec<f32> = after.weights()[..DIMENSION]
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
+    assert!(steps.iter().all(|s| *s <= 0.0101), "{steps:?}");
+    assert!(
+        steps.iter().filter(|s| **s > 0.009).count() > DIMENSION / 2,
+        "{steps:?}"
+    );
+}
