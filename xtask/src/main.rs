@@ -703,14 +703,9 @@ fn loadtest(root: &Path, args: &[String]) -> Result<()> {
         None => vec![8, 16, 32],
     };
     ensure_debian_package("/usr/bin/wrk", "wrk")?;
-    run(cargo().current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "mesh-cli",
-        "--bin",
-        "mesh",
-    ]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--release", "-p", "mesh-cli", "--bin", "mesh"]))?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let mesh = target.join("release/mesh");

@@ -1,4 +1,5 @@
 //! The index's kernels and walk on clustered unit vectors (256-d, the taste vector's size).
+#![allow(clippy::expect_used)]
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_ann::{Hnsw, HnswParams, inner_product};
 use rand::{RngExt, SeedableRng};

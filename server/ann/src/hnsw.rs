@@ -1166,10 +1166,7 @@ mod tests {
             index.insert(1, &[1.0, 0.0]),
             Err(Error::DuplicateKey)
         ));
-        assert!(matches!(
-            index.insert(9, &[1.0]),
-            Err(Error::Vector { .. })
-        ));
+        assert!(matches!(index.insert(9, &[1.0]), Err(Error::Vector { .. })));
         assert!(matches!(
             index.search(&[f32::NAN, 0.0], 1, 1, |_| true),
             Err(Error::Vector { .. })

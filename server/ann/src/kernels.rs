@@ -133,4 +133,3 @@ pub(crate) fn touch(words: &[u32]) {
     }
     std::hint::black_box(fold);
 }
-

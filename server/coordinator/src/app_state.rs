@@ -7,8 +7,7 @@ use mesh_ranking::GradientBoostedTrees;
 
 use crate::population::PopulationProfile;
 use crate::{
-    Clock, Discovery, DiscoveryIndex, Result, RoundCoordinator, SocialState,
-    Store, StoredProfile,
+    Clock, Discovery, DiscoveryIndex, Result, RoundCoordinator, SocialState, Store, StoredProfile,
 };
 
 /// Version of the model a new store starts with.

@@ -6,32 +6,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use mesh_shared::{DiscoveryCandidate, PublicCard, RankingVersion, UserId};
-
 use mesh_ann::inner_product as dot;
 use mesh_ranking::{
-    FEATURES, GbtParams, GradientBoostedTrees, PairGraph, PersonSignals, diversify,
-    fuse_reciprocal, pair_features,
+    Candidate, FEATURES, GbtParams, GradientBoostedTrees, PersonSignals, PipelineSettings, Ranker,
+    SocialGraph, Viewer, pair_rows, rank_pool,
 };
+use mesh_shared::{DiscoveryCandidate, PublicCard, RankingVersion, UserId};
+
 use crate::{Cohort, DiscoveryIndex, Experiment, OutreachPolicy, SocialState};
 
-/// People retrieved by taste before re-ranking (at least; `3 k` when larger).
-const TASTE_POOL: usize = 60;
-/// People retrieved from the friends-of-friends.
-const GRAPH_POOL: usize = 100;
-/// Weight of the log-probability of each direction in the fused score.
-const BACKWARD_WEIGHT: f32 = 0.5;
-/// MMR trade-off between relevance and similarity to what is already shown.
-const DIVERSITY: f32 = 0.2;
-/// Added per intent flag both people have active.
-const INTENT_WEIGHT: f32 = 0.5;
-/// Scale of the swipe-to-tune adjustment (mean signed similarity to swiped people).
-const FEEDBACK_WEIGHT: f32 = 1.0;
-/// Scale of the harassment-risk penalty.
-const SAFETY_WEIGHT: f32 = 3.0;
-/// People above this harassment risk are not suggested at all.
-/// Discount per `ln(1 + times already shown)`.
-const IMPRESSION_DISCOUNT: f32 = 0.3;
 /// Accounts younger than this are "new" in the exposure tally.
 const NEW_ACCOUNT_DAYS: u64 = 30;
 
@@ -152,12 +135,18 @@ impl Discovery {
                 self.v1(index, viewer, exclude, k, now_ms)
             }
             (RankingVersion::V2, Some(Cohort::Arm(arm))) => {
-                let diversity = experiment.map_or(DIVERSITY, |e| e.diversity_of(arm));
+                let diversity =
+                    experiment.map_or(PipelineSettings::SERVED.diversity, |e| e.diversity_of(arm));
                 self.v2(index, (viewer, exclude), query, k, diversity, now_ms)
             }
-            (RankingVersion::V2, None) => {
-                self.v2(index, (viewer, exclude), query, k, DIVERSITY, now_ms)
-            }
+            (RankingVersion::V2, None) => self.v2(
+                index,
+                (viewer, exclude),
+                query,
+                k,
+                PipelineSettings::SERVED.diversity,
+                now_ms,
+            ),
         };
         self.record(&shown, now_ms);
         Ok(shown)
@@ -210,6 +199,101 @@ impl Discovery {
         })
     }
 
+    /// The candidate pipeline for taste vector `query`, with no side effect: filtered ANN
+    /// retrieval and friends-of-friends, then the ranking stages of
+    /// [`mesh_ranking::rank_pool`] with `settings`. Returns the whole retrieved pool in ranked
+    /// order, the first `k` diversified; `mesh serve` shows those `k`, `mesh eval` scores the
+    /// whole list.
+    pub fn rank(
+        &self,
+        index: &DiscoveryIndex,
+        (viewer, exclude): (Option<&UserId>, Option<&UserId>),
+        query: &[f32],
+        k: usize,
+        settings: &PipelineSettings,
+        now_ms: u64,
+    ) -> Vec<DiscoveryCandidate> {
+        let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(pool) = RetrievedPool::retrieve(
+            &social,
+            index,
+            (viewer, exclude),
+            query,
+            k,
+            settings,
+            now_ms,
+        ) else {
+            return Vec::new();
+        };
+        let ranker = self
+            .ranker
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let ranker = ranker.as_deref().map_or(Ranker::Prior, Ranker::Trained);
+        let graph = social.graph();
+        let (viewer_side, candidates) = pool.sides(&social);
+        let ranked = rank_pool(
+            graph,
+            &pool.two_hop,
+            &viewer_side,
+            &candidates,
+            ranker,
+            settings,
+            k,
+        );
+        let RetrievedPool { members, .. } = pool;
+        let mut members: Vec<Option<DiscoveryCandidate>> = members.into_iter().map(Some).collect();
+        ranked
+            .order
+            .into_iter()
+            .filter_map(|i| members.get_mut(i).and_then(Option::take))
+            .collect()
+    }
+
+    /// The feature rows ([`FEATURES`] each, viewer → candidate and back) of the pool that
+    /// [`Discovery::rank`] ranks for signed `viewer`'s query: what a re-ranker for that
+    /// pipeline is fitted on. Returns the pool's people beside their rows.
+    pub fn pool_features(
+        &self,
+        index: &DiscoveryIndex,
+        viewer: &UserId,
+        query: &[f32],
+        k: usize,
+        settings: &PipelineSettings,
+        now_ms: u64,
+    ) -> PoolFeatures {
+        let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
+        let mut features = PoolFeatures::default();
+        let Some(pool) = RetrievedPool::retrieve(
+            &social,
+            index,
+            (Some(viewer), None),
+            query,
+            k,
+            settings,
+            now_ms,
+        ) else {
+            return features;
+        };
+        let (viewer_side, candidates) = pool.sides(&social);
+        let (mut forward, mut backward) = ([0.0f32; FEATURES], [0.0f32; FEATURES]);
+        for (member, candidate) in pool.members.iter().zip(&candidates) {
+            pair_rows(
+                social.graph(),
+                &pool.two_hop,
+                &viewer_side,
+                candidate,
+                &mut forward,
+                &mut backward,
+            );
+            features.people.push(member.user_id.clone());
+            features.forward.extend_from_slice(&forward);
+            features.backward.extend_from_slice(&backward);
+        }
+        features
+    }
+
     fn v2(
         &self,
         index: &DiscoveryIndex,
@@ -219,182 +303,13 @@ impl Discovery {
         diversity: f32,
         now_ms: u64,
     ) -> Vec<DiscoveryCandidate> {
-        let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
-        let v = viewer.and_then(|u| social.find(u));
-        let own = viewer.or(exclude);
-        let filter = CandidateFilter::new(&social, v, own, now_ms);
-        let keep_card = |card: &PublicCard| filter.keeps_card(card);
-        let mut pool = index.top_k_where(
-            query,
-            TASTE_POOL.max(3 * k),
-            |user| filter.keeps_user(user),
-            (!filter.snoozed.is_empty()).then_some(&keep_card as &dyn Fn(&PublicCard) -> bool),
-        );
-        let radius = pool.get(9).or(pool.last()).map_or(0.0, |c| c.score);
-        let graph = social.graph();
-        let two_hop = v.map(|v| graph.two_hop(v as usize)).unwrap_or_default();
-        if let Some(v) = v {
-            let mut seen: HashSet<UserId> = pool.iter().map(|c| c.user_id.clone()).collect();
-            for c in two_hop.best(GRAPH_POOL + graph.degree(v as usize)) {
-                let Some(user) = social.user(c) else { continue };
-                if seen.contains(user) {
-                    continue;
-                }
-                let Some((vector, card)) = index.profile_of(user) else {
-                    continue;
-                };
-                if !filter.keeps(user, &card) {
-                    continue;
-                }
-                seen.insert(user.clone());
-                pool.push(DiscoveryCandidate {
-                    user_id: user.clone(),
-                    score: dot(query, vector.as_slice()),
-                    card,
-                });
-            }
-        }
-        if pool.is_empty() {
-            return pool;
-        }
-        // Per pool position: taste vector, social index and community (no hashing later).
-        let vectors = index.vectors_of(pool.iter().map(|c| &c.user_id));
-        let ids: Vec<Option<u32>> = pool.iter().map(|c| social.find(&c.user_id)).collect();
-        let communities: Vec<Option<u32>> = ids
-            .iter()
-            .map(|c| {
-                c.filter(|&c| graph.degree(c as usize) > 0)
-                    .map(|c| graph.community(c as usize))
-            })
-            .collect();
-        let viewer_traits = v
-            .and_then(|_| viewer.and_then(|u| index.profile_of(u)))
-            .map(|(_, card)| card);
-        let viewer_trait_ids = trait_ids(viewer_traits.as_ref());
-        let viewer_category = viewer_traits.as_ref().and_then(category).map(str::to_owned);
-        let best_from_viewer = v.map_or(0.0, |v| two_hop.best_adamic_adar(graph, v as usize));
-        let viewer_signals = PersonSignals {
-            taste: Some(query),
-            taste_radius: radius,
-            traits: &viewer_trait_ids,
-            intents: v.map_or(0, |v| social.active_intents(v, now_ms)),
-            activity_prior: v.map_or(0.0, |v| (graph.degree(v as usize) as f32).ln_1p()),
-            best_adamic_adar: best_from_viewer,
-            active_hours: active_hours(viewer_traits.as_ref()),
-            utc_offset_hours: utc_offset_hours(viewer_traits.as_ref()),
-            ..PersonSignals::default()
+        let settings = PipelineSettings {
+            diversity,
+            ..PipelineSettings::SERVED
         };
-        let ranker = self
-            .ranker
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let swiped: Vec<(u32, Vec<f32>, f32)> = v
-            .map(|v| social.feedback_of(v))
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|&(target, more)| {
-                let (vector, _) = index.profile_of(social.user(target)?)?;
-                Some((target, Vec::from(vector), if more { 1.0 } else { -1.0 }))
-            })
-            .collect();
-        let mut scored: Vec<(usize, f32)> = Vec::with_capacity(pool.len());
-        let mut mutual_of = Vec::with_capacity(pool.len());
-        let (mut forward, mut backward) = ([0.0f32; FEATURES], [0.0f32; FEATURES]);
-        for (i, candidate) in pool.iter().enumerate() {
-            let c = ids[i];
-            let c_index = c.map_or(usize::MAX, |c| c as usize);
-            let v_index = v.map_or(usize::MAX, |v| v as usize);
-            let pair = if c.is_some() && v.is_some() {
-                PairGraph::of(graph, &two_hop, c_index)
-            } else {
-                PairGraph::default()
-            };
-            mutual_of.push(pair.mutual);
-            let candidate_traits = trait_ids(Some(&candidate.card));
-            let candidate_vector = vectors[i].as_deref();
-            let candidate_signals = PersonSignals {
-                taste: candidate_vector,
-                taste_radius: radius,
-                traits: &candidate_traits,
-                intents: c.map_or(0, |c| social.active_intents(c, now_ms)),
-                activity_prior: c.map_or(0.0, |c| (graph.degree(c as usize) as f32).ln_1p()),
-                recent_accepts: c.map_or(0.0, |c| social.recent_accepts(c, now_ms) as f32),
-                active_hours: active_hours(Some(&candidate.card)),
-                utc_offset_hours: utc_offset_hours(Some(&candidate.card)),
-                ..PersonSignals::default()
-            };
-            let impressions = match (v, c) {
-                (Some(v), Some(c)) => social.impressions(v, c),
-                _ => 0,
-            };
-            pair_features(
-                graph,
-                &pair,
-                v_index,
-                c_index,
-                &viewer_signals,
-                &candidate_signals,
-                impressions as f32,
-                &mut forward,
-            );
-            pair_features(
-                graph,
-                &pair,
-                c_index,
-                v_index,
-                &candidate_signals,
-                &viewer_signals,
-                impressions as f32,
-                &mut backward,
-            );
-            let (f, b) = match &ranker {
-                Some(model) => (model.margin(&forward), model.margin(&backward)),
-                None => (prior_margin(&forward), prior_margin(&backward)),
-            };
-            let mut score = fuse_reciprocal(f, b, BACKWARD_WEIGHT);
-            score += INTENT_WEIGHT
-                * (viewer_signals.intents & candidate_signals.intents).count_ones() as f32;
-            if let Some(cv) = candidate_vector
-                && !swiped.is_empty()
-            {
-                // People like the swiped ones move with them; the swiped person moves most.
-                let tune: f32 = swiped.iter().map(|(_, t, sign)| sign * dot(cv, t)).sum();
-                score += FEEDBACK_WEIGHT * tune / swiped.len() as f32;
-                if let Some((_, _, sign)) = swiped.iter().find(|(t, _, _)| Some(*t) == c) {
-                    score += FEEDBACK_WEIGHT * sign;
-                }
-            }
-            if let Some(c) = c {
-                score -= SAFETY_WEIGHT * social.harassment_risk(c);
-            }
-            score -= IMPRESSION_DISCOUNT * (impressions as f32).ln_1p();
-            scored.push((i, score));
-        }
-        let similarity = |a: usize, b: usize| {
-            let same = match (communities[a], communities[b]) {
-                (Some(x), Some(y)) => f32::from(u8::from(x == y)),
-                _ => 0.0,
-            };
-            let taste = match (&vectors[a], &vectors[b]) {
-                (Some(x), Some(y)) => dot(x, y).max(0.0),
-                _ => 0.0,
-            };
-            0.5 * same + 0.5 * taste
-        };
-        let mut order = diversify(&scored, k, diversity, similarity);
-        // A weak tie (no mutual ties) and a strong one, and one adjacent interest (a category
-        // other than the viewer's), when the pool has them.
-        let weak_tie = |i: usize| mutual_of[i] == 0;
-        let strong_tie = |i: usize| mutual_of[i] > 0;
-        let adjacent = |i: usize| {
-            viewer_category.as_deref().is_some_and(|mine| {
-                category(&pool[i].card).is_some_and(|c| !c.eq_ignore_ascii_case(mine))
-            })
-        };
-        ensure_in_head(&mut order, k, &[&weak_tie, &strong_tie, &adjacent]);
-        order.truncate(k);
-        order.into_iter().map(|i| pool[i].clone()).collect()
+        let mut shown = self.rank(index, (viewer, exclude), query, k, &settings, now_ms);
+        shown.truncate(k);
+        shown
     }
 
     fn record(&self, shown: &[DiscoveryCandidate], now_ms: u64) {
@@ -415,8 +330,9 @@ impl Discovery {
     }
 
     /// Fits a re-ranker on the queued outcomes (feedback, accepted introductions) with the
-    /// features as they are now; `None` when there are fewer than `min_each` positives or
-    /// negatives. The model is returned, not installed.
+    /// features as they are now, each pair's signals assembled as [`Discovery::rank`] assembles
+    /// them; `None` when there are fewer than `min_each` positives or negatives. The model is
+    /// returned, not installed.
     ///
     /// # Errors
     /// [`crate::Error::Ranking`] if fitting fails.
@@ -430,40 +346,55 @@ impl Discovery {
         let graph = social.graph();
         let mut rows = Vec::new();
         let mut labels = Vec::new();
-        let mut row = [0.0f32; FEATURES];
+        let (mut forward, mut backward) = ([0.0f32; FEATURES], [0.0f32; FEATURES]);
         for example in social.training_examples() {
             let (Some(viewer), Some(candidate)) =
                 (social.user(example.viewer), social.user(example.candidate))
             else {
                 continue;
             };
-            let (Some((vv, vcard)), Some((cv, ccard))) =
+            let (Some((viewer_vector, viewer_card)), Some((vector, card))) =
                 (index.profile_of(viewer), index.profile_of(candidate))
             else {
                 continue;
             };
             let two_hop = graph.two_hop(example.viewer as usize);
-            let pair = PairGraph::of(graph, &two_hop, example.candidate as usize);
-            let (vt, ct) = (trait_ids(Some(&vcard)), trait_ids(Some(&ccard)));
-            let signals = |taste, traits, user: u32| PersonSignals {
-                taste: Some(taste),
-                traits,
-                intents: social.active_intents(user, now_ms),
-                activity_prior: (graph.degree(user as usize) as f32).ln_1p(),
-                recent_accepts: social.recent_accepts(user, now_ms) as f32,
-                ..PersonSignals::default()
-            };
-            pair_features(
-                graph,
-                &pair,
-                example.viewer as usize,
-                example.candidate as usize,
-                &signals(vv.as_slice(), &vt, example.viewer),
-                &signals(cv.as_slice(), &ct, example.candidate),
-                social.impressions(example.viewer, example.candidate) as f32,
-                &mut row,
+            let viewer_facts = PersonFacts::of(
+                &social,
+                index,
+                Some(example.viewer),
+                Some(&viewer_card),
+                Some(Vec::from(viewer_vector)),
+                now_ms,
             );
-            rows.extend_from_slice(&row);
+            let facts = PersonFacts::of(
+                &social,
+                index,
+                Some(example.candidate),
+                Some(&card),
+                Some(Vec::from(vector)),
+                now_ms,
+            );
+            let viewer_side = Viewer {
+                person: Some(example.viewer),
+                signals: viewer_facts.signals(0.0),
+                ..Viewer::default()
+            };
+            let candidate_side = Candidate {
+                person: Some(example.candidate),
+                signals: facts.signals(0.0),
+                impressions: social.impressions(example.viewer, example.candidate),
+                ..Candidate::default()
+            };
+            pair_rows(
+                graph,
+                &two_hop,
+                &viewer_side,
+                &candidate_side,
+                &mut forward,
+                &mut backward,
+            );
+            rows.extend_from_slice(&forward);
             labels.push(f32::from(u8::from(example.positive)));
         }
         let positives = labels.iter().filter(|y| **y == 1.0).count();
@@ -483,44 +414,250 @@ impl Discovery {
     }
 }
 
-/// The score used before any re-ranker is trained: taste beyond the viewer's radius, the
-/// relative Adamic-Adar and mutual ties, as a margin.
-fn prior_margin(features: &[f32]) -> f32 {
-    let get = |name: &str| {
-        mesh_ranking::FEATURE_NAMES
-            .iter()
-            .position(|n| *n == name)
-            .and_then(|i| features.get(i).copied())
-            .unwrap_or(0.0)
-    };
-    8.0 * get("taste_margin_viewer")
-        + 2.0 * get("adamic_adar_relative_viewer")
-        + 0.5 * get("mutual_ties").ln_1p()
-        + 0.5 * get("trait_overlap")
-        - 2.0
+/// The feature rows of one pool ([`Discovery::pool_features`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolFeatures {
+    /// The pool's people, in retrieval order.
+    pub people: Vec<UserId>,
+    /// Their viewer → candidate rows, [`FEATURES`] each.
+    pub forward: Vec<f32>,
+    /// Their candidate → viewer rows.
+    pub backward: Vec<f32>,
 }
 
-/// Makes each of `wants`, in turn, hold for at least one of the first `head` of `order` when
-/// any later entry satisfies it: the best such entry replaces the lowest-ranked head entry
-/// that no earlier want depends on (that entry moves to just after the head).
-fn ensure_in_head(order: &mut Vec<usize>, head: usize, wants: &[&dyn Fn(usize) -> bool]) {
-    let head = head.min(order.len());
-    let mut kept: Vec<usize> = Vec::new();
-    for wanted in wants {
-        if let Some(&already) = order[..head].iter().find(|&&i| wanted(i)) {
-            kept.push(already);
-            continue;
+/// What the pipeline knows of one person, gathered once per query: the inputs of
+/// [`PersonSignals`]. Serving and evaluation assemble these the same way, here.
+#[derive(Debug, Default)]
+struct PersonFacts {
+    taste: Option<Vec<f32>>,
+    /// Mean taste vector of their ties (published ones only).
+    neighbour_taste: Option<Vec<f32>>,
+    traits: Vec<u32>,
+    activity_prior: f32,
+    best_adamic_adar: f32,
+    intents: u32,
+    recent_accepts: f32,
+    active_hours: u32,
+    utc_offset_hours: Option<f32>,
+}
+
+impl PersonFacts {
+    /// The facts of social person `person` (if they have a social index) with `card` and
+    /// `taste` (their published vector, or the query for the viewer).
+    fn of(
+        social: &SocialState,
+        index: &DiscoveryIndex,
+        person: Option<u32>,
+        card: Option<&PublicCard>,
+        taste: Option<Vec<f32>>,
+        now_ms: u64,
+    ) -> Self {
+        let graph = social.graph();
+        let ties = person.map_or(&[][..], |p| graph.neighbours(p as usize));
+        Self {
+            taste,
+            neighbour_taste: mean_taste(index, ties.iter().filter_map(|&t| social.user(t))),
+            traits: trait_ids(card),
+            activity_prior: (ties.len() as f32).ln_1p(),
+            best_adamic_adar: person.map_or(0.0, |p| {
+                graph
+                    .two_hop(p as usize)
+                    .best_adamic_adar(graph, p as usize)
+            }),
+            intents: person.map_or(0, |p| social.active_intents(p, now_ms)),
+            recent_accepts: person.map_or(0.0, |p| social.recent_accepts(p, now_ms) as f32),
+            active_hours: active_hours(card),
+            utc_offset_hours: utc_offset_hours(card),
         }
-        let Some(pos) = order[head..].iter().position(|&i| wanted(i)) else {
-            continue;
+    }
+
+    /// The signals, with the viewer's taste `radius` (a candidate's own radius would need a
+    /// nearest-neighbour query per candidate: neither serving nor evaluation computes it).
+    fn signals(&self, radius: f32) -> PersonSignals<'_> {
+        PersonSignals {
+            taste: self.taste.as_deref(),
+            taste_radius: radius,
+            neighbour_taste: self.neighbour_taste.as_deref(),
+            traits: &self.traits,
+            activity_prior: self.activity_prior,
+            active_hours: self.active_hours,
+            utc_offset_hours: self.utc_offset_hours,
+            intents: self.intents,
+            recent_accepts: self.recent_accepts,
+            best_adamic_adar: self.best_adamic_adar,
+        }
+    }
+}
+
+/// The mean taste vector of `people` who published one; `None` if none did.
+fn mean_taste<'a>(
+    index: &DiscoveryIndex,
+    people: impl Iterator<Item = &'a UserId>,
+) -> Option<Vec<f32>> {
+    let mut sum: Option<Vec<f32>> = None;
+    let mut count = 0.0f32;
+    for vector in index.vectors_of(people).into_iter().flatten() {
+        let total = sum.get_or_insert_with(|| vec![0.0; vector.len()]);
+        total.iter_mut().zip(&vector).for_each(|(a, b)| *a += b);
+        count += 1.0;
+    }
+    sum.map(|mut s| {
+        s.iter_mut().for_each(|x| *x /= count);
+        s
+    })
+}
+
+/// One query's retrieved pool with everything the ranking stages read about its people.
+struct RetrievedPool {
+    members: Vec<DiscoveryCandidate>,
+    /// Social index of each member, if they have one.
+    persons: Vec<Option<u32>>,
+    facts: Vec<PersonFacts>,
+    categories: Vec<Option<String>>,
+    viewer: Option<u32>,
+    viewer_facts: PersonFacts,
+    viewer_category: Option<String>,
+    /// The viewer's swipes: (social index, taste vector, ±1).
+    swiped: Vec<(u32, Vec<f32>, f32)>,
+    radius: f32,
+    two_hop: mesh_ranking::TwoHop,
+}
+
+impl RetrievedPool {
+    /// Taste retrieval through the index (filtered: see [`CandidateFilter`]) and the
+    /// friends-of-friends of a signed viewer; `None` when nobody is left.
+    fn retrieve(
+        social: &SocialState,
+        index: &DiscoveryIndex,
+        (viewer, exclude): (Option<&UserId>, Option<&UserId>),
+        query: &[f32],
+        k: usize,
+        settings: &PipelineSettings,
+        now_ms: u64,
+    ) -> Option<Self> {
+        let v = viewer.and_then(|u| social.find(u));
+        let own = viewer.or(exclude);
+        let filter = CandidateFilter::new(social, v, own, now_ms);
+        let keep_card = |card: &PublicCard| filter.keeps_card(card);
+        let mut members = index.top_k_where(
+            query,
+            settings.taste_pool_for(k),
+            |user| filter.keeps_user(user),
+            (!filter.snoozed.is_empty()).then_some(&keep_card as &dyn Fn(&PublicCard) -> bool),
+        );
+        let radius = members
+            .get(settings.radius_rank.saturating_sub(1))
+            .or(members.last())
+            .map_or(0.0, |c| c.score);
+        let graph: &SocialGraph = social.graph();
+        let two_hop = v.map(|v| graph.two_hop(v as usize)).unwrap_or_default();
+        if let Some(v) = v {
+            let mut seen: HashSet<UserId> = members.iter().map(|c| c.user_id.clone()).collect();
+            for c in two_hop.best(settings.graph_pool_for(graph.degree(v as usize))) {
+                let Some(user) = social.user(c) else { continue };
+                if seen.contains(user) {
+                    continue;
+                }
+                let Some((vector, card)) = index.profile_of(user) else {
+                    continue;
+                };
+                if !filter.keeps(user, &card) {
+                    continue;
+                }
+                seen.insert(user.clone());
+                members.push(DiscoveryCandidate {
+                    user_id: user.clone(),
+                    score: dot(query, vector.as_slice()),
+                    card,
+                });
+            }
+        }
+        if members.is_empty() {
+            return None;
+        }
+        let vectors = index.vectors_of(members.iter().map(|c| &c.user_id));
+        let persons: Vec<Option<u32>> = members.iter().map(|c| social.find(&c.user_id)).collect();
+        let facts = members
+            .iter()
+            .zip(&persons)
+            .zip(vectors)
+            .map(|((c, &p), vector)| {
+                PersonFacts::of(social, index, p, Some(&c.card), vector, now_ms)
+            })
+            .collect();
+        let categories = members
+            .iter()
+            .map(|c| category(&c.card).map(str::to_owned))
+            .collect();
+        let viewer_card = v
+            .and_then(|_| viewer.and_then(|u| index.profile_of(u)))
+            .map(|(_, card)| card);
+        let viewer_facts = match v {
+            Some(_) => PersonFacts::of(
+                social,
+                index,
+                v,
+                viewer_card.as_ref(),
+                Some(query.to_vec()),
+                now_ms,
+            ),
+            None => PersonFacts {
+                taste: Some(query.to_vec()),
+                ..PersonFacts::default()
+            },
         };
-        let Some(slot) = (0..head).rev().find(|&s| !kept.contains(&order[s])) else {
-            return;
+        let swiped = v
+            .map(|v| social.feedback_of(v))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&(target, more)| {
+                let (vector, _) = index.profile_of(social.user(target)?)?;
+                Some((target, Vec::from(vector), if more { 1.0 } else { -1.0 }))
+            })
+            .collect();
+        Some(Self {
+            members,
+            persons,
+            facts,
+            categories,
+            viewer: v,
+            viewer_facts,
+            viewer_category: viewer_card.as_ref().and_then(category).map(str::to_owned),
+            swiped,
+            radius,
+            two_hop,
+        })
+    }
+
+    /// The viewer and the candidates as the ranking stages see them.
+    fn sides<'a>(&'a self, social: &SocialState) -> (Viewer<'a>, Vec<Candidate<'a>>) {
+        let viewer = Viewer {
+            person: self.viewer,
+            signals: self.viewer_facts.signals(self.radius),
+            category: self.viewer_category.as_deref(),
+            swiped: self
+                .swiped
+                .iter()
+                .map(|(person, vector, sign)| (*person, vector.as_slice(), *sign))
+                .collect(),
         };
-        let chosen = order.remove(head + pos);
-        let displaced = std::mem::replace(&mut order[slot], chosen);
-        order.insert(head, displaced);
-        kept.push(chosen);
+        let candidates = self
+            .persons
+            .iter()
+            .zip(&self.facts)
+            .zip(&self.categories)
+            .map(|((&person, facts), category)| Candidate {
+                person,
+                signals: facts.signals(self.radius),
+                category: category.as_deref(),
+                impressions: match (self.viewer, person) {
+                    (Some(v), Some(c)) => social.impressions(v, c),
+                    _ => 0,
+                },
+                harassment_risk: person.map_or(0.0, |c| social.harassment_risk(c)),
+            })
+            .collect();
+        (viewer, candidates)
     }
 }
 
@@ -602,24 +739,4 @@ fn trait_ids(card: Option<&PublicCard>) -> Vec<u32> {
     ids.sort_unstable();
     ids.dedup();
     ids
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_wanted_kind_gets_a_head_slot_without_evicting_another() {
-        // Head of 3; 7 is the only odd number, 8 the only multiple of 4 outside the head.
-        let mut order = vec![2, 6, 10, 7, 8, 12];
-        let odd = |i: usize| i % 2 == 1;
-        let four = |i: usize| i.is_multiple_of(4);
-        let even = |i: usize| i.is_multiple_of(2);
-        ensure_in_head(&mut order, 3, &[&odd, &four, &even]);
-        assert_eq!(order, vec![2, 8, 7, 6, 10, 12]);
-        // Nothing to do when the head already satisfies every want, or nothing can.
-        let mut same = vec![1, 4, 2];
-        ensure_in_head(&mut same, 3, &[&odd, &four, &|i| i > 100]);
-        assert_eq!(same, vec![1, 4, 2]);
-    }
 }

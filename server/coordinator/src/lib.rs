@@ -41,7 +41,7 @@ pub use app_state::{AppState, current_model};
 pub use background_work::{BackgroundWork, spawn_background_work};
 pub use clock::{Clock, SystemClock};
 pub use discovery_index::DiscoveryIndex;
-pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally};
+pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally, PoolFeatures};
 pub use error::{Error, Result};
 pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
 pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};

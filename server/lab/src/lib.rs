@@ -27,6 +27,7 @@ mod secagg_simulation;
 
 pub use dataset::{Dataset, Interaction, ItemInfo};
 pub use error::{Error, Result};
+pub use evaluation::pipeline::{EVAL_NOW_MS, EvalPopulation};
 pub use evaluation::{EvalOptions, EvalReport, EvalSetting, MethodScore, evaluate, held_out_split};
 pub use federated_training::{
     ContentOptions, DpOptions, RoundStats, TrainOptions, TrainReport, is_cold_item, train,

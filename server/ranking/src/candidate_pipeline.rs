@@ -146,7 +146,16 @@ pub fn pair_rows(
     let impressions = candidate.impressions as f32;
     let (vs, cs) = (&viewer.signals, &candidate.signals);
     pair_features(graph, &pair, v_index, c_index, vs, cs, impressions, forward);
-    pair_features(graph, &pair, c_index, v_index, cs, vs, impressions, backward);
+    pair_features(
+        graph,
+        &pair,
+        c_index,
+        v_index,
+        cs,
+        vs,
+        impressions,
+        backward,
+    );
     pair
 }
 
@@ -200,12 +209,27 @@ pub fn rank_pool(
     let mut scores = Vec::with_capacity(pool.len());
     let mut mutual = Vec::with_capacity(pool.len());
     for candidate in pool {
-        let pair = pair_rows(graph, two_hop, viewer, candidate, &mut forward, &mut backward);
+        let pair = pair_rows(
+            graph,
+            two_hop,
+            viewer,
+            candidate,
+            &mut forward,
+            &mut backward,
+        );
         mutual.push(pair.mutual);
         let (f, b) = (ranker.margin(&forward), ranker.margin(&backward));
         scores.push(adjusted_score(settings, viewer, candidate, f, b));
     }
-    let order = order_pool(graph, viewer, pool, &scores, &mutual, settings.diversity, shown);
+    let order = order_pool(
+        graph,
+        viewer,
+        pool,
+        &scores,
+        &mutual,
+        settings.diversity,
+        shown,
+    );
     RankedPool { order, scores }
 }
 

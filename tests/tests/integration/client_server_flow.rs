@@ -3,8 +3,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use mesh_client::{DeviceIdentity, DeviceSession};
-use mesh_models::Catalogue;
 use mesh_coordinator::{AppConfig, app};
+use mesh_models::Catalogue;
 use mesh_shared::{CandidatesResponse, ItemKey, ReasonKind, parse_favourite_line};
 use tower::ServiceExt;
 

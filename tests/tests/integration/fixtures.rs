@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mesh_models::Catalogue;
 use mesh_coordinator::{
     AppState, PopulationProfile, RedbStore, SystemClock, current_model, demo_population,
 };
+use mesh_models::Catalogue;
 
 /// The workspace root.
 pub(crate) fn workspace_root() -> PathBuf {

@@ -46,9 +46,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = match &args.database_url {
-        Some(url) => {
-            Arc::new(PgStore::connect(url).context("connecting to PostgreSQL")?)
-        }
+        Some(url) => Arc::new(PgStore::connect(url).context("connecting to PostgreSQL")?),
         None => Arc::new(
             RedbStore::open(&args.data_dir)
                 .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,

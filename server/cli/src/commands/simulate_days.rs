@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, ensure};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use mesh_models::Catalogue;
 use mesh_coordinator::{
     AppConfig, AppState, Clock, DAY_MS, Experiment, RedbStore, Store, current_model, daily_metrics,
     demo_population,
 };
+use mesh_models::Catalogue;
 use mesh_shared::{CandidatesRequest, CandidatesResponse, RequestAuth, UserId};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;

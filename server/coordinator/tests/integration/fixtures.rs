@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use mesh_models::{Catalogue, resolve_favourites};
 use mesh_coordinator::{
     AppConfig, AppState, Clock, PopulationProfile, RedbStore, Store, StoredProfile, app,
     demo_population,
 };
+use mesh_models::{Catalogue, resolve_favourites};
 use mesh_shared::{
     ApiErrorBody, CandidatesRequest, CandidatesResponse, ModelWeights, PROFILE_SCHEMA_VERSION,
     ProfileUpload, PublicCard, RegisteredIdentity, RequestAuth, TASTE_DIM, TasteVector, UserId,
@@ -86,7 +86,9 @@ impl Coordinator {
     /// A coordinator over an existing store directory (no population), as `mesh serve
     /// --data-dir` opens one written by an earlier version.
     pub(crate) fn over_store(dir: TempDir) -> Self {
-        Self::open(dir, Arc::new(TestClock(AtomicU64::new(T0_MS))), |_| Vec::new())
+        Self::open(dir, Arc::new(TestClock(AtomicU64::new(T0_MS))), |_| {
+            Vec::new()
+        })
     }
 
     /// Simulates a process restart: drops the router, the state and the store, then opens a

@@ -27,7 +27,11 @@ fn open_fixture() -> Coordinator {
 }
 
 async fn suggested_to(mesh: &Coordinator, viewer: &Device) -> Vec<UserId> {
-    let own = mesh.stored_profile(&viewer.user).unwrap().upload.taste_vector;
+    let own = mesh
+        .stored_profile(&viewer.user)
+        .unwrap()
+        .upload
+        .taste_vector;
     let body = CandidatesRequest {
         model_version: mesh.state.model_version(),
         taste_vector: own,
@@ -62,8 +66,16 @@ async fn a_store_written_before_the_redesign_opens_and_replays() {
     let to_second = suggested_to(&mesh, &people[1]).await;
     assert!(!to_second.contains(&people[0].user) && !to_second.contains(&people[2].user));
     // The block (3 blocked 4) holds both ways.
-    assert!(!suggested_to(&mesh, &people[3]).await.contains(&people[4].user));
-    assert!(!suggested_to(&mesh, &people[4]).await.contains(&people[3].user));
+    assert!(
+        !suggested_to(&mesh, &people[3])
+            .await
+            .contains(&people[4].user)
+    );
+    assert!(
+        !suggested_to(&mesh, &people[4])
+            .await
+            .contains(&people[3].user)
+    );
 }
 
 #[tokio::test]
@@ -71,7 +83,8 @@ async fn the_replayed_store_keeps_its_model_history_and_accepts_new_events() {
     let mesh = open_fixture();
     let people = people();
     // A new signed write appends after the replayed log, and survives a restart.
-    let register_again = people[0].signed(Method::POST, "/v1/identities", mesh.next_ts(), Vec::new());
+    let register_again =
+        people[0].signed(Method::POST, "/v1/identities", mesh.next_ts(), Vec::new());
     assert_eq!(mesh.send(register_again).await.status, StatusCode::OK);
     let before = mesh.store.social_events().unwrap().len();
     let mesh = mesh.restart();
@@ -79,6 +92,12 @@ async fn the_replayed_store_keeps_its_model_history_and_accepts_new_events() {
     let report = mesh_coordinator::model_report(&mesh.store.social_events().unwrap(), &[]);
     let json = serde_json::to_value(&report).unwrap();
     let text = json.to_string();
-    assert!(text.contains("B:mesh:ndcg@10"), "evaluation figures kept: {text}");
-    assert!(text.contains("\"trigger\":\"operator\""), "re-ranker refit kept: {text}");
+    assert!(
+        text.contains("B:mesh:ndcg@10"),
+        "evaluation figures kept: {text}"
+    );
+    assert!(
+        text.contains("\"trigger\":\"operator\""),
+        "re-ranker refit kept: {text}"
+    );
 }

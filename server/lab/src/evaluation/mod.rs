@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::Dataset;
 
 mod metrics;
-mod pipeline;
+pub(crate) mod pipeline;
 mod report;
 mod scorers;
 
@@ -371,7 +371,7 @@ pub fn evaluate(
         ));
     }
     full_pipeline(
-        dataset,
+        (dataset, model.version()),
         &dense,
         (&known, options.seed),
         &jaccard,
@@ -382,11 +382,12 @@ pub fn evaluate(
     report
 }
 
-/// Setting B with the served pipeline (candidates, re-ranker in both directions, MMR), fitted
-/// on `validation` with `train` as the graph and run on the hidden ties with `known` as the
-/// graph; adds the `mesh` row and notes on the tuning and on exposure by degree group.
+/// Setting B with the served pipeline (candidates, re-ranker in both directions, MMR): its
+/// re-ranker fitted on label splits of the `known` ties, then every user's list ranked as the
+/// coordinator ranks it with `known` as the graph and scored on the hidden ties; adds the
+/// `mesh` row and notes on the fit and on exposure by degree group.
 fn full_pipeline(
-    dataset: &Dataset,
+    (dataset, model_version): (&Dataset, u32),
     dense: &DenseCosine,
     (known, seed): (&[Tie], u64),
     v1: &dyn PairScorer,
@@ -396,22 +397,20 @@ fn full_pipeline(
 ) {
     let users = dataset.users.len();
     let started = Instant::now();
-    let people = pipeline::People::new(dataset, dense.vectors().to_vec());
-    let splits = pipeline::label_splits(&people, known, LABEL_SPLITS, seed + 2);
+    let population =
+        match pipeline::EvalPopulation::new(dataset, dense.vectors().to_vec(), model_version) {
+            Ok(population) => population,
+            Err(error) => {
+                report
+                    .notes
+                    .push(format!("The full pipeline could not be built: {error}."));
+                return;
+            }
+        };
+    let splits = pipeline::label_splits(&population, known, LABEL_SPLITS, seed + 2);
     let known_communities = label_propagation(users, known);
-    let v1_diversity = ranking_entropy(
-        v1,
-        &splits[0].labels,
-        splits[0].graph.social(),
-        &known_communities,
-    );
-    let fitted = pipeline::fit_pipeline(
-        &people,
-        &splits,
-        &known_communities,
-        v1_diversity,
-        &pipeline::FIT_SETTINGS,
-    );
+    let v1_diversity = ranking_entropy(v1, &splits[0].labels, &splits[0].known, &known_communities);
+    let fitted = pipeline::fit_pipeline(&population, &splits, &pipeline::FIT_SETTINGS);
     let (fitted, tuning) = match fitted {
         Ok(fitted) => fitted,
         Err(error) => {
@@ -421,30 +420,31 @@ fn full_pipeline(
             return;
         }
     };
+    let served = mesh_ranking::PipelineSettings::SERVED;
     report.notes.push(format!(
-        "Full pipeline (`mesh`): fitted and tuned in {:.1} s; the final re-ranker on {} rows (5 splits of the known ties, each hiding a fifth as labels; both directions of each candidate pair, a quarter of the negatives; {} positive); chosen by 4-fold cross-fitting over people: {} trees of depth {}, reciprocal fusion weight {}, MMR diversity {} (v1's diversity there: {v1_diversity:.2} bits, a floor). Candidates (taste top {} and friends-of-friends) hold {:.1}% of the validation ties. Validation NDCG@10 tried: {}.",
+        "Full pipeline (`mesh`): every user a person of the coordinator (published taste vector, top tags as card traits, known ties as accepted introductions), each list ranked by `Discovery::rank`, the function `POST /v1/discovery/candidates` runs, with the served settings (taste pool {}, friends-of-friends {} + degree, fusion weight {}, MMR diversity {}). The re-ranker it uses was fitted in {:.1} s on {} rows (5 splits of the known ties, each hiding a fifth as labels; both directions of each candidate pair, a quarter of the negatives; {} positive); its shape chosen by 4-fold cross-fitting over people: {} trees of depth {}. v1's diversity on the validation labels: {v1_diversity:.2} bits. The served pools hold {:.1}% of the validation ties. Validation NDCG@10 tried: {}.",
+        served.taste_pool,
+        served.graph_pool,
+        served.backward_weight,
+        served.diversity,
         started.elapsed().as_secs_f64(),
         tuning.rows,
         tuning.positives,
         tuning.trees,
         tuning.depth,
-        fitted.backward_weight,
-        fitted.diversity,
-        pipeline::TASTE_CANDIDATES,
         tuning.candidate_recall * 100.0,
         tuning.tried.join("; ")
     ));
-    let known_full = pipeline::KnownGraph::new(&people, users, known);
+    let discovery = population.discovery(known, Some(fitted.model));
     let scorer = pipeline::PipelineScorer {
-        people: &people,
-        known: &known_full,
-        pipeline: &fitted,
+        population: &population,
+        discovery: &discovery,
     };
     let score = ranking.rank_all(
         (
             "B",
             "mesh",
-            "mesh pipeline: candidates → GBT re-ranker (both directions) → MMR",
+            "mesh pipeline as served: candidates → GBT re-ranker (both directions) → MMR",
         ),
         &scorer,
         |u| hidden_graph.neighbours(u),

@@ -1,214 +1,285 @@
-//! Setting B with the full candidate pipeline: candidates from taste (the ANN's role) and from
-//! friends-of-friends, pair features on the known graph, the gradient-boosted re-ranker scored
-//! in both directions and fused, then MMR diversity. The re-ranker is fitted on a validation
-//! split of the known ties and its tree count, fusion weight and diversity are chosen on a
-//! held-apart part of that split: the hidden ties are only ever scored.
-use std::collections::{HashMap, HashSet};
+//! Setting B with the served candidate pipeline. Every dataset user becomes a person of the
+//! coordinator — a device key, a published profile with their taste vector and a card whose
+//! traits are the top tags of their favourites — and the known ties become accepted
+//! introductions. Each person's list is then what `POST /v1/discovery/candidates` answers
+//! them: [`Discovery::rank`] with [`PipelineSettings::SERVED`], the same function, pool sizes,
+//! features, communities and MMR. The re-ranker it uses is fitted on label splits of the known
+//! ties (the hidden test ties are only ever scored), with its tree count and depth chosen by
+//! cross-fitting on those validation splits.
+use std::collections::{BTreeMap, HashMap};
 
-use crate::Dataset;
+use mesh_coordinator::{Discovery, DiscoveryIndex, SocialEvent, SocialState, Store, StoredProfile};
 use mesh_ranking::{
-    FEATURES, GbtParams, GradientBoostedTrees, PairGraph, PersonSignals, SocialGraph, diversify,
-    fuse_reciprocal, pair_features,
+    FEATURES, GbtParams, GradientBoostedTrees, PipelineSettings, SocialGraph, fuse_reciprocal,
+};
+use mesh_shared::{
+    CardTrait, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard, RequestAuth, TasteVector, UserId,
 };
 
+use super::metrics::RankMetrics;
 use super::scorers::PairScorer;
+use crate::Dataset;
 
-/// Candidates taken from the taste neighbours and from the friends-of-friends of each user.
-pub(crate) const TASTE_CANDIDATES: usize = 200;
-const GRAPH_CANDIDATES: usize = 200;
-/// The taste radius is the similarity of this neighbour.
-const RADIUS_RANK: usize = 10;
-/// Length of the diversified head of each list (the shown suggestions).
-const SHOWN: usize = 10;
+/// The evaluation's "now": registrations are 400 days and ties 365 days older, so that no
+/// tie counts as a recent acceptance and no account as new.
+pub const EVAL_NOW_MS: u64 = 1_800_000_000_000;
+const DAY_MS: u64 = 86_400_000;
+/// Length of the shown list (the diversified head) that eval scores and serving shows.
+pub(crate) const SHOWN: usize = 10;
+/// Traits on a card (the card's limit).
+const CARD_TRAITS: usize = 8;
 
-/// What the coordinator knows about every user of a dataset apart from the graph.
-pub(crate) struct People {
-    taste: Vec<Option<Vec<f32>>>,
-    radius: Vec<f32>,
-    traits: Vec<Vec<u32>>,
-    activity: Vec<f32>,
+/// Every dataset user as a person of the coordinator, with the discovery index of their
+/// published profiles.
+#[derive(Debug)]
+pub struct EvalPopulation {
+    ids: Vec<UserId>,
+    secrets: Vec<[u8; 32]>,
+    uploads: Vec<Option<ProfileUpload>>,
+    by_id: HashMap<UserId, usize>,
+    index: DiscoveryIndex,
 }
 
-impl People {
-    /// Taste vectors (unit or `None`), public traits (the top 10 tags of each user's
-    /// favourites, weighted like the taste vector) and an activity prior.
-    pub(crate) fn new(dataset: &Dataset, taste: Vec<Option<Vec<f32>>>) -> Self {
-        let users = dataset.users.len();
-        let radius = (0..users)
-            .map(|u| {
-                let Some(q) = &taste[u] else { return 0.0 };
-                let mut sims: Vec<f32> = taste
-                    .iter()
-                    .enumerate()
-                    .filter(|(v, _)| *v != u)
-                    .filter_map(|(_, t)| t.as_ref().map(|t| dot(q, t)))
-                    .collect();
-                if sims.len() < RADIUS_RANK {
-                    return 0.0;
-                }
-                let (_, nth, _) =
-                    sims.select_nth_unstable_by(RADIUS_RANK - 1, |a, b| b.total_cmp(a));
-                *nth
-            })
-            .collect();
-        let mut tag_ids: HashMap<&str, u32> = HashMap::new();
-        let traits = dataset
-            .interactions
-            .iter()
-            .map(|interactions| {
-                let mut weights: HashMap<u32, f32> = HashMap::new();
-                for i in interactions {
-                    let Some(info) = dataset.items.get(&i.item) else {
-                        continue;
+impl EvalPopulation {
+    /// The people of `dataset` with their unit `taste` vectors (`None`: nothing published)
+    /// under `model_version`. Device keys are derived from the user's position, so the same
+    /// dataset always gives the same people.
+    ///
+    /// # Errors
+    /// [`crate::Error::Shared`] for a taste vector that is not a unit 256-d vector.
+    pub fn new(
+        dataset: &Dataset,
+        taste: Vec<Option<Vec<f32>>>,
+        model_version: u32,
+    ) -> crate::Result<Self> {
+        let index = DiscoveryIndex::default();
+        let traits = top_tags(dataset);
+        let (mut ids, mut secrets, mut uploads) = (Vec::new(), Vec::new(), Vec::new());
+        let mut by_id = HashMap::new();
+        for (u, taste) in taste.into_iter().enumerate() {
+            let secret = *blake3::hash(format!("mesh eval person {u}").as_bytes()).as_bytes();
+            let id = UserId::from_public_key(&RequestAuth::public_key_from_secret(&secret));
+            let upload = match taste {
+                Some(vector) => {
+                    let upload = ProfileUpload {
+                        schema_version: PROFILE_SCHEMA_VERSION,
+                        model_version,
+                        taste_vector: TasteVector::try_from(vector)?,
+                        card: PublicCard {
+                            display_name: format!("person {u}"),
+                            traits: traits.get(u).cloned().unwrap_or_default(),
+                            public_favourites: Vec::new(),
+                            activity: None,
+                            tone: None,
+                        },
                     };
-                    for tag in &info.tags {
-                        let next = tag_ids.len() as u32;
-                        let id = *tag_ids.entry(tag.as_str()).or_insert(next);
-                        *weights.entry(id).or_default() += 1.0 + i.weight.ln().max(0.0);
-                    }
+                    index.upsert(id.clone(), upload.taste_vector.clone(), upload.card.clone());
+                    Some(upload)
                 }
-                let mut ranked: Vec<(u32, f32)> = weights.into_iter().collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                let mut top: Vec<u32> = ranked.into_iter().take(10).map(|(t, _)| t).collect();
-                top.sort_unstable();
-                top
-            })
-            .collect();
-        let activity = dataset
-            .interactions
+                None => None,
+            };
+            by_id.insert(id.clone(), u);
+            ids.push(id);
+            secrets.push(secret);
+            uploads.push(upload);
+        }
+        Ok(Self {
+            ids,
+            secrets,
+            uploads,
+            by_id,
+            index,
+        })
+    }
+
+    /// People in the population.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the population is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Dataset user `u`'s id.
+    pub fn user_id(&self, u: usize) -> Option<&UserId> {
+        self.ids.get(u)
+    }
+
+    /// Dataset user `u`'s device secret (what signs their requests).
+    pub fn device_secret(&self, u: usize) -> Option<[u8; 32]> {
+        self.secrets.get(u).copied()
+    }
+
+    /// Dataset user `u`'s published profile, if they have a taste vector.
+    pub fn upload(&self, u: usize) -> Option<&ProfileUpload> {
+        self.uploads.get(u).and_then(Option::as_ref)
+    }
+
+    /// The dataset position of `user`.
+    pub fn position(&self, user: &UserId) -> Option<usize> {
+        self.by_id.get(user).copied()
+    }
+
+    /// The coordinator's event log for this population with `ties` known: everyone
+    /// registered, then each tie an accepted introduction.
+    pub fn events(&self, ties: &[(usize, usize)]) -> Vec<SocialEvent> {
+        let registered = EVAL_NOW_MS - 400 * DAY_MS;
+        let accepted = EVAL_NOW_MS - 365 * DAY_MS;
+        let mut events: Vec<SocialEvent> = self
+            .ids
             .iter()
-            .map(|i| (i.len() as f32).ln_1p())
-            .collect();
-        Self {
-            taste,
-            radius,
-            traits,
-            activity,
-        }
-    }
-
-    fn cosine(&self, a: usize, b: usize) -> f32 {
-        match (&self.taste[a], &self.taste[b]) {
-            (Some(x), Some(y)) => dot(x, y),
-            _ => f32::NEG_INFINITY,
-        }
-    }
-}
-
-/// The known graph with everything derived from it.
-pub(crate) struct KnownGraph {
-    graph: SocialGraph,
-    neighbour_taste: Vec<Option<Vec<f32>>>,
-    best_adamic_adar: Vec<f32>,
-}
-
-impl KnownGraph {
-    pub(crate) fn new(people: &People, users: usize, ties: &[(usize, usize)]) -> Self {
-        let graph = SocialGraph::from_ties(users, ties);
-        let neighbour_taste = (0..users)
-            .map(|u| {
-                let mut sum: Option<Vec<f32>> = None;
-                let mut count = 0.0f32;
-                for &w in graph.neighbours(u) {
-                    if let Some(t) = &people.taste[w as usize] {
-                        let s = sum.get_or_insert_with(|| vec![0.0; t.len()]);
-                        s.iter_mut().zip(t).for_each(|(a, b)| *a += b);
-                        count += 1.0;
-                    }
-                }
-                sum.map(|mut s| {
-                    s.iter_mut().for_each(|x| *x /= count);
-                    s
-                })
+            .map(|user| SocialEvent::Registered {
+                user: user.clone(),
+                at_ms: registered,
             })
             .collect();
-        let best_adamic_adar = (0..users)
-            .map(|u| graph.two_hop(u).best_adamic_adar(&graph, u))
-            .collect();
-        Self {
-            graph,
-            neighbour_taste,
-            best_adamic_adar,
+        for &(a, b) in ties {
+            let (Some(from), Some(to)) = (self.ids.get(a), self.ids.get(b)) else {
+                continue;
+            };
+            events.push(SocialEvent::IntroductionAccepted {
+                from: from.clone(),
+                to: to.clone(),
+                at_ms: accepted,
+            });
         }
+        events
     }
 
-    pub(crate) fn social(&self) -> &SocialGraph {
-        &self.graph
+    /// The discovery service over this population with `ties` known, as a coordinator that
+    /// replayed [`EvalPopulation::events`] holds it, ranking with `ranker`.
+    pub fn discovery(
+        &self,
+        ties: &[(usize, usize)],
+        ranker: Option<GradientBoostedTrees>,
+    ) -> Discovery {
+        let mut social = SocialState::default();
+        for event in self.events(ties) {
+            social.apply(&event);
+        }
+        social.refresh_communities();
+        Discovery::new(social, ranker)
     }
 
-    fn signals<'a>(&'a self, people: &'a People, u: usize) -> PersonSignals<'a> {
-        PersonSignals {
-            taste: people.taste[u].as_deref(),
-            taste_radius: people.radius[u],
-            neighbour_taste: self.neighbour_taste[u].as_deref(),
-            traits: &people.traits[u],
-            activity_prior: people.activity[u],
-            best_adamic_adar: self.best_adamic_adar[u],
-            ..PersonSignals::default()
-        }
-    }
-
-    /// The candidate pool of `u`: taste neighbours and friends-of-friends who are not tied to
-    /// `u` yet, with the features of both directions (`forward` rows then `backward` rows).
-    fn candidates(&self, people: &People, u: usize) -> Pool {
-        let users = people.taste.len();
-        let mut by_taste: Vec<(usize, f32)> = (0..users)
-            .filter(|&v| v != u && !self.graph.connected(u, v))
-            .map(|v| (v, people.cosine(u, v)))
-            .filter(|(_, s)| s.is_finite())
-            .collect();
-        let take = TASTE_CANDIDATES.min(by_taste.len());
-        if take > 0 && take < by_taste.len() {
-            by_taste.select_nth_unstable_by(take - 1, |a, b| b.1.total_cmp(&a.1));
-        }
-        let two_hop = self.graph.two_hop(u);
-        let mut members: Vec<usize> = by_taste[..take].iter().map(|e| e.0).collect();
-        let mut seen: HashSet<usize> = members.iter().copied().collect();
-        for v in two_hop.best(GRAPH_CANDIDATES + self.graph.degree(u)) {
-            let v = v as usize;
-            if v != u && !self.graph.connected(u, v) && seen.insert(v) {
-                members.push(v);
+    /// Writes the population into `store` as its devices and the coordinator would: each key
+    /// registered, each profile published, each tie appended as an accepted introduction.
+    ///
+    /// # Errors
+    /// [`crate::Error::Coordinator`] if the store refuses a write.
+    pub fn publish_into(&self, store: &dyn Store, ties: &[(usize, usize)]) -> crate::Result<()> {
+        let registered = EVAL_NOW_MS - 400 * DAY_MS;
+        for (u, (id, secret)) in self.ids.iter().zip(&self.secrets).enumerate() {
+            let key = RequestAuth::public_key_from_secret(secret);
+            store.register(id, &key, registered)?;
+            if let Some(upload) = self.upload(u) {
+                let stored = StoredProfile {
+                    upload: upload.clone(),
+                    updated_at_ms: registered + 1,
+                };
+                store.put_profile(id, &key, registered + 1, &stored)?;
             }
         }
-        members.sort_unstable();
-        let mut forward = vec![0.0; members.len() * FEATURES];
-        let mut backward = vec![0.0; members.len() * FEATURES];
-        let su = self.signals(people, u);
-        for (i, &v) in members.iter().enumerate() {
-            let pair = PairGraph::of(&self.graph, &two_hop, v);
-            let sv = self.signals(people, v);
-            let rows = i * FEATURES..(i + 1) * FEATURES;
-            pair_features(
-                &self.graph,
-                &pair,
-                u,
-                v,
-                &su,
-                &sv,
-                0.0,
-                &mut forward[rows.clone()],
-            );
-            pair_features(&self.graph, &pair, v, u, &sv, &su, 0.0, &mut backward[rows]);
+        for event in self.events(ties).into_iter().skip(self.ids.len()) {
+            store.append_social(None, &event)?;
         }
+        Ok(())
+    }
+
+    /// Dataset user `u`'s suggestions, as the served pipeline ranks them for their own taste
+    /// vector: the whole retrieved pool as dataset positions, the shown ten diversified.
+    pub fn ranked(&self, discovery: &Discovery, u: usize) -> Vec<usize> {
+        let (Some(id), Some(upload)) = (self.ids.get(u), self.upload(u)) else {
+            return Vec::new();
+        };
+        discovery
+            .rank(
+                &self.index,
+                (Some(id), None),
+                upload.taste_vector.as_slice(),
+                SHOWN,
+                &PipelineSettings::SERVED,
+                EVAL_NOW_MS,
+            )
+            .iter()
+            .filter_map(|c| self.position(&c.user_id))
+            .collect()
+    }
+
+    /// The retrieved pool of dataset user `u` with its feature rows, as the served pipeline
+    /// computes them.
+    fn pool(&self, discovery: &Discovery, u: usize) -> Pool {
+        let (Some(id), Some(upload)) = (self.ids.get(u), self.upload(u)) else {
+            return Pool::default();
+        };
+        let features = discovery.pool_features(
+            &self.index,
+            id,
+            upload.taste_vector.as_slice(),
+            SHOWN,
+            &PipelineSettings::SERVED,
+            EVAL_NOW_MS,
+        );
         Pool {
-            members,
-            forward,
-            backward,
+            members: features
+                .people
+                .iter()
+                .filter_map(|p| self.position(p))
+                .collect(),
+            forward: features.forward,
+            backward: features.backward,
         }
     }
 }
 
+/// Each user's top tags (weighted like the taste vector) as card traits: what their device
+/// would infer and publish.
+fn top_tags(dataset: &Dataset) -> Vec<Vec<CardTrait>> {
+    dataset
+        .interactions
+        .iter()
+        .map(|interactions| {
+            let mut weights: BTreeMap<&str, f32> = BTreeMap::new();
+            let mut total = 0.0f32;
+            for i in interactions {
+                let Some(info) = dataset.items.get(&i.item) else {
+                    continue;
+                };
+                let weight = 1.0 + i.weight.ln().max(0.0);
+                total += weight;
+                for tag in &info.tags {
+                    let tag = tag.trim();
+                    if (1..=40).contains(&tag.chars().count()) && !tag.chars().any(char::is_control)
+                    {
+                        *weights.entry(tag).or_default() += weight;
+                    }
+                }
+            }
+            let mut ranked: Vec<(&str, f32)> = weights.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            ranked
+                .into_iter()
+                .take(CARD_TRAITS)
+                .map(|(label, weight)| CardTrait {
+                    label: label.to_owned(),
+                    strength: ((weight / total.max(1.0)).min(1.0) * 20.0).round() / 20.0,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
 struct Pool {
     members: Vec<usize>,
     forward: Vec<f32>,
     backward: Vec<f32>,
 }
 
-/// The tuned pipeline: re-ranker, fusion weight and MMR diversity.
+/// The fitted re-ranker.
 pub(crate) struct Pipeline {
     pub(crate) model: GradientBoostedTrees,
-    pub(crate) backward_weight: f32,
-    pub(crate) diversity: f32,
 }
 
 /// Validation figures of each setting tried (for the report's notes).
@@ -250,23 +321,25 @@ pub(crate) const FIT_SETTINGS: FitSettings = FitSettings {
 /// candidate after every [`TREE_STEP`] trees.
 type Scored<'a> = (usize, usize, &'a Pool, Vec<[Vec<f32>; 2]>);
 
-/// One way of hiding known ties: the graph without them, and the hidden ties as labels.
+/// One way of hiding known ties: the coordinator's discovery without them, and the hidden
+/// ties as labels.
 pub(crate) struct LabelSplit {
-    pub(crate) graph: KnownGraph,
+    pub(crate) discovery: Discovery,
+    pub(crate) known: SocialGraph,
     pub(crate) labels: SocialGraph,
 }
 
-/// Splits `ties` into `parts` seeded parts; split `i` hides part `i` from the graph and uses
-/// it as labels, so every tie is a label once (with features from a graph without it).
+/// Splits `ties` into `parts` seeded parts; split `i` hides part `i` from the coordinator and
+/// uses it as labels, so every tie is a label once (with features from a graph without it).
 pub(crate) fn label_splits(
-    people: &People,
+    population: &EvalPopulation,
     ties: &[(usize, usize)],
     parts: usize,
     seed: u64,
 ) -> Vec<LabelSplit> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
-    let users = people.taste.len();
+    let users = population.len();
     let mut shuffled = ties.to_vec();
     shuffled.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     (0..parts)
@@ -278,7 +351,8 @@ pub(crate) fn label_splits(
             let kept: Vec<(usize, usize)> = kept.into_iter().map(|(_, t)| *t).collect();
             let hidden: Vec<(usize, usize)> = hidden.into_iter().map(|(_, t)| *t).collect();
             LabelSplit {
-                graph: KnownGraph::new(people, users, &kept),
+                discovery: population.discovery(&kept, None),
+                known: SocialGraph::from_ties(users, &kept),
                 labels: SocialGraph::from_ties(users, &hidden),
             }
         })
@@ -288,26 +362,23 @@ pub(crate) fn label_splits(
 /// Share of negative pairs kept as training rows (every positive is kept).
 const NEGATIVE_SHARE: u64 = 4;
 
-/// Fits the re-ranker on the label `splits` and chooses its depth, tree count, fusion weight
-/// and diversity by cross-fitting: people are split in four folds; each fold's labelled users
-/// are scored by a model fitted only on pairs of people from the other folds (so a tie is
-/// never scored from one end after being learned from the other), and the choice maximises
-/// their mean NDCG@10 while keeping the diversity of their shown lists (`communities`) at
-/// least `min_diversity`. The final model is fitted on everyone with the chosen shape.
+/// Fits the re-ranker on the label `splits` and chooses its depth and tree count by
+/// cross-fitting: people are split in four folds; each fold's labelled users are scored by a
+/// model fitted only on pairs of people from the other folds (so a tie is never scored from
+/// one end after being learned from the other), and the choice maximises their mean NDCG@10
+/// with the served fusion weight. The final model is fitted on everyone with the chosen shape.
 pub(crate) fn fit_pipeline(
-    people: &People,
+    population: &EvalPopulation,
     splits: &[LabelSplit],
-    communities: &[u32],
-    min_diversity: f64,
     settings: &FitSettings,
 ) -> crate::Result<(Pipeline, Tuning)> {
-    let users = people.taste.len();
+    let users = population.len();
     let fold_of = |u: usize| splitmix(u as u64) % FOLDS;
     let (mut found, mut total) = (0usize, 0usize);
     let mut pools: Vec<(usize, usize, Pool)> = Vec::new();
     for (split_index, split) in splits.iter().enumerate() {
         for u in (0..users).filter(|&u| split.labels.degree(u) > 0) {
-            let pool = split.graph.candidates(people, u);
+            let pool = population.pool(&split.discovery, u);
             let relevant = split.labels.neighbours(u);
             found += pool
                 .members
@@ -372,15 +443,11 @@ pub(crate) fn fit_pipeline(
         }
         Ok(scored)
     };
-    let evaluate = |scored: &[Scored<'_>],
-                    checkpoint: usize,
-                    backward_weight: f32,
-                    diversity: f32|
-     -> (f64, f64) {
-        let (mut ndcg, mut entropy) = (0.0, 0.0);
+    let backward_weight = PipelineSettings::SERVED.backward_weight;
+    let validation_ndcg = |scored: &[Scored<'_>], checkpoint: usize| -> f64 {
+        let mut ndcg = 0.0;
         for (split, u, pool, margins) in scored {
-            let LabelSplit { graph, labels } = &splits[*split];
-            let fused: Vec<(usize, f32)> = pool
+            let mut fused: Vec<(usize, f32)> = pool
                 .members
                 .iter()
                 .zip(margins)
@@ -391,26 +458,17 @@ pub(crate) fn fit_pipeline(
                     )
                 })
                 .collect();
-            let ranked = diversify(&fused, SHOWN, diversity, |a, b| {
-                similarity(people, &graph.graph, a, b)
-            });
-            let relevant = labels.neighbours(*u);
-            ndcg += super::metrics::RankMetrics::of(
-                &ranked,
-                |c| relevant.contains(&(c as u32)),
-                relevant.len(),
-            )
-            .ndcg_at_10;
-            entropy += super::metrics::community_entropy(
-                ranked.iter().take(SHOWN).map(|&c| communities[c]),
-            );
+            fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let ranked: Vec<usize> = fused.into_iter().map(|(v, _)| v).collect();
+            let relevant = splits[*split].labels.neighbours(*u);
+            ndcg += RankMetrics::of(&ranked, |c| relevant.contains(&(c as u32)), relevant.len())
+                .ndcg_at_10;
         }
-        let n = scored.len().max(1) as f64;
-        (ndcg / n, entropy / n)
+        ndcg / scored.len().max(1) as f64
     };
     let mut tried = Vec::new();
-    // (depth, checkpoint, validation NDCG, out-of-fold margins)
-    let mut best_shape: Option<(usize, usize, f64, Vec<Scored<'_>>)> = None;
+    // (depth, checkpoint, validation NDCG)
+    let mut best_shape: Option<(usize, usize, f64)> = None;
     for &max_depth in settings.depths {
         let params = GbtParams {
             max_depth,
@@ -418,34 +476,19 @@ pub(crate) fn fit_pipeline(
         };
         let scored = cross_fit(params)?;
         for checkpoint in 0..params.trees / TREE_STEP {
-            let (ndcg, _) = evaluate(&scored, checkpoint, 0.5, 0.0);
+            let ndcg = validation_ndcg(&scored, checkpoint);
             tried.push(format!(
                 "depth {max_depth}, {} trees: {ndcg:.3}",
                 (checkpoint + 1) * TREE_STEP
             ));
             if best_shape.as_ref().is_none_or(|b| ndcg > b.2) {
-                best_shape = Some((max_depth, checkpoint, ndcg, Vec::new()));
+                best_shape = Some((max_depth, checkpoint, ndcg));
             }
         }
-        if let Some(best) = best_shape.as_mut().filter(|b| b.0 == max_depth) {
-            best.3 = scored;
-        }
     }
-    let Some((max_depth, checkpoint, _, scored)) = best_shape else {
+    let Some((max_depth, checkpoint, _)) = best_shape else {
         return Err(mesh_ranking::Error::Ranking("no tree shape to try".into()).into());
     };
-    let mut best = (0.5f32, 0.0f32, f64::MIN);
-    for backward_weight in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        for diversity in [0.0, 0.1, 0.2, 0.3, 0.4, 0.5] {
-            let (ndcg, entropy) = evaluate(&scored, checkpoint, backward_weight, diversity);
-            tried.push(format!(
-                "fusion {backward_weight} diversity {diversity}: {ndcg:.3} ({entropy:.2} bits)"
-            ));
-            if entropy >= min_diversity && ndcg > best.2 {
-                best = (backward_weight, diversity, ndcg);
-            }
-        }
-    }
     let trees = (checkpoint + 1) * TREE_STEP;
     let params = GbtParams {
         max_depth,
@@ -461,60 +504,31 @@ pub(crate) fn fit_pipeline(
         tried,
         candidate_recall: found as f64 / total.max(1) as f64,
     };
-    Ok((
-        Pipeline {
-            model,
-            backward_weight: best.0,
-            diversity: best.1,
-        },
-        tuning_report,
-    ))
+    Ok((Pipeline { model }, tuning_report))
 }
 
-/// MMR similarity of two candidates: same community on the known graph, and taste.
-fn similarity(people: &People, graph: &SocialGraph, a: usize, b: usize) -> f32 {
-    let same = f32::from(u8::from(graph.community(a) == graph.community(b)));
-    0.5 * same + 0.5 * people.cosine(a, b).max(0.0)
-}
-
-/// The pipeline as a scorer of every user: the pool in pipeline order first, then everyone
-/// else by taste.
+/// The served pipeline as a scorer of every user: the ranked pool first, then everyone else
+/// by taste.
 pub(crate) struct PipelineScorer<'a> {
-    pub(crate) people: &'a People,
-    pub(crate) known: &'a KnownGraph,
-    pub(crate) pipeline: &'a Pipeline,
+    pub(crate) population: &'a EvalPopulation,
+    pub(crate) discovery: &'a Discovery,
 }
 
 impl PairScorer for PipelineScorer<'_> {
     fn score_all(&self, u: usize, out: &mut [f32]) {
+        let own = self.population.upload(u).map(|p| p.taste_vector.as_slice());
         for (v, score) in out.iter_mut().enumerate() {
-            let cosine = self.people.cosine(u, v);
-            *score = if cosine.is_finite() { cosine } else { -2.0 };
+            *score = match (own, self.population.upload(v)) {
+                (Some(a), Some(b)) => mesh_ann::inner_product(a, b.taste_vector.as_slice()),
+                _ => -2.0,
+            };
         }
-        let pool = self.known.candidates(self.people, u);
-        let scored: Vec<(usize, f32)> = pool
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let rows = i * FEATURES..(i + 1) * FEATURES;
-                let f = self.pipeline.model.margin(&pool.forward[rows.clone()]);
-                let b = self.pipeline.model.margin(&pool.backward[rows]);
-                (v, fuse_reciprocal(f, b, self.pipeline.backward_weight))
-            })
-            .collect();
-        let ranked = diversify(&scored, SHOWN, self.pipeline.diversity, |a, b| {
-            similarity(self.people, &self.known.graph, a, b)
-        });
+        let ranked = self.population.ranked(self.discovery, u);
         let len = ranked.len() as f32;
         for (position, v) in ranked.into_iter().enumerate() {
             out[v] = 10.0 + len - position as f32;
         }
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn splitmix(x: u64) -> u64 {
@@ -534,12 +548,19 @@ mod tests {
     #[test]
     fn the_fitted_pipeline_recovers_hidden_ties() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let (people_count, groups, dim) = (120usize, 4usize, 8usize);
+        let (people_count, groups) = (120usize, 4usize);
+        let dim = mesh_shared::TASTE_DIM;
         let group = |u: usize| u % groups;
         let taste: Vec<Option<Vec<f32>>> = (0..people_count)
             .map(|u| {
                 let mut v: Vec<f32> = (0..dim)
-                    .map(|d| f32::from(u8::from(d == group(u))) + rng.random::<f32>() * 0.8)
+                    .map(|d| {
+                        if d < 8 {
+                            f32::from(u8::from(d == group(u))) + rng.random::<f32>() * 0.8
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
                 v.iter_mut().for_each(|x| *x /= norm);
@@ -561,9 +582,8 @@ mod tests {
             interactions: vec![Vec::new(); people_count],
             ..Dataset::default()
         };
-        let people = People::new(&dataset, taste);
-        let splits = label_splits(&people, &known, 5, 2);
-        let communities = super::super::label_propagation(people_count, &known);
+        let population = EvalPopulation::new(&dataset, taste, 1).unwrap();
+        let splits = label_splits(&population, &known, 5, 2);
         let settings = FitSettings {
             depths: &[3],
             gbt: GbtParams {
@@ -571,22 +591,21 @@ mod tests {
                 ..FIT_SETTINGS.gbt
             },
         };
-        let (pipeline, tuning) =
-            fit_pipeline(&people, &splits, &communities, 0.0, &settings).unwrap();
+        let (pipeline, tuning) = fit_pipeline(&population, &splits, &settings).unwrap();
         assert!(tuning.positives > 0 && tuning.trees <= 50);
-        let known_graph = KnownGraph::new(&people, people_count, &known);
+        let discovery = population.discovery(&known, Some(pipeline.model));
+        let known_graph = SocialGraph::from_ties(people_count, &known);
         let hidden_graph = SocialGraph::from_ties(people_count, &hidden);
         let scorer = PipelineScorer {
-            people: &people,
-            known: &known_graph,
-            pipeline: &pipeline,
+            population: &population,
+            discovery: &discovery,
         };
         let mut scores = vec![0.0; people_count];
         let (mut hits, mut shown, mut chance, mut users) = (0usize, 0usize, 0.0f64, 0usize);
         for u in (0..people_count).filter(|&u| hidden_graph.degree(u) > 0) {
             scorer.score_all(u, &mut scores);
             let mut ranked: Vec<usize> = (0..people_count)
-                .filter(|&v| v != u && !known_graph.social().connected(u, v))
+                .filter(|&v| v != u && !known_graph.connected(u, v))
                 .collect();
             chance += hidden_graph.degree(u) as f64 / ranked.len() as f64;
             ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
