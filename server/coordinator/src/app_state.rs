@@ -42,6 +42,9 @@ pub struct AppState {
     pub(crate) rounds: Arc<RoundCoordinator>,
     /// Bearer token that starts rounds (`None`: nobody can).
     pub(crate) operator_token: Option<String>,
+    /// The A/B experiment this router runs on signed viewers (set by [`crate::app`] from its
+    /// config, per router).
+    pub(crate) experiment: Option<Arc<crate::Experiment>>,
     /// Private-set-intersection messages between two people, in memory.
     pub(crate) psi: Arc<crate::PsiRelay>,
     /// Held across a profile write to the store and the matching index update, so that a
@@ -205,6 +208,7 @@ impl AppState {
             body_limit: usize::MAX,
             rounds,
             operator_token: None,
+            experiment: None,
             psi: Arc::default(),
             profile_writes: Arc::default(),
             from_store: Arc::new(Mutex::new(from_store)),
@@ -302,6 +306,24 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner)
             .mark(sequence);
         Ok(())
+    }
+
+    /// The operator starts the next federated round on the served model, which must still be
+    /// the store's current one (else a restart serves the newer one first).
+    pub(crate) fn start_round(
+        &self,
+        settings: crate::RoundSettings,
+    ) -> std::result::Result<crate::RoundStatus, crate::ApiError> {
+        let served = self.model_weights()?;
+        let stored = current_model(self.store.as_ref())?;
+        if stored.version() != served.version() {
+            return Err(crate::ApiError::Conflict(format!(
+                "the store holds model version {} but version {} is served: restart the coordinator to serve it before the next round",
+                stored.version(),
+                served.version()
+            )));
+        }
+        Ok(self.rounds.start(settings, &served)?)
     }
 
     /// Applies the social events other replicas appended since this one last looked (blocks,

@@ -25,7 +25,6 @@ pub struct Discovery {
     ranker: RwLock<Option<Arc<GradientBoostedTrees>>>,
     pub(crate) outreach: OutreachPolicy,
     exposure: Mutex<ExposureTally>,
-    experiment: RwLock<Option<Experiment>>,
 }
 
 /// DCG-weighted exposure per group in everything shown so far, beside each group's share of
@@ -68,25 +67,7 @@ impl Discovery {
             ranker: RwLock::new(ranker.map(Arc::new)),
             outreach: OutreachPolicy::default(),
             exposure: Mutex::default(),
-            experiment: RwLock::new(None),
         }
-    }
-
-    /// Runs `experiment` on signed viewers (`None`: everyone gets the flags' ranking): its
-    /// hold-out is served v1, each arm v2 with its MMR diversity weight.
-    pub fn set_experiment(&self, experiment: Option<Experiment>) {
-        *self
-            .experiment
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = experiment;
-    }
-
-    /// The running experiment, if any.
-    pub fn experiment(&self) -> Option<Experiment> {
-        self.experiment
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// The fairness tally so far.
@@ -112,7 +93,8 @@ impl Discovery {
 
     /// The `k` suggestions for taste vector `query` at `now_ms`. `viewer` is the signed-in
     /// person whose ties, blocks, snoozes, intents, feedback and impressions apply; `exclude`
-    /// (an unsigned caller's own id) is only left out, never personalised for.
+    /// (an unsigned caller's own id) is only left out, never personalised for. A running
+    /// `experiment` serves its hold-out v1 and each arm v2 with the arm's MMR diversity.
     ///
     /// # Errors
     /// [`DiscoveryRefusal::Off`] when the kill switch is off.
@@ -122,14 +104,14 @@ impl Discovery {
         (viewer, exclude): (Option<&UserId>, Option<&UserId>),
         query: &[f32],
         k: usize,
+        experiment: Option<&Experiment>,
         now_ms: u64,
     ) -> Result<Vec<DiscoveryCandidate>, DiscoveryRefusal> {
         let ranking = {
             let social = self.social.read().unwrap_or_else(PoisonError::into_inner);
             social.ranking().ok_or(DiscoveryRefusal::Off)?
         };
-        let experiment = self.experiment();
-        let cohort = experiment.as_ref().zip(viewer).map(|(e, v)| e.assign(v));
+        let cohort = experiment.zip(viewer).map(|(e, v)| e.assign(v));
         let shown = match (ranking, cohort) {
             (RankingVersion::V1, _) | (RankingVersion::V2, Some(Cohort::Holdout)) => {
                 self.v1(index, viewer, exclude, k, now_ms)

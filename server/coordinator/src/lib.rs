@@ -34,6 +34,7 @@ mod routes;
 mod secure_aggregation;
 mod server_optimizer;
 mod social;
+mod social_controls;
 mod store;
 
 pub use api_error::ApiError;

@@ -13,8 +13,9 @@ pub const PSI_MESSAGE_TTL_MS: u64 = 10 * 60_000;
 /// Mailboxes one person may hold open at once (one per peer).
 pub const MAX_OPEN_PSI_PER_USER: usize = 16;
 
-/// Which message of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which message of the run (`blinded` or `answer` in a path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PsiRound {
     /// Round one: the sender's blinded items.
     Blinded,

@@ -1,38 +1,36 @@
+//! `POST /v1/discovery/candidates`: the candidate pipeline (`Discovery::candidates`).
 use axum::Json;
 use axum::extract::State;
 use mesh_shared::{CandidatesRequest, CandidatesResponse};
 
-use super::extract::{MaybeSigned, parse_json};
-use crate::{ApiError, AppState, SocialEvent};
+use super::extract::MaybeSigned;
+use crate::{ApiError, AppState};
 
-/// `POST /v1/discovery/candidates`: the `k` best suggestions for the query's taste vector,
-/// from the pipeline the feature flag selects (v2: taste and friends-of-friends, re-ranked in
-/// both directions, diversified; v1: shared public favourites). Signed requests are the
-/// viewer's own: their blocks, ties, snoozes, intents and feedback apply, and what they were
-/// shown is recorded (`SuggestionsShown`, an outcome event). `503` while the kill switch is off.
+/// `POST /v1/discovery/candidates`: the `k` suggestions for a taste vector. Anonymous
+/// queries are never personalised; a signed viewer's ties, blocks, snoozes, intents and
+/// swipes apply, and what they were shown is recorded (on the blocking pool).
 pub(crate) async fn candidates(
     State(state): State<AppState>,
-    request: MaybeSigned,
+    request: MaybeSigned<CandidatesRequest>,
 ) -> Result<Json<CandidatesResponse>, ApiError> {
-    let body: CandidatesRequest = parse_json(&request.body)?;
-    body.validate().map_err(crate::Error::from)?;
+    let MaybeSigned { viewer, body } = request;
     state.check_model_version(body.model_version)?;
     let candidates = state
         .discovery
         .candidates(
             &state.index,
-            (request.viewer.as_ref(), body.exclude.as_ref()),
+            (viewer.as_ref(), body.exclude.as_ref()),
             body.taste_vector.as_slice(),
             body.k as usize,
+            state.experiment.as_deref(),
             state.clock.now_ms(),
         )
         .map_err(|_| ApiError::DiscoveryOff)?;
-    if let Some(viewer) = request.viewer {
-        state.record_event(&SocialEvent::SuggestionsShown {
-            viewer,
-            shown: candidates.iter().map(|c| c.user_id.clone()).collect(),
-            at_ms: state.clock.now_ms(),
-        })?;
+    if let Some(viewer) = viewer {
+        let shown = candidates.iter().map(|c| c.user_id.clone()).collect();
+        state
+            .blocking(move |s| s.record_shown(viewer, shown))
+            .await?;
     }
     Ok(Json(CandidatesResponse {
         model_version: state.model.version,

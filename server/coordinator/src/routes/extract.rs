@@ -1,7 +1,11 @@
+//! The request's common work, done before a handler runs: signatures verified and bodies
+//! parsed into their types (`Signed<T>`, `MaybeSigned<T>`), the operator's token checked
+//! (`Operator`), and every path, query and body rejection answered in the API's JSON shape.
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use mesh_shared::{MAX_CLOCK_SKEW_MS, RequestAuth, UserId};
 use serde::de::DeserializeOwned;
 
@@ -20,16 +24,61 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
     }
 }
 
-/// A request signed by a device key, verified against its method, path and exact body bytes
-/// and against the coordinator's clock. Replays are refused later, by the store.
-#[derive(Debug)]
-pub(crate) struct Signed {
-    pub(crate) auth: RequestAuth,
-    pub(crate) user: UserId,
-    pub(crate) body: Bytes,
+/// A request body: parsed (and checked) from the exact bytes that were signed.
+pub(crate) trait RequestBody: Sized {
+    /// The body of `bytes`; 400 or 422 in the API's error shape when it does not parse.
+    fn parse(bytes: &[u8]) -> Result<Self, ApiError>;
 }
 
-impl Signed {
+/// A request that carries no body (whatever is sent is signed over, then ignored).
+#[derive(Debug)]
+pub(crate) struct NoBody;
+
+impl RequestBody for NoBody {
+    fn parse(_: &[u8]) -> Result<Self, ApiError> {
+        Ok(Self)
+    }
+}
+
+/// JSON request bodies: `checked` ones also pass their own `validate()` (ranges and lengths
+/// serde cannot express).
+macro_rules! json_bodies {
+    (checked: $($checked:ty),*; plain: $($plain:ty),*) => {
+        $(impl RequestBody for $checked {
+            fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+                let body: Self = parse_json(bytes)?;
+                body.validate().map_err(crate::Error::from)?;
+                Ok(body)
+            }
+        })*
+        $(impl RequestBody for $plain {
+            fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+                parse_json(bytes)
+            }
+        })*
+    };
+}
+
+json_bodies!(
+    checked: mesh_shared::CandidatesRequest, mesh_shared::RoomCandidatesRequest,
+        mesh_shared::ProfileUpload, mesh_shared::ReportRequest, mesh_shared::SnoozeRequest,
+        mesh_shared::IntentsRequest;
+    plain: mesh_shared::BlockRequest, mesh_shared::FeedbackRequest,
+        mesh_shared::IntroductionRequest, mesh_shared::MessageRequest, mesh_shared::PsiMessage,
+        mesh_shared::DiscoveryFlags
+);
+
+/// A request signed by a device key, verified against its method, path and exact body bytes
+/// and against the coordinator's clock, with its body parsed into `T`. Replays are refused
+/// later, by the store.
+#[derive(Debug)]
+pub(crate) struct Signed<T = NoBody> {
+    pub(crate) auth: RequestAuth,
+    pub(crate) user: UserId,
+    pub(crate) body: T,
+}
+
+impl<T> Signed<T> {
     /// The signer, for a store write that advances the key's timestamp.
     pub(crate) fn signer(&self) -> crate::Signer<'_> {
         crate::Signer {
@@ -43,62 +92,102 @@ impl Signed {
 /// A read that may be signed: with an `Authorization` header the signature is verified and
 /// the signer is the viewer (their blocks, ties and snoozes apply); without one, anonymous.
 #[derive(Debug)]
-pub(crate) struct MaybeSigned {
+pub(crate) struct MaybeSigned<T> {
     pub(crate) viewer: Option<UserId>,
-    pub(crate) body: Bytes,
+    pub(crate) body: T,
 }
 
-impl FromRequest<AppState> for MaybeSigned {
+impl<T: RequestBody> FromRequest<AppState> for MaybeSigned<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         if request.headers().contains_key(AUTHORIZATION) {
-            let signed = Signed::from_request(request, state).await?;
+            let signed = Signed::<T>::from_request(request, state).await?;
             Ok(Self {
                 viewer: Some(signed.user),
                 body: signed.body,
             })
         } else {
+            let bytes = read_body(request, state).await?;
             Ok(Self {
                 viewer: None,
-                body: read_body(request, state).await?,
+                body: T::parse(&bytes)?,
             })
         }
     }
 }
 
-/// Checks `Authorization: Bearer <operator token>` for an operator `action`.
-pub(crate) fn require_operator(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    action: &str,
-) -> Result<(), ApiError> {
-    let Some(token) = state.operator_token.as_deref() else {
-        return Err(ApiError::Forbidden(format!(
-            "{action} is for the operator: serve with an operator token"
-        )));
-    };
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let matches = presented.is_some_and(|p| {
-        // Compared in full whatever the first difference, so timing says nothing.
-        p.len() == token.len()
-            && p.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if !matches {
-        return Err(ApiError::Unauthenticated(format!(
-            "{action} needs Authorization: Bearer <operator token>"
-        )));
+/// The operator: `Authorization: Bearer <operator token>`, compared in constant time.
+#[derive(Debug)]
+pub(crate) struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = state.operator_token.as_deref() else {
+            return Err(ApiError::Forbidden(format!(
+                "{} is for the operator: serve with an operator token",
+                parts.uri.path()
+            )));
+        };
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let matches = presented.is_some_and(|p| {
+            // Compared in full whatever the first difference, so timing says nothing.
+            p.len() == token.len()
+                && p.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !matches {
+            return Err(ApiError::Unauthenticated(format!(
+                "{} needs Authorization: Bearer <operator token>",
+                parts.uri.path()
+            )));
+        }
+        Ok(Self)
     }
-    Ok(())
 }
 
-impl FromRequest<AppState> for Signed {
+/// Path parameters, with a malformed one answered 404 in the API's error shape.
+#[derive(Debug)]
+pub(crate) struct AppPath<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| ApiError::NotFound(rejection.body_text()))
+    }
+}
+
+/// A query string, with a malformed one answered 422 in the API's error shape.
+#[derive(Debug)]
+pub(crate) struct AppQuery<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ApiError::InvalidBody {
+                field: None,
+                message: rejection.body_text(),
+            })
+    }
+}
+
+impl<T: RequestBody> FromRequest<AppState> for Signed<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -125,10 +214,11 @@ impl FromRequest<AppState> for Signed {
                 MAX_CLOCK_SKEW_MS / 1000
             )));
         }
-        let body = read_body(request, state).await?;
-        auth.verify(&method, &path, &body)
+        let bytes = read_body(request, state).await?;
+        auth.verify(&method, &path, &bytes)
             .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
         let user = auth.user_id();
+        let body = T::parse(&bytes)?;
         Ok(Self { auth, user, body })
     }
 }

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,11 +12,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 
+mod admin;
 mod discovery;
 mod extract;
 mod identities;
 mod model;
-mod operations;
 mod profiles;
 mod psi;
 mod rounds;
@@ -53,11 +54,12 @@ impl Default for AppConfig {
     }
 }
 
-/// The coordinator's router: the `/v1` API plus, when configured, the demo page.
+/// The coordinator's router: the `/v1` API plus, when configured, the demo page. The
+/// `config` applies to this router's handle on `state` only: nothing shared changes.
 pub fn app(mut state: AppState, config: &AppConfig) -> Router {
     state.body_limit = config.body_limit;
     state.operator_token.clone_from(&config.operator_token);
-    state.discovery.set_experiment(config.experiment.clone());
+    state.experiment = config.experiment.clone().map(Arc::new);
     let rounds = Router::new()
         .route("/v1/rounds", post(rounds::start))
         .route("/v1/rounds/current", get(rounds::current))
@@ -100,19 +102,19 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .route("/v1/rooms/{room}/presence", post(social::presence))
         .route("/v1/rooms/{room}/candidates", post(social::room_candidates))
         .route(
-            "/v1/admin/flags",
-            get(social::get_flags).put(social::put_flags),
-        )
-        .route(
             "/v1/psi/{peer}/{round}",
             put(psi::put_message).get(psi::get_message),
         )
-        .route("/v1/admin/fairness", get(social::fairness))
-        .route("/v1/admin/metrics", get(operations::metrics))
-        .route("/v1/admin/models", get(operations::models))
-        .route("/metrics", get(operations::prometheus))
-        .route("/dashboard", get(operations::dashboard))
-        .route("/v1/admin/ranker/train", post(social::train_ranker))
+        .route(
+            "/v1/admin/flags",
+            get(admin::get_flags).put(admin::put_flags),
+        )
+        .route("/v1/admin/fairness", get(admin::fairness))
+        .route("/v1/admin/metrics", get(admin::metrics))
+        .route("/v1/admin/models", get(admin::models))
+        .route("/v1/admin/ranker/train", post(admin::train_ranker))
+        .route("/metrics", get(admin::prometheus))
+        .route("/dashboard", get(admin::dashboard))
         .with_state(state)
         .merge(rounds);
     let router = match &config.web_dir {

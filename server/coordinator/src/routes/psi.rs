@@ -4,18 +4,18 @@
 use std::sync::PoisonError;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mesh_shared::{PsiMessage, UserId};
 
-use super::extract::{Signed, parse_json};
+use super::extract::{AppPath, Signed};
 use crate::{ApiError, AppState, PsiRefusal, PsiRound};
 
 /// The peer in the path: a registered person other than the signer, with no block between
 /// the two.
-fn peer(state: &AppState, signed: &Signed, peer: String) -> Result<UserId, ApiError> {
+fn peer(state: &AppState, me: &UserId, peer: String) -> Result<UserId, ApiError> {
     let peer = UserId::try_from(peer).map_err(|e| ApiError::NotFound(e.to_string()))?;
-    if peer == signed.user {
+    if peer == *me {
         return Err(ApiError::InvalidBody {
             field: None,
             message: "peer: a private set intersection needs someone else".to_owned(),
@@ -26,7 +26,7 @@ fn peer(state: &AppState, signed: &Signed, peer: String) -> Result<UserId, ApiEr
         .social
         .read()
         .unwrap_or_else(PoisonError::into_inner);
-    match (social.find(&signed.user), social.find(&peer)) {
+    match (social.find(me), social.find(&peer)) {
         (Some(me), Some(them)) if social.blocked_pair(me, them) => Err(ApiError::Forbidden(
             "one of you has blocked the other".to_owned(),
         )),
@@ -36,30 +36,24 @@ fn peer(state: &AppState, signed: &Signed, peer: String) -> Result<UserId, ApiEr
     }
 }
 
-fn round(name: &str) -> Result<PsiRound, ApiError> {
-    match name {
-        "blinded" => Ok(PsiRound::Blinded),
-        "answer" => Ok(PsiRound::Answer),
-        other => Err(ApiError::NotFound(format!(
-            "no PSI round {other:?}: use blinded or answer"
-        ))),
-    }
-}
-
 /// `PUT /v1/psi/{peer}/{round}` (`round` is `blinded` or `answer`): `204`; holds the signer's
 /// message for `peer` for ten minutes. `409` for an answer before the peer's round one or of
 /// another length, `422` for malformed points, `429` with too many open runs.
 pub(crate) async fn put_message(
     State(state): State<AppState>,
-    Path((peer_id, round_name)): Path<(String, String)>,
-    signed: Signed,
+    AppPath((peer_id, round)): AppPath<(String, PsiRound)>,
+    signed: Signed<PsiMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let round = round(&round_name)?;
-    let peer = peer(&state, &signed, peer_id)?;
-    let message: PsiMessage = parse_json(&signed.body)?;
+    let peer = peer(&state, &signed.user, peer_id)?;
     state
         .psi
-        .put(&signed.user, &peer, round, message, state.clock.now_ms())
+        .put(
+            &signed.user,
+            &peer,
+            round,
+            signed.body,
+            state.clock.now_ms(),
+        )
         .map_err(|refusal| match refusal {
             PsiRefusal::Malformed(message) => ApiError::InvalidBody {
                 field: Some("points".to_owned()),
@@ -79,14 +73,19 @@ pub(crate) async fn put_message(
 /// signer; `404` until it is there.
 pub(crate) async fn get_message(
     State(state): State<AppState>,
-    Path((peer_id, round_name)): Path<(String, String)>,
+    AppPath((peer_id, round)): AppPath<(String, PsiRound)>,
     signed: Signed,
 ) -> Result<Json<PsiMessage>, ApiError> {
-    let round = round(&round_name)?;
-    let peer = peer(&state, &signed, peer_id)?;
+    let peer = peer(&state, &signed.user, peer_id)?;
     state
         .psi
         .get(&peer, &signed.user, round, state.clock.now_ms())
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no {round_name} message from {peer} yet")))
+        .ok_or_else(|| {
+            let name = match round {
+                PsiRound::Blinded => "blinded",
+                PsiRound::Answer => "answer",
+            };
+            ApiError::NotFound(format!("no {name} message from {peer} yet"))
+        })
 }

@@ -3,14 +3,13 @@
 //! the body or query); the coordinator saves the round before it answers `204`.
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mesh_shared::secagg::{EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares};
 use serde::{Deserialize, Serialize};
 
-use super::extract::AppJson;
+use super::extract::{AppJson, AppPath, AppQuery, Operator};
 use crate::{ApiError, AppState, RoundPhase, RoundRequestError, RoundSettings};
 
 impl From<RoundRequestError> for ApiError {
@@ -82,66 +81,62 @@ struct Joined {
 /// `POST /v1/rounds` (operator, `Authorization: Bearer <operator token>`): starts the next
 /// round on the served model with the given settings.
 pub(crate) async fn start(
+    _: Operator,
     State(state): State<AppState>,
-    headers: HeaderMap,
     AppJson(settings): AppJson<RoundSettings>,
 ) -> Result<Response, ApiError> {
-    super::extract::require_operator(&state, &headers, "starting a round")?;
-    let served = state.model_weights()?;
-    let stored = crate::current_model(state.store.as_ref())?;
-    if stored.version() != served.version() {
-        return Err(ApiError::Conflict(format!(
-            "the store holds model version {} but version {} is served: restart the coordinator to serve it before the next round",
-            stored.version(),
-            served.version()
-        )));
-    }
-    let status = state.rounds.start(settings, &served)?;
+    let status = state.blocking(move |s| s.start_round(settings)).await?;
     Ok((StatusCode::CREATED, Json(status)).into_response())
 }
 
 /// `GET /v1/rounds/current`: the current (or last) round's status.
 pub(crate) async fn current(State(state): State<AppState>) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
     let status = state
-        .rounds
-        .status()
-        .ok_or_else(|| ApiError::NotFound("no round has been started".to_owned()))?;
+        .blocking(|s| {
+            s.rounds.tick()?;
+            s.rounds
+                .status()
+                .ok_or_else(|| ApiError::NotFound("no round has been started".to_owned()))
+        })
+        .await?;
     Ok(Json(status).into_response())
 }
 
 /// `POST /v1/rounds/{round}/join`: the client's id in the round.
 pub(crate) async fn join(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
     AppJson(body): AppJson<Versioned<Nothing>>,
 ) -> Result<Response, ApiError> {
-    let client = state.rounds.join(round, body.model_version)?;
+    let client = state
+        .blocking(move |s| Ok(s.rounds.join(round, body.model_version)?))
+        .await?;
     Ok(Json(Joined { client }).into_response())
 }
 
 /// `POST /v1/rounds/{round}/keys`: the client's signed round keys.
 pub(crate) async fn keys(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
     AppJson(body): AppJson<Versioned<KeysMessage>>,
 ) -> Result<StatusCode, ApiError> {
+    let (version, keys) = (body.model_version, body.message.keys);
     state
-        .rounds
-        .advertise(round, body.model_version, body.message.keys)?;
+        .blocking(move |s| Ok(s.rounds.advertise(round, version, keys)?))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/rounds/{round}/shares`: the client's encrypted shares, one per peer.
 pub(crate) async fn shares(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
     AppJson(body): AppJson<Versioned<SharesMessage>>,
 ) -> Result<StatusCode, ApiError> {
-    let message = body.message;
+    let (version, SharesMessage { client, shares }) = (body.model_version, body.message);
     state
-        .rounds
-        .share_keys(round, body.model_version, message.client, message.shares)?;
+        .blocking(move |s| Ok(s.rounds.share_keys(round, version, client, shares)?))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -149,8 +144,8 @@ pub(crate) async fn shares(
 /// little-endian `u32` values (`application/octet-stream`).
 pub(crate) async fn input(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
-    Query(query): Query<InputQuery>,
+    AppPath(round): AppPath<u64>,
+    AppQuery(query): AppQuery<InputQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     if !body.len().is_multiple_of(4) {
@@ -166,48 +161,51 @@ pub(crate) async fn input(
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
+    let InputQuery {
+        client,
+        model_version,
+    } = query;
     state
-        .rounds
-        .masked_input(round, query.model_version, query.client, values)?;
+        .blocking(move |s| {
+            Ok(s.rounds
+                .masked_input(round, model_version, client, values)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/rounds/{round}/signature`: a survivor's signature over the survivor set.
 pub(crate) async fn signature(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
     AppJson(body): AppJson<Versioned<SignatureMessage>>,
 ) -> Result<StatusCode, ApiError> {
+    let (version, signature) = (body.model_version, body.message.signature);
     state
-        .rounds
-        .consistency(round, body.model_version, body.message.signature)?;
+        .blocking(move |s| Ok(s.rounds.consistency(round, version, signature)?))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/rounds/{round}/unmask`: a signer's unmasking shares.
 pub(crate) async fn unmask(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
     AppJson(body): AppJson<Versioned<UnmaskMessage>>,
 ) -> Result<StatusCode, ApiError> {
-    let message = body.message;
+    let (version, UnmaskMessage { client, shares }) = (body.model_version, body.message);
     state
-        .rounds
-        .unmask(round, body.model_version, message.client, message.shares)?;
+        .blocking(move |s| Ok(s.rounds.unmask(round, version, client, shares)?))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/rounds/{round}/roster`: every client's signed keys (once advertising closed).
 pub(crate) async fn roster(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
 ) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
-    let roster = state.rounds.relay(
-        round,
-        RoundPhase::ShareKeys,
-        crate::AggregationRound::roster,
-    )?;
+    let roster = relayed(&state, round, RoundPhase::ShareKeys, |r| r.roster()).await?;
     Ok(Json(roster).into_response())
 }
 
@@ -215,12 +213,12 @@ pub(crate) async fn roster(
 /// closed).
 pub(crate) async fn mailbox(
     State(state): State<AppState>,
-    Path((round, client)): Path<(u64, u32)>,
+    AppPath((round, client)): AppPath<(u64, u32)>,
 ) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
-    let mailbox = state
-        .rounds
-        .relay(round, RoundPhase::MaskedInput, |r| r.mailbox(client))?;
+    let mailbox = relayed(&state, round, RoundPhase::MaskedInput, move |r| {
+        r.mailbox(client)
+    })
+    .await?;
     Ok(Json(mailbox).into_response())
 }
 
@@ -228,28 +226,21 @@ pub(crate) async fn mailbox(
 /// closed).
 pub(crate) async fn survivors(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
 ) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
-    let survivors = state
-        .rounds
-        .relay(round, RoundPhase::ConsistencyCheck, |r| {
-            r.survivors().iter().copied().collect::<Vec<u32>>()
-        })?;
+    let survivors = relayed(&state, round, RoundPhase::ConsistencyCheck, |r| {
+        r.survivors().iter().copied().collect::<Vec<u32>>()
+    })
+    .await?;
     Ok(Json(survivors).into_response())
 }
 
 /// `GET /v1/rounds/{round}/signatures`: the survivors' signatures (once the check closed).
 pub(crate) async fn signatures(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
 ) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
-    let signatures = state.rounds.relay(
-        round,
-        RoundPhase::Unmasking,
-        crate::AggregationRound::signatures,
-    )?;
+    let signatures = relayed(&state, round, RoundPhase::Unmasking, |r| r.signatures()).await?;
     Ok(Json(signatures).into_response())
 }
 
@@ -257,10 +248,14 @@ pub(crate) async fn signatures(
 /// (once the round applied its sum).
 pub(crate) async fn result(
     State(state): State<AppState>,
-    Path(round): Path<u64>,
+    AppPath(round): AppPath<u64>,
 ) -> Result<Response, ApiError> {
-    state.rounds.tick()?;
-    let mean = state.rounds.result(round)?;
+    let mean = state
+        .blocking(move |s| {
+            s.rounds.tick()?;
+            Ok(s.rounds.result(round)?)
+        })
+        .await?;
     let bytes: Vec<u8> = mean.iter().flat_map(|x| x.to_le_bytes()).collect();
     Ok((
         [(
@@ -270,4 +265,20 @@ pub(crate) async fn result(
         bytes,
     )
         .into_response())
+}
+
+/// What the round relays in `phase` (after closing any phase whose deadline passed), read on
+/// the blocking pool.
+async fn relayed<T: Send + 'static>(
+    state: &AppState,
+    round: u64,
+    phase: RoundPhase,
+    read: impl FnOnce(&crate::AggregationRound) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .blocking(move |s| {
+            s.rounds.tick()?;
+            Ok(s.rounds.relay(round, phase, read)?)
+        })
+        .await
 }
