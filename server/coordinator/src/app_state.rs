@@ -182,8 +182,8 @@ impl AppState {
         let rounds = Arc::new(RoundCoordinator::open(store.clone(), clock.clone())?);
         let mut social = SocialState::default();
         let mut seen = SeenEvents::default();
-        for (sequence, event) in store.social_events_from(0)? {
-            social.apply(&event);
+        for (sequence, event) in store.events_from(0)? {
+            social.apply_event(&event);
             seen.mark(sequence);
         }
         seen.settle();
@@ -269,7 +269,7 @@ impl AppState {
     ///
     /// # Errors
     /// A store failure; nothing is applied then.
-    pub(crate) fn record_event(&self, event: &crate::SocialEvent) -> Result<()> {
+    pub(crate) fn record_event(&self, event: &crate::Event) -> Result<()> {
         self.append_and_apply(None, event)
     }
 
@@ -281,7 +281,7 @@ impl AppState {
     pub(crate) fn append_and_apply(
         &self,
         signer: Option<crate::Signer<'_>>,
-        event: &crate::SocialEvent,
+        event: &crate::Event,
     ) -> Result<()> {
         let mut social = self
             .discovery
@@ -297,10 +297,10 @@ impl AppState {
         &self,
         social: &mut crate::SocialState,
         signer: Option<crate::Signer<'_>>,
-        event: &crate::SocialEvent,
+        event: &crate::Event,
     ) -> Result<()> {
-        let sequence = self.store.append_social(signer, event)?;
-        social.apply(event);
+        let sequence = self.store.append_event(signer, event)?;
+        social.apply_event(event);
         self.seen_events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -342,11 +342,11 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut applied = 0;
-        for (sequence, event) in self.store.social_events_from(seen.floor)? {
+        for (sequence, event) in self.store.events_from(seen.floor)? {
             if seen.contains(sequence) {
                 continue;
             }
-            social.apply(&event);
+            social.apply_event(&event);
             seen.mark(sequence);
             applied += 1;
         }
@@ -436,13 +436,13 @@ impl AppState {
         self.store.save_ranker(&bytes)?;
         let trees = model.tree_count();
         self.discovery.set_ranker(model);
-        self.record_event(&crate::SocialEvent::RankerTrained {
+        self.record_event(&crate::Event::from(crate::ModelEvent::RankerTrained {
             at_ms: now_ms,
             trees: u32::try_from(trees).unwrap_or(u32::MAX),
             positives: u32::try_from(positives).unwrap_or(u32::MAX),
             negatives: u32::try_from(negatives).unwrap_or(u32::MAX),
             trigger: trigger.to_owned(),
-        })?;
+        }))?;
         Ok(Ok(trees))
     }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use mesh_shared::UserId;
 use serde::Serialize;
 
-use crate::SocialEvent;
 use crate::outcome_metrics::DAY_MS;
+use crate::{Event, SocialEvent};
 
 /// A gap longer than this starts a new session.
 pub const SESSION_GAP_MS: u64 = 30 * 60 * 1000;
@@ -163,7 +163,7 @@ fn variance(values: &[f64]) -> f64 {
 /// The experiment's cohorts compared on session depth and reply rate over the events in
 /// `[from_day, to_day]`: the hold-out first, then each arm with its difference from it.
 pub fn compare_arms(
-    events: &[SocialEvent],
+    events: &[Event],
     experiment: &Experiment,
     from_day: u64,
     to_day: u64,
@@ -171,13 +171,11 @@ pub fn compare_arms(
     let window = from_day * DAY_MS..(to_day + 1) * DAY_MS;
     let mut times: HashMap<&UserId, Vec<u64>> = HashMap::new();
     let mut received: HashMap<&UserId, (u32, u32)> = HashMap::new();
-    for event in events {
+    for event in events.iter().filter_map(Event::social) {
         let Some(at) = event.at_ms().filter(|t| window.contains(t)) else {
             continue;
         };
-        if let Some(actor) = event.actor() {
-            times.entry(actor).or_default().push(at);
-        }
+        times.entry(event.actor()).or_default().push(at);
         match event {
             SocialEvent::IntroductionSent { to, .. } => received.entry(to).or_default().1 += 1,
             SocialEvent::IntroductionAccepted { to, .. } => received.entry(to).or_default().0 += 1,
@@ -187,12 +185,8 @@ pub fn compare_arms(
             | SocialEvent::Snoozed { .. }
             | SocialEvent::IntentsSet { .. }
             | SocialEvent::Feedback { .. }
-            | SocialEvent::FlagsSet { .. }
             | SocialEvent::SuggestionsShown { .. }
-            | SocialEvent::MessageSent { .. }
-            | SocialEvent::ModelVersioned { .. }
-            | SocialEvent::ModelEvaluated { .. }
-            | SocialEvent::RankerTrained { .. } => {}
+            | SocialEvent::MessageSent { .. } => {}
         }
     }
     let mut depth: HashMap<Cohort, Vec<f64>> = HashMap::new();
@@ -256,6 +250,11 @@ pub fn compare_arms(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// People's events as the store's log holds them.
+    fn logged(events: Vec<SocialEvent>) -> Vec<Event> {
+        events.into_iter().map(Event::from).collect()
+    }
     use proptest::prelude::*;
 
     fn user(n: u32) -> UserId {
@@ -335,7 +334,7 @@ mod tests {
                 });
             }
         }
-        let reports = compare_arms(&events, &experiment, 20_000, 20_000);
+        let reports = compare_arms(&logged(events), &experiment, 20_000, 20_000);
         assert_eq!(reports[0].cohort, "holdout");
         let holdout_depth = reports[0].session_depth.unwrap();
         assert_eq!((holdout_depth.n, holdout_depth.mean), (2, 2.0));

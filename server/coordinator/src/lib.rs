@@ -22,6 +22,7 @@ mod clock;
 mod discovery_index;
 mod discovery_service;
 mod error;
+mod events;
 mod experiments;
 mod openapi;
 mod operations;
@@ -44,6 +45,7 @@ pub use clock::{Clock, SystemClock};
 pub use discovery_index::DiscoveryIndex;
 pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally, PoolFeatures};
 pub use error::{Error, Result};
+pub use events::{Event, ModelEvent, OperatorEvent, SocialEvent};
 pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
 pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
 pub use operations::{
@@ -62,6 +64,6 @@ pub use routes::{AppConfig, app};
 pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
 pub use server_optimizer::{AdamMoments, ServerOptimizer, apply_server_step};
 pub use social::{
-    MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialEvent, SocialState, TrainingExample,
+    MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialState, TrainingExample,
 };
 pub use store::{RedbStore, Registration, SavedRound, Signer, Store, StoredProfile};

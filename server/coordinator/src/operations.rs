@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::{
-    ArmReport, Cohort, DailyMetrics, Experiment, SocialEvent, active_people, compare_arms,
-    daily_metrics,
+    ArmReport, Cohort, DailyMetrics, Event, Experiment, ModelEvent, OperatorEvent, SocialEvent,
+    active_people, compare_arms, daily_metrics,
 };
 
 /// Days of events the arms are compared over (ending at the last day).
@@ -134,19 +134,13 @@ pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
 
 /// The metrics per day over everyone (retention compares the experiment's arms with its
 /// hold-out; without an experiment there is no hold-out).
-pub fn overall_metrics(
-    events: &[SocialEvent],
-    experiment: Option<&Experiment>,
-) -> Vec<DailyMetrics> {
+pub fn overall_metrics(events: &[Event], experiment: Option<&Experiment>) -> Vec<DailyMetrics> {
     let everyone = Experiment::new("everyone", 0.0, &["all"]);
     daily_metrics(events, experiment.unwrap_or(&everyone))
 }
 
 /// The report over `events` (in store order); logs the alerts of the last day.
-pub fn operations_report(
-    events: &[SocialEvent],
-    experiment: Option<&Experiment>,
-) -> OperationsReport {
+pub fn operations_report(events: &[Event], experiment: Option<&Experiment>) -> OperationsReport {
     let all_days = overall_metrics(events, experiment);
     let mut series = vec![CohortSeries {
         cohort: "all".to_owned(),
@@ -161,7 +155,7 @@ pub fn operations_report(
             let cohorts =
                 std::iter::once(Cohort::Holdout).chain((0..e.arms.len()).map(Cohort::Arm));
             for cohort in cohorts {
-                let own: Vec<SocialEvent> = events
+                let own: Vec<Event> = events
                     .iter()
                     .filter(|ev| ev.actor().is_some_and(|a| e.assign(a) == cohort))
                     .cloned()
@@ -198,7 +192,7 @@ pub fn operations_report(
 /// overall metrics per day ([`overall_metrics`]).
 pub fn prometheus_text(
     days: &[DailyMetrics],
-    events: &[SocialEvent],
+    events: &[Event],
     profiles_indexed: usize,
     model_version: u32,
 ) -> String {
@@ -356,13 +350,13 @@ pub struct ModelReport {
 
 /// The report from the event log and the published `(model version, taste vector)` pairs;
 /// drift alerts are also logged at `warn` on `mesh::alert`.
-pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> ModelReport {
+pub fn model_report(events: &[Event], published: &[(u32, &[f32])]) -> ModelReport {
     let date = |at_ms: u64| crate::outcome_metrics::iso_date(at_ms / crate::DAY_MS);
     let mut history = Vec::new();
     let mut rankers = Vec::new();
-    for event in events {
+    for event in events.iter().filter_map(Event::model) {
         match event {
-            SocialEvent::ModelVersioned {
+            ModelEvent::ModelVersioned {
                 version,
                 at_ms,
                 source,
@@ -373,7 +367,7 @@ pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> Mode
                 source: source.clone(),
                 figures: figures.clone(),
             }),
-            SocialEvent::ModelEvaluated {
+            ModelEvent::ModelEvaluated {
                 version,
                 at_ms,
                 figures,
@@ -391,7 +385,7 @@ pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> Mode
                     });
                 }
             }
-            SocialEvent::RankerTrained {
+            ModelEvent::RankerTrained {
                 at_ms,
                 trees,
                 positives,
@@ -404,17 +398,6 @@ pub fn model_report(events: &[SocialEvent], published: &[(u32, &[f32])]) -> Mode
                 negatives: *negatives,
                 trigger: trigger.clone(),
             }),
-            SocialEvent::Registered { .. }
-            | SocialEvent::Blocked { .. }
-            | SocialEvent::Reported { .. }
-            | SocialEvent::Snoozed { .. }
-            | SocialEvent::IntentsSet { .. }
-            | SocialEvent::Feedback { .. }
-            | SocialEvent::IntroductionSent { .. }
-            | SocialEvent::IntroductionAccepted { .. }
-            | SocialEvent::FlagsSet { .. }
-            | SocialEvent::SuggestionsShown { .. }
-            | SocialEvent::MessageSent { .. } => {}
         }
     }
     let mut by_version: std::collections::BTreeMap<u32, Vec<&[f32]>> = Default::default();
@@ -492,22 +475,26 @@ fn cosine(unit: &[f64], v: &[f32]) -> f64 {
     dot / norm
 }
 
-fn event_kind(event: &SocialEvent) -> &'static str {
+fn event_kind(event: &Event) -> &'static str {
     match event {
-        SocialEvent::Registered { .. } => "registered",
-        SocialEvent::Blocked { .. } => "blocked",
-        SocialEvent::Reported { .. } => "reported",
-        SocialEvent::Snoozed { .. } => "snoozed",
-        SocialEvent::IntentsSet { .. } => "intents_set",
-        SocialEvent::Feedback { .. } => "feedback",
-        SocialEvent::IntroductionSent { .. } => "introduction_sent",
-        SocialEvent::IntroductionAccepted { .. } => "introduction_accepted",
-        SocialEvent::FlagsSet { .. } => "flags_set",
-        SocialEvent::SuggestionsShown { .. } => "suggestions_shown",
-        SocialEvent::MessageSent { .. } => "message_sent",
-        SocialEvent::ModelVersioned { .. } => "model_versioned",
-        SocialEvent::ModelEvaluated { .. } => "model_evaluated",
-        SocialEvent::RankerTrained { .. } => "ranker_trained",
+        Event::Social(event) => match event {
+            SocialEvent::Registered { .. } => "registered",
+            SocialEvent::Blocked { .. } => "blocked",
+            SocialEvent::Reported { .. } => "reported",
+            SocialEvent::Snoozed { .. } => "snoozed",
+            SocialEvent::IntentsSet { .. } => "intents_set",
+            SocialEvent::Feedback { .. } => "feedback",
+            SocialEvent::IntroductionSent { .. } => "introduction_sent",
+            SocialEvent::IntroductionAccepted { .. } => "introduction_accepted",
+            SocialEvent::SuggestionsShown { .. } => "suggestions_shown",
+            SocialEvent::MessageSent { .. } => "message_sent",
+        },
+        Event::Operator(OperatorEvent::FlagsSet { .. }) => "flags_set",
+        Event::Model(event) => match event {
+            ModelEvent::ModelVersioned { .. } => "model_versioned",
+            ModelEvent::ModelEvaluated { .. } => "model_evaluated",
+            ModelEvent::RankerTrained { .. } => "ranker_trained",
+        },
     }
 }
 
@@ -539,22 +526,22 @@ mod tests {
         let published: Vec<(u32, &[f32])> =
             vec![(1, &x), (1, &x), (2, &x), (2, &y), (3, &y), (3, &x)];
         let events = vec![
-            SocialEvent::ModelEvaluated {
+            Event::from(ModelEvent::ModelEvaluated {
                 version: 1,
                 at_ms: 0,
                 figures: [("B:mesh:ndcg@10".to_owned(), 0.18)].into_iter().collect(),
-            },
-            SocialEvent::ModelVersioned {
+            }),
+            Event::from(ModelEvent::ModelVersioned {
                 version: 2,
                 at_ms: 0,
                 source: "federated round 1".to_owned(),
                 figures: [("clients".to_owned(), 5.0)].into_iter().collect(),
-            },
-            SocialEvent::ModelEvaluated {
+            }),
+            Event::from(ModelEvent::ModelEvaluated {
                 version: 2,
                 at_ms: 1,
                 figures: [("B:mesh:ndcg@10".to_owned(), 0.2)].into_iter().collect(),
-            },
+            }),
         ];
         let report = model_report(&events, &published);
         assert_eq!(report.history.len(), 2);

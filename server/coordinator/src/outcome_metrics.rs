@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use mesh_shared::UserId;
 use serde::Serialize;
 
-use crate::SocialEvent;
 use crate::experiments::{Cohort, Experiment};
+use crate::{Event, SocialEvent};
 use mesh_ranking::SocialGraph;
 
 /// One day in milliseconds.
@@ -57,7 +57,7 @@ pub struct DailyMetrics {
 }
 
 /// Metrics for each day from the first to the last event's, in order.
-pub fn daily_metrics(events: &[SocialEvent], experiment: &Experiment) -> Vec<DailyMetrics> {
+pub fn daily_metrics(events: &[Event], experiment: &Experiment) -> Vec<DailyMetrics> {
     let Some((first, last)) = day_span(events) else {
         return Vec::new();
     };
@@ -68,10 +68,10 @@ pub fn daily_metrics(events: &[SocialEvent], experiment: &Experiment) -> Vec<Dai
 }
 
 /// The first and last day people acted (the operator's own events do not extend it).
-fn day_span(events: &[SocialEvent]) -> Option<(u64, u64)> {
+fn day_span(events: &[Event]) -> Option<(u64, u64)> {
     let times = events
         .iter()
-        .filter(|e| e.actor().is_some())
+        .filter_map(Event::social)
         .filter_map(SocialEvent::at_ms);
     let (lo, hi) = times.fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
     (lo <= hi).then_some((lo / DAY_MS, hi / DAY_MS))
@@ -105,7 +105,7 @@ struct Log<'a> {
 }
 
 impl<'a> Log<'a> {
-    fn new(events: &'a [SocialEvent]) -> Self {
+    fn new(events: &'a [Event]) -> Self {
         let mut log = Self {
             first_suggested: HashMap::new(),
             accepted: HashMap::new(),
@@ -115,9 +115,9 @@ impl<'a> Log<'a> {
             acted: HashMap::new(),
             incidents: Vec::new(),
         };
-        for event in events {
-            if let (Some(actor), Some(at)) = (event.actor(), event.at_ms()) {
-                log.acted.entry(actor).or_default().push(at);
+        for event in events.iter().filter_map(Event::social) {
+            if let Some(at) = event.at_ms() {
+                log.acted.entry(event.actor()).or_default().push(at);
             }
             match event {
                 SocialEvent::SuggestionsShown {
@@ -149,11 +149,7 @@ impl<'a> Log<'a> {
                 SocialEvent::Snoozed { .. }
                 | SocialEvent::IntentsSet { .. }
                 | SocialEvent::Feedback { .. }
-                | SocialEvent::IntroductionSent { .. }
-                | SocialEvent::FlagsSet { .. }
-                | SocialEvent::ModelVersioned { .. }
-                | SocialEvent::ModelEvaluated { .. }
-                | SocialEvent::RankerTrained { .. } => {}
+                | SocialEvent::IntroductionSent { .. } => {}
             }
         }
         log
@@ -341,12 +337,13 @@ pub fn iso_date(day: u64) -> String {
 }
 
 /// The people who acted on `day` (for the dashboard's daily actives).
-pub fn active_people(events: &[SocialEvent], day: u64) -> usize {
+pub fn active_people(events: &[Event], day: u64) -> usize {
     let range = day * DAY_MS..(day + 1) * DAY_MS;
     events
         .iter()
+        .filter_map(Event::social)
         .filter(|e| e.at_ms().is_some_and(|t| range.contains(&t)))
-        .filter_map(SocialEvent::actor)
+        .map(SocialEvent::actor)
         .collect::<HashSet<_>>()
         .len()
 }
@@ -354,6 +351,11 @@ pub fn active_people(events: &[SocialEvent], day: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// People's events as the store's log holds them.
+    fn logged(events: Vec<SocialEvent>) -> Vec<Event> {
+        events.into_iter().map(Event::from).collect()
+    }
 
     fn user(n: u8) -> UserId {
         UserId::from_public_key(&[n; 32])
@@ -406,7 +408,7 @@ mod tests {
             message(1, 2, D0 + 2 * DAY_MS),
             message(2, 1, D0 + 9 * DAY_MS),
         ];
-        let days = daily_metrics(&events, &no_holdout());
+        let days = daily_metrics(&logged(events), &no_holdout());
         assert_eq!(days.len(), 10);
         let day0 = &days[0];
         assert_eq!(day0.pairs_suggested, 4);
@@ -446,7 +448,7 @@ mod tests {
         }
         events.push(shown(holdout[0], &[], D0 + 30 * DAY_MS + 100));
         events.push(shown(holdout[1], &[], D0 + 29 * DAY_MS));
-        let days = daily_metrics(&events, &experiment);
+        let days = daily_metrics(&logged(events), &experiment);
         let day0 = &days[0];
         assert_eq!(day0.retention_discovery, Some(0.75));
         assert_eq!(day0.retention_control, Some(0.25));
@@ -475,7 +477,7 @@ mod tests {
             target: user(2),
             at_ms: D0 + DAY_MS + 5,
         });
-        let days = daily_metrics(&events, &no_holdout());
+        let days = daily_metrics(&logged(events), &no_holdout());
         let day0 = &days[0];
         // Without the suggested tie everyone's ties are in their own community: 0 bits.
         assert_eq!(day0.diversity_before, Some(0.0));

@@ -15,7 +15,7 @@ use crate::store::{
     IdentityRecord, Registration, SavedRound, Signer, Store, StoredProfile, decode, decode_event,
     encode,
 };
-use crate::{Error, Result, SocialEvent};
+use crate::{Error, Event, Result, SocialEvent};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mesh_kv (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
@@ -153,7 +153,7 @@ fn advance_timestamp(
     put_identity(txn, user, &updated)
 }
 
-fn push_social(txn: &mut Transaction<'_>, event: &SocialEvent) -> Result<u64> {
+fn push_social(txn: &mut Transaction<'_>, event: &Event) -> Result<u64> {
     let actor = event.actor().map(UserId::as_str);
     let row = txn
         .query_one(
@@ -218,10 +218,10 @@ impl Store for PgStore {
             } else {
                 push_social(
                     txn,
-                    &SocialEvent::Registered {
+                    &Event::from(SocialEvent::Registered {
                         user: user.clone(),
                         at_ms: timestamp_ms,
-                    },
+                    }),
                 )?;
                 Ok(Registration::Created)
             }
@@ -343,7 +343,7 @@ impl Store for PgStore {
         })
     }
 
-    fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64> {
+    fn append_event(&self, signer: Option<Signer<'_>>, event: &Event) -> Result<u64> {
         let signer = signer.map(|s| (s.user.clone(), *s.public_key, s.timestamp_ms));
         let event = event.clone();
         self.transaction(move |txn| {
@@ -354,7 +354,7 @@ impl Store for PgStore {
         })
     }
 
-    fn social_events(&self) -> Result<Vec<SocialEvent>> {
+    fn events(&self) -> Result<Vec<Event>> {
         self.transaction(|txn| {
             txn.query("SELECT seq, body FROM mesh_social_events ORDER BY seq", &[])
                 .map_err(pg)?
@@ -367,7 +367,7 @@ impl Store for PgStore {
         })
     }
 
-    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>> {
+    fn events_from(&self, from: u64) -> Result<Vec<(u64, Event)>> {
         self.transaction(move |txn| {
             txn.query(
                 "SELECT seq, body FROM mesh_social_events WHERE seq >= $1 ORDER BY seq",

@@ -765,14 +765,14 @@ impl RoundCoordinator {
         {
             figures.insert("epsilon".to_owned(), *epsilon);
         }
-        self.store.append_social(
+        self.store.append_event(
             None,
-            &crate::SocialEvent::ModelVersioned {
+            &crate::Event::from(crate::ModelEvent::ModelVersioned {
                 version: next.version(),
                 at_ms: self.clock.now_ms(),
                 source: format!("federated round {}", live.header.number),
                 figures,
-            },
+            }),
         )?;
         tracing::info!(
             round = live.header.number,

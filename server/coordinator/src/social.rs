@@ -6,194 +6,14 @@
 use std::collections::{HashMap, HashSet};
 
 use mesh_shared::{
-    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, PrivacyGrade, RankingVersion, SNOOZE_DAYS,
-    UserId,
+    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, RankingVersion, SNOOZE_DAYS, UserId,
 };
-use serde::{Deserialize, Serialize};
+
+use crate::events::{OperatorEvent, SocialEvent};
 
 use mesh_ranking::SocialGraph;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// One durable fact, as appended to the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SocialEvent {
-    /// A key registered a new user id (the account's age starts here).
-    Registered {
-        /// The new user.
-        user: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// `by` blocked `target`.
-    Blocked {
-        /// Who blocked.
-        by: UserId,
-        /// Who is blocked.
-        target: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// `by` reported `target`.
-    Reported {
-        /// Who reported.
-        by: UserId,
-        /// Who is reported.
-        target: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// `by` snoozed a suggestion category.
-    Snoozed {
-        /// Who snoozed.
-        by: UserId,
-        /// The category, lower-cased.
-        category: String,
-        /// Until when.
-        until_ms: u64,
-    },
-    /// `user` replaced their intent flags.
-    IntentsSet {
-        /// Whose flags.
-        user: UserId,
-        /// Each flag with its expiry.
-        flags: Vec<(IntentTopic, u64)>,
-    },
-    /// Swipe-to-tune on a suggestion.
-    Feedback {
-        /// Who swiped.
-        by: UserId,
-        /// The suggestion.
-        target: UserId,
-        /// More like this (`true`) or less (`false`).
-        more: bool,
-        /// When.
-        at_ms: u64,
-    },
-    /// `from` asked `to` for an introduction.
-    IntroductionSent {
-        /// The sender.
-        from: UserId,
-        /// The recipient.
-        to: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// `to` accepted `from`'s introduction: the two are now tied.
-    IntroductionAccepted {
-        /// The original sender.
-        from: UserId,
-        /// The recipient who accepted.
-        to: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// The operator changed the discovery flags.
-    FlagsSet {
-        /// The new flags.
-        flags: DiscoveryFlags,
-    },
-    /// Suggestions shown to a signed viewer, in the order shown (one event per query).
-    SuggestionsShown {
-        /// Who saw them.
-        viewer: UserId,
-        /// The people suggested, best first.
-        shown: Vec<UserId>,
-        /// When.
-        at_ms: u64,
-    },
-    /// A message between two people, as metadata: who wrote to whom and when, never its text.
-    MessageSent {
-        /// The writer.
-        from: UserId,
-        /// The reader.
-        to: UserId,
-        /// When.
-        at_ms: u64,
-    },
-    /// A new taste-model version was saved (the operator's model history).
-    ModelVersioned {
-        /// The version.
-        version: u32,
-        /// When.
-        at_ms: u64,
-        /// What made it: `initial`, `federated round N`, `mesh train`.
-        source: String,
-        /// Its figures (clients, ε, evaluation scores, …), by name.
-        figures: std::collections::BTreeMap<String, f64>,
-    },
-    /// A model version was evaluated (`mesh eval`): its figures on a dataset.
-    ModelEvaluated {
-        /// The version evaluated.
-        version: u32,
-        /// When.
-        at_ms: u64,
-        /// `setting:method:metric` → value, e.g. `B:mesh:ndcg@10`.
-        figures: std::collections::BTreeMap<String, f64>,
-    },
-    /// The re-ranker was refitted on the queued outcomes.
-    RankerTrained {
-        /// When.
-        at_ms: u64,
-        /// Trees in the model.
-        trees: u32,
-        /// Positive outcomes it was fitted on.
-        positives: u32,
-        /// Negative outcomes.
-        negatives: u32,
-        /// `operator` or `scheduled`.
-        trigger: String,
-    },
-}
-
-impl SocialEvent {
-    /// The user who acted, if a user did (their events go with them at opt-out).
-    pub fn actor(&self) -> Option<&UserId> {
-        match self {
-            Self::Registered { user, .. } | Self::IntentsSet { user, .. } => Some(user),
-            Self::Blocked { by, .. }
-            | Self::Reported { by, .. }
-            | Self::Snoozed { by, .. }
-            | Self::Feedback { by, .. } => Some(by),
-            Self::IntroductionSent { from, .. } => Some(from),
-            Self::IntroductionAccepted { to, .. } => Some(to),
-            Self::SuggestionsShown { viewer, .. } => Some(viewer),
-            Self::MessageSent { from, .. } => Some(from),
-            Self::FlagsSet { .. }
-            | Self::ModelVersioned { .. }
-            | Self::ModelEvaluated { .. }
-            | Self::RankerTrained { .. } => None,
-        }
-    }
-
-    /// When the event happened, for the events that say (snoozes, intents and flags do not).
-    pub fn at_ms(&self) -> Option<u64> {
-        match self {
-            Self::Registered { at_ms, .. }
-            | Self::Blocked { at_ms, .. }
-            | Self::Reported { at_ms, .. }
-            | Self::Feedback { at_ms, .. }
-            | Self::IntroductionSent { at_ms, .. }
-            | Self::IntroductionAccepted { at_ms, .. }
-            | Self::SuggestionsShown { at_ms, .. }
-            | Self::MessageSent { at_ms, .. }
-            | Self::ModelVersioned { at_ms, .. }
-            | Self::ModelEvaluated { at_ms, .. }
-            | Self::RankerTrained { at_ms, .. } => Some(*at_ms),
-            Self::Snoozed { .. } | Self::IntentsSet { .. } | Self::FlagsSet { .. } => None,
-        }
-    }
-
-    /// The privacy grade of the event as the coordinator keeps it: `limited` for every kind.
-    /// A person's events are pair-level metadata that only the operator's aggregates read,
-    /// never shown to other people and deleted when their actor opts out; the operator's own
-    /// (flags, model versions, refits) name no one. The daily metrics computed from them are
-    /// aggregates over many people.
-    pub fn privacy_grade(&self) -> PrivacyGrade {
-        PrivacyGrade::Limited
-    }
-}
 
 /// Daily caps on new introductions.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -339,12 +159,8 @@ impl SocialState {
             | SocialEvent::Snoozed { .. }
             | SocialEvent::IntentsSet { .. }
             | SocialEvent::Feedback { .. }
-            | SocialEvent::FlagsSet { .. }
             | SocialEvent::SuggestionsShown { .. }
-            | SocialEvent::MessageSent { .. }
-            | SocialEvent::ModelVersioned { .. }
-            | SocialEvent::ModelEvaluated { .. }
-            | SocialEvent::RankerTrained { .. } => Vec::new(),
+            | SocialEvent::MessageSent { .. } => Vec::new(),
         };
         let moved: Vec<u32> = moved.into_iter().filter_map(|u| self.find(u)).collect();
         for u in moved {
@@ -450,7 +266,6 @@ impl SocialState {
                     },
                 ]);
             }
-            SocialEvent::FlagsSet { flags } => self.flags = *flags,
             SocialEvent::SuggestionsShown { viewer, shown, .. } => {
                 let v = self.index_of(viewer);
                 let shown: Vec<u32> = shown.iter().map(|c| self.index_of(c)).collect();
@@ -460,9 +275,23 @@ impl SocialState {
                 self.index_of(from);
                 self.index_of(to);
             }
-            SocialEvent::ModelVersioned { .. }
-            | SocialEvent::ModelEvaluated { .. }
-            | SocialEvent::RankerTrained { .. } => {}
+        }
+    }
+
+    /// Applies one of the operator's switches (live or replayed).
+    pub fn apply_operator(&mut self, event: &OperatorEvent) {
+        match event {
+            OperatorEvent::FlagsSet { flags } => self.flags = *flags,
+        }
+    }
+
+    /// Applies any event of the log: a person's to the social state, the operator's to the
+    /// flags; the model's history is not part of it.
+    pub fn apply_event(&mut self, event: &crate::Event) {
+        match event {
+            crate::Event::Social(event) => self.apply(event),
+            crate::Event::Operator(event) => self.apply_operator(event),
+            crate::Event::Model(_) => {}
         }
     }
 

@@ -12,7 +12,10 @@ use mesh_shared::{
     SnoozeRequest, UserId,
 };
 
-use crate::{ApiError, AppState, OutreachRefusal, Registration, Signer, SocialEvent, SocialState};
+use crate::{
+    ApiError, AppState, OperatorEvent, OutreachRefusal, Registration, Signer, SocialEvent,
+    SocialState,
+};
 
 impl AppState {
     /// Runs `work` on the blocking pool with a handle on this state: store I/O, locks held
@@ -61,7 +64,7 @@ impl AppState {
             shown,
             at_ms,
         };
-        Ok(self.record_event(&event)?)
+        Ok(self.record_event(&event.into())?)
     }
 
     /// The signer blocks `request.target`: the two never see each other again.
@@ -72,7 +75,7 @@ impl AppState {
             target: request.target,
             at_ms: self.clock.now_ms(),
         };
-        Ok(self.append_and_apply(Some(signer), &event)?)
+        Ok(self.append_and_apply(Some(signer), &event.into())?)
     }
 
     /// The signer reports `request.target`, raising their harassment risk.
@@ -87,7 +90,7 @@ impl AppState {
             target: request.target,
             at_ms: self.clock.now_ms(),
         };
-        Ok(self.append_and_apply(Some(signer), &event)?)
+        Ok(self.append_and_apply(Some(signer), &event.into())?)
     }
 
     /// The signer snoozes a suggestion category for 30 days.
@@ -98,7 +101,7 @@ impl AppState {
     ) -> Result<(), ApiError> {
         let now = self.clock.now_ms();
         let event = SocialState::snooze_event(signer.user.clone(), &request.category, now);
-        Ok(self.append_and_apply(Some(signer), &event)?)
+        Ok(self.append_and_apply(Some(signer), &event.into())?)
     }
 
     /// Replaces the signer's intent flags, each expiring after its TTL.
@@ -116,7 +119,7 @@ impl AppState {
                 .map(|f| (f.topic, now + u64::from(f.ttl_hours) * 3_600_000))
                 .collect(),
         };
-        Ok(self.append_and_apply(Some(signer), &event)?)
+        Ok(self.append_and_apply(Some(signer), &event.into())?)
     }
 
     /// Swipe-to-tune on a suggestion: applied to the signer's next suggestions and queued for
@@ -133,7 +136,7 @@ impl AppState {
             more: request.more_like_this,
             at_ms: self.clock.now_ms(),
         };
-        Ok(self.append_and_apply(Some(signer), &event)?)
+        Ok(self.append_and_apply(Some(signer), &event.into())?)
     }
 
     /// The signer asks `request.to` for an introduction, within the outreach cap; returns the
@@ -154,7 +157,7 @@ impl AppState {
             to: request.to,
             at_ms: now,
         };
-        self.append_under(&mut social, Some(signer), &event)?;
+        self.append_under(&mut social, Some(signer), &event.into())?;
         Ok(IntroductionSent {
             remaining_today: remaining,
         })
@@ -181,7 +184,7 @@ impl AppState {
             to: signer.user.clone(),
             at_ms: self.clock.now_ms(),
         };
-        Ok(self.append_under(&mut social, Some(signer), &event)?)
+        Ok(self.append_under(&mut social, Some(signer), &event.into())?)
     }
 
     /// Records that the signer wrote to someone they are tied to (metadata only).
@@ -207,7 +210,7 @@ impl AppState {
             to: request.to,
             at_ms: self.clock.now_ms(),
         };
-        Ok(self.append_under(&mut social, Some(signer), &event)?)
+        Ok(self.append_under(&mut social, Some(signer), &event.into())?)
     }
 
     /// A heartbeat: `user` counts as present in `room` (and active) for the next minute.
@@ -255,7 +258,7 @@ impl AppState {
 
     /// The operator switches the ranking or the kill switch, durably and at once.
     pub(crate) fn set_flags(&self, flags: DiscoveryFlags) -> Result<(), ApiError> {
-        self.record_event(&SocialEvent::FlagsSet { flags })?;
+        self.record_event(&OperatorEvent::FlagsSet { flags }.into())?;
         tracing::info!(?flags, "discovery flags changed");
         Ok(())
     }

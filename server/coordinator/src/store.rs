@@ -4,7 +4,7 @@ use mesh_shared::{MAX_CLOCK_SKEW_MS, ProfileUpload, UserId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, SocialEvent};
+use crate::{Error, Event, Result, SocialEvent};
 
 const MODEL: TableDefinition<&str, &[u8]> = TableDefinition::new("model");
 const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identities");
@@ -105,12 +105,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Appends a social event, checking and advancing the signer's timestamp when signed, in
     /// one transaction; returns its sequence number.
-    fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64>;
+    fn append_event(&self, signer: Option<Signer<'_>>, event: &Event) -> Result<u64>;
     /// Every social event in sequence order.
-    fn social_events(&self) -> Result<Vec<SocialEvent>>;
+    fn events(&self) -> Result<Vec<Event>>;
     /// The social events with a sequence number of at least `from`, with their numbers, in
     /// order (how a replica follows what the others appended).
-    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>>;
+    fn events_from(&self, from: u64) -> Result<Vec<(u64, Event)>>;
     /// Saves the re-ranker's encoded model.
     fn save_ranker(&self, bytes: &[u8]) -> Result<()>;
     /// The re-ranker's encoded model, if one was saved.
@@ -118,7 +118,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Appends `event` after the last social event inside `txn`; its sequence number.
-fn push_social(txn: &redb::WriteTransaction, event: &SocialEvent) -> Result<u64> {
+fn push_social(txn: &redb::WriteTransaction, event: &Event) -> Result<u64> {
     let mut table = txn.open_table(SOCIAL_EVENTS)?;
     let next = table.last()?.map_or(0, |(k, _)| k.value() + 1);
     table.insert(next, encode(event)?.as_slice())?;
@@ -292,10 +292,10 @@ impl Store for RedbStore {
             } else {
                 push_social(
                     &txn,
-                    &SocialEvent::Registered {
+                    &Event::from(SocialEvent::Registered {
                         user: user.clone(),
                         at_ms: timestamp_ms,
-                    },
+                    }),
                 )?;
                 Registration::Created
             }
@@ -344,7 +344,7 @@ impl Store for RedbStore {
             let mut theirs = Vec::new();
             for entry in social.iter()? {
                 let (sequence, bytes) = entry?;
-                let event: SocialEvent = decode_event(sequence.value(), bytes.value())?;
+                let event: Event = decode_event(sequence.value(), bytes.value())?;
                 if event.actor() == Some(user) {
                     theirs.push(sequence.value());
                 }
@@ -358,7 +358,7 @@ impl Store for RedbStore {
         Ok(existed)
     }
 
-    fn append_social(&self, signer: Option<Signer<'_>>, event: &SocialEvent) -> Result<u64> {
+    fn append_event(&self, signer: Option<Signer<'_>>, event: &Event) -> Result<u64> {
         let txn = self.db.begin_write()?;
         let sequence = {
             if let Some(signer) = signer {
@@ -376,7 +376,7 @@ impl Store for RedbStore {
         Ok(sequence)
     }
 
-    fn social_events(&self) -> Result<Vec<SocialEvent>> {
+    fn events(&self) -> Result<Vec<Event>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SOCIAL_EVENTS)?;
         let mut out = Vec::new();
@@ -387,7 +387,7 @@ impl Store for RedbStore {
         Ok(out)
     }
 
-    fn social_events_from(&self, from: u64) -> Result<Vec<(u64, SocialEvent)>> {
+    fn events_from(&self, from: u64) -> Result<Vec<(u64, Event)>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SOCIAL_EVENTS)?;
         let mut out = Vec::new();
@@ -461,7 +461,7 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &UserId, bytes: &[u8]) -
     })
 }
 
-pub(crate) fn decode_event(sequence: u64, bytes: &[u8]) -> Result<SocialEvent> {
+pub(crate) fn decode_event(sequence: u64, bytes: &[u8]) -> Result<Event> {
     serde_json::from_slice(bytes).map_err(|e| Error::CorruptRecord {
         key: format!("social_events/{sequence}"),
         reason: e.to_string(),

@@ -148,7 +148,7 @@ async fn browser_flows_of_two_people_meet_tune_and_opt_out() {
     let bob: UserId = serde_json::from_value(seen["bobId"].clone()).unwrap();
     assert!(state.store().profile(&alice).unwrap().is_none());
     assert!(!state.is_discoverable(&alice));
-    let events = state.store().social_events().unwrap();
+    let events = state.store().events().unwrap();
     assert!(
         events.iter().all(|e| e.actor() != Some(&alice)),
         "opt-out left alice's events at the coordinator"

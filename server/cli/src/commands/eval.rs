@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mesh_coordinator::{RedbStore, SocialEvent, Store, current_model};
+use mesh_coordinator::{Event, ModelEvent, RedbStore, Store, current_model};
 use mesh_lab::{Dataset, EvalOptions, EvalSetting, evaluate};
 use mesh_models::Catalogue;
 
@@ -82,15 +82,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 figures.insert(format!("{}:{}:{metric}", row.setting, row.id), value);
             }
         }
-        store.append_social(
+        store.append_event(
             None,
-            &SocialEvent::ModelEvaluated {
+            &Event::from(ModelEvent::ModelEvaluated {
                 version: model.version(),
                 at_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_millis() as u64,
                 figures,
-            },
+            }),
         )?;
     }
     if let Some(path) = &args.json {

@@ -136,7 +136,7 @@ pub(crate) async fn simulate_days(options: &SimulateDaysOptions) -> anyhow::Resu
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let store = Arc::new(RedbStore::open(&options.data_dir)?);
     ensure!(
-        store.social_events()?.is_empty(),
+        store.events()?.is_empty(),
         "{} already holds events: simulate into a fresh directory",
         options.data_dir.display()
     );
@@ -353,7 +353,7 @@ pub(crate) async fn simulate_days(options: &SimulateDaysOptions) -> anyhow::Resu
         }
     }
 
-    let events = store.social_events()?;
+    let events = store.events()?;
     let days = daily_metrics(&events, &experiment);
     println!(
         "simulated {} days of {} people: {} requests ({} refused: {:?}), {} events in {}",

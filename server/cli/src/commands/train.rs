@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use mesh_coordinator::{RedbStore, ServerOptimizer, SocialEvent, Store, current_model};
+use mesh_coordinator::{Event, ModelEvent, RedbStore, ServerOptimizer, Store, current_model};
 use mesh_lab::{ContentOptions, Dataset, DpOptions, EvalOptions, TrainOptions, train};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 
@@ -175,16 +175,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             figures.insert("local_loss_after".to_owned(), f64::from(after));
         }
     }
-    store.append_social(
+    store.append_event(
         None,
-        &SocialEvent::ModelVersioned {
+        &Event::from(ModelEvent::ModelVersioned {
             version: report.model.version(),
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_millis() as u64,
             source: "mesh train".to_owned(),
             figures,
-        },
+        }),
     )?;
     println!(
         "saved model v{} ({} buckets{}) as the current model of {}",

@@ -210,7 +210,7 @@ fn kill_9_during_event_ingestion_loses_no_acknowledged_event() {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
-    use mesh_coordinator::{RedbStore, SocialEvent, Store};
+    use mesh_coordinator::{Event, RedbStore, SocialEvent, Store};
     use mesh_shared::{RequestAuth, UserId};
 
     let dir = tempfile::tempdir().unwrap();
@@ -286,10 +286,10 @@ fn kill_9_during_event_ingestion_loses_no_acknowledged_event() {
 
     let store = RedbStore::open(dir.path()).unwrap();
     let mut stored: HashMap<(UserId, UserId, bool), usize> = HashMap::new();
-    for event in store.social_events().unwrap() {
-        if let SocialEvent::Feedback {
+    for event in store.events().unwrap() {
+        if let Event::Social(SocialEvent::Feedback {
             by, target, more, ..
-        } = event
+        }) = event
         {
             *stored.entry((by, target, more)).or_default() += 1;
         }

@@ -88,7 +88,7 @@ pub(crate) async fn metrics(
     let experiment = state.experiment.clone();
     let report = state
         .blocking(move |s| {
-            let events = s.store.social_events()?;
+            let events = s.store.events()?;
             Ok(operations_report(&events, experiment.as_deref()))
         })
         .await?;
@@ -102,7 +102,7 @@ pub(crate) async fn models(
 ) -> Result<Json<ModelReport>, ApiError> {
     let report = state
         .blocking(|s| {
-            let events = s.store.social_events()?;
+            let events = s.store.events()?;
             let profiles = s.store.profiles()?;
             let published: Vec<(u32, &[f32])> = profiles
                 .iter()
@@ -120,7 +120,7 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response
     let experiment = state.experiment.clone();
     let text = state
         .blocking(move |s| {
-            let events = s.store.social_events()?;
+            let events = s.store.events()?;
             let days = overall_metrics(&events, experiment.as_deref());
             Ok(prometheus_text(
                 &days,

@@ -539,7 +539,7 @@ async fn opting_out_removes_what_the_user_did() {
     .await;
     let reply = mesh.delete_profile(&p.ada).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
-    let events = mesh.store.social_events().unwrap();
+    let events = mesh.store.events().unwrap();
     assert!(
         events.iter().all(|e| e.actor() != Some(&p.ada.user)),
         "{events:?}"

@@ -251,11 +251,11 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
         );
     }
     // The model history records the new version with the round's figures.
-    let history: Vec<mesh_coordinator::SocialEvent> =
-        mesh_coordinator::Store::social_events(mesh.store.as_ref()).unwrap();
+    let history: Vec<mesh_coordinator::Event> =
+        mesh_coordinator::Store::events(mesh.store.as_ref()).unwrap();
     assert!(
-        history.iter().any(|e| matches!(e,
-            mesh_coordinator::SocialEvent::ModelVersioned { version: v, source, figures, .. }
+        history.iter().filter_map(mesh_coordinator::Event::model).any(|e| matches!(e,
+            mesh_coordinator::ModelEvent::ModelVersioned { version: v, source, figures, .. }
                 if *v == version + 1 && *source == format!("federated round {round}") && figures.get("clients") == Some(&4.0))),
         "{history:?}"
     );

@@ -2,7 +2,7 @@
 //! events, `GET /v1/admin/metrics` computes the day's metrics from them (operator only),
 //! `GET /metrics` exposes counts in the Prometheus text format, `GET /dashboard` is served.
 use axum::http::{Method, StatusCode};
-use mesh_coordinator::{AppConfig, SocialEvent};
+use mesh_coordinator::{AppConfig, Event, SocialEvent};
 use mesh_shared::{CandidatesRequest, TasteVector};
 use serde_json::json;
 
@@ -72,11 +72,12 @@ async fn outcome_events_feed_the_metrics_the_scrape_and_the_dashboard() {
             StatusCode::NO_CONTENT
         );
     }
-    let events = mesh.state.store().social_events().unwrap();
-    assert!(events.iter().any(|e| matches!(e, SocialEvent::SuggestionsShown { viewer, shown, .. } if *viewer == ada.user && shown.contains(&bo.user))));
+    let events = mesh.state.store().events().unwrap();
+    assert!(events.iter().filter_map(Event::social).any(|e| matches!(e, SocialEvent::SuggestionsShown { viewer, shown, .. } if *viewer == ada.user && shown.contains(&bo.user))));
     assert_eq!(
         events
             .iter()
+            .filter_map(Event::social)
             .filter(|e| matches!(e, SocialEvent::MessageSent { .. }))
             .count(),
         3

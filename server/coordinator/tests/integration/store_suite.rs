@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use mesh_coordinator::{
-    AppConfig, AppState, Error, PgStore, RedbStore, Registration, SocialEvent, Store,
-    StoredProfile, SystemClock, app,
+    AppConfig, AppState, Error, Event, OperatorEvent, PgStore, RedbStore, Registration,
+    SocialEvent, Store, StoredProfile, SystemClock, app,
 };
 use mesh_shared::{CandidatesRequest, CandidatesResponse, UserId};
 use tower::ServiceExt;
@@ -78,11 +78,11 @@ fn events_and_opt_out(store: &dyn Store) {
     store
         .put_profile(&ada, &ada_key, 11, &stored("Ada"))
         .unwrap();
-    let block = SocialEvent::Blocked {
+    let block = Event::from(SocialEvent::Blocked {
         by: ada.clone(),
         target: bo.clone(),
         at_ms: 12,
-    };
+    });
     let signer = |user, key, ts| {
         Some(mesh_coordinator::Signer {
             user,
@@ -91,32 +91,32 @@ fn events_and_opt_out(store: &dyn Store) {
         })
     };
     let first = store
-        .append_social(signer(&ada, &ada_key, 12), &block)
+        .append_event(signer(&ada, &ada_key, 12), &block)
         .unwrap();
     // The same timestamp again is a replay, and appends nothing.
     assert!(matches!(
-        store.append_social(signer(&ada, &ada_key, 12), &block),
+        store.append_event(signer(&ada, &ada_key, 12), &block),
         Err(Error::Replayed { .. })
     ));
-    let report = SocialEvent::Reported {
+    let report = Event::from(SocialEvent::Reported {
         by: bo.clone(),
         target: ada.clone(),
         at_ms: 13,
-    };
+    });
     let second = store
-        .append_social(signer(&bo, &bo_key, 13), &report)
+        .append_event(signer(&bo, &bo_key, 13), &report)
         .unwrap();
     assert!(second > first);
-    let flags = SocialEvent::FlagsSet {
+    let flags = Event::from(OperatorEvent::FlagsSet {
         flags: mesh_shared::DiscoveryFlags::default(),
-    };
-    store.append_social(None, &flags).unwrap();
-    let events = store.social_events().unwrap();
+    });
+    store.append_event(None, &flags).unwrap();
+    let events = store.events().unwrap();
     // Two `Registered`, then the block, the report and the flags, in order.
     assert_eq!(events.len(), 5);
     assert_eq!(events[2], block);
     assert_eq!(events[3], report);
-    let tail = store.social_events_from(second).unwrap();
+    let tail = store.events_from(second).unwrap();
     assert_eq!(tail.len(), 2);
     assert_eq!(tail[0], (second, report.clone()));
     assert!(tail[1].0 > second);
@@ -124,7 +124,7 @@ fn events_and_opt_out(store: &dyn Store) {
     // Opt-out: the profile, the key and Ada's own events go; others' stay.
     assert!(store.delete_user(&ada, &ada_key, 20).unwrap());
     assert!(store.profile(&ada).unwrap().is_none());
-    let events = store.social_events().unwrap();
+    let events = store.events().unwrap();
     assert!(events.iter().all(|e| e.actor() != Some(&ada)), "{events:?}");
     assert!(events.contains(&report) && events.contains(&flags));
     // The tombstone refuses a replayed registration; a later one starts afresh.

@@ -50,7 +50,7 @@ async fn suggested_to(mesh: &Coordinator, viewer: &Device) -> Vec<UserId> {
 async fn a_store_written_before_the_redesign_opens_and_replays() {
     let mesh = open_fixture();
     let people = people();
-    let events = mesh.store.social_events().unwrap();
+    let events = mesh.store.events().unwrap();
     assert_eq!(events.len(), 21, "5 registrations and 16 other events");
     for person in &people {
         assert!(
@@ -86,10 +86,10 @@ async fn the_replayed_store_keeps_its_model_history_and_accepts_new_events() {
     let register_again =
         people[0].signed(Method::POST, "/v1/identities", mesh.next_ts(), Vec::new());
     assert_eq!(mesh.send(register_again).await.status, StatusCode::OK);
-    let before = mesh.store.social_events().unwrap().len();
+    let before = mesh.store.events().unwrap().len();
     let mesh = mesh.restart();
-    assert_eq!(mesh.store.social_events().unwrap().len(), before);
-    let report = mesh_coordinator::model_report(&mesh.store.social_events().unwrap(), &[]);
+    assert_eq!(mesh.store.events().unwrap().len(), before);
+    let report = mesh_coordinator::model_report(&mesh.store.events().unwrap(), &[]);
     let json = serde_json::to_value(&report).unwrap();
     let text = json.to_string();
     assert!(

@@ -182,7 +182,7 @@ impl EvalPopulation {
             }
         }
         for event in self.events(ties).into_iter().skip(self.ids.len()) {
-            store.append_social(None, &event)?;
+            store.append_event(None, &event.into())?;
         }
         Ok(())
     }
