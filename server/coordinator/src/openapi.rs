@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the coordinator's HTTP API: the routes (the table below, checked
 //! against the router by the integration tests) with the JSON Schemas generated from the wire
-//! types themselves (`mesh_shared::wire_schemas`). The committed copy, `server/openapi.json`,
+//! types themselves (`mesh_shared::wire_schemas`). The committed copy, `server/coordinator/openapi.json`,
 //! is checked for drift by the tests; `GET /v1/openapi.json` serves it.
 use serde_json::{Map, Value, json};
 
@@ -545,7 +545,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "Mesh Discovery coordinator",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The coordinator's HTTP API. Schemas are generated from the wire types; see README.md for the request signature.",
+            "description": "The coordinator's HTTP API. Schemas are generated from the wire types; see docs/running.md for the request signature.",
         },
         "paths": paths,
         "components": {

@@ -1,4 +1,4 @@
-//! The OpenAPI document: the committed `server/openapi.json` equals the one generated from the
+//! The OpenAPI document: the committed `server/coordinator/openapi.json` equals the one generated from the
 //! types (`MESH_UPDATE_OPENAPI=1` rewrites it), every operation in it is served by the router,
 //! and `GET /v1/openapi.json` serves it.
 use axum::body::Body;
@@ -17,7 +17,7 @@ fn the_committed_document_matches_the_types() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} is out of date with the types and routes: run `MESH_UPDATE_OPENAPI=1 cargo test -p mesh-server --test integration openapi` and commit it",
+        "{} is out of date with the types and routes: run `MESH_UPDATE_OPENAPI=1 cargo test -p mesh-coordinator --test integration openapi` and commit it",
         path.display()
     );
 }
