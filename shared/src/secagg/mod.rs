@@ -3,8 +3,8 @@
 //! X25519 + HKDF-SHA256 + ChaCha20, self masks, Shamir t-of-n sharing of mask seeds over the
 //! ed25519 scalar field, share encryption, the distributed discrete Gaussian noise with its
 //! privacy accountant, and the client's side of a round ([`ClientRound`]); the coordinator's
-//! side and the HTTP rounds live in `mesh-coordinator`. Randomness comes from the caller (a CSPRNG
-//! on the device); nothing here draws its own.
+//! side and the HTTP rounds live in `mesh-coordinator`. Randomness comes from the caller (a
+//! CSPRNG on the device); nothing here draws its own.
 mod client_round;
 mod discrete_gaussian;
 mod pairwise_mask;

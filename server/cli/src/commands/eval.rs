@@ -7,6 +7,15 @@ use mesh_coordinator::{Event, ModelEvent, RedbStore, Store, current_model};
 use mesh_lab::{Dataset, EvalOptions, EvalSetting, evaluate};
 use mesh_models::Catalogue;
 
+/// The protocol's setting on a dataset with ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Setting {
+    /// Taste only.
+    A,
+    /// 20% of ties hidden, the rest usable.
+    B,
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Dataset directory in the interactions.tsv / items.tsv / edges.tsv layout.
@@ -17,8 +26,8 @@ pub(crate) struct Args {
     pub(crate) data_dir: Option<PathBuf>,
     /// Setting of the protocol on a dataset with ties: a (taste only) or b (20% of ties
     /// hidden, the rest usable). Ignored without ties.
-    #[arg(long, default_value = "a")]
-    pub(crate) setting: String,
+    #[arg(long, value_enum, default_value_t = Setting::A)]
+    pub(crate) setting: Setting,
     /// Also write the results as JSON to this file: one object per method, keyed by method
     /// (`mesh` is the project's own), each with the metric names as keys.
     #[arg(long)]
@@ -47,10 +56,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         Some(store) => current_model(store)?,
         None => mesh_models::initial_model(Catalogue::embedded(), 1),
     };
-    let setting = match args.setting.to_ascii_lowercase().as_str() {
-        "a" => EvalSetting::A,
-        "b" => EvalSetting::B,
-        other => anyhow::bail!("--setting {other}: expected a or b"),
+    let setting = match args.setting {
+        Setting::A => EvalSetting::A,
+        Setting::B => EvalSetting::B,
     };
     let mut dataset = Dataset::load(&args.data)?;
     if let Some(path) = &args.content {

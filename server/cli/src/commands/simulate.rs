@@ -29,8 +29,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub(crate) dropout: f64,
     /// The step dropped clients never take: keys, shares, input, signature or unmask.
-    #[arg(long, default_value = "input")]
-    pub(crate) stage: String,
+    #[arg(long, value_enum, default_value_t = Stage::Input)]
+    pub(crate) stage: Stage,
     /// A running coordinator (started with --operator-token); none: start one on a free
     /// loopback port with a fresh store.
     #[arg(long)]
@@ -94,13 +94,41 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 /// The steps of a round, in order; `--stage` names the one dropped clients never take.
 pub(crate) const STAGES: [&str; 5] = ["keys", "shares", "input", "signature", "unmask"];
 
+/// A step of a round (in the order of [`STAGES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Stage {
+    /// Advertising round keys.
+    Keys,
+    /// Sharing the mask secrets.
+    Shares,
+    /// Sending the masked input.
+    Input,
+    /// Signing the survivor set.
+    Signature,
+    /// Sending unmasking shares.
+    Unmask,
+}
+
+impl Stage {
+    /// The step's position in [`STAGES`].
+    fn index(self) -> usize {
+        match self {
+            Self::Keys => 0,
+            Self::Shares => 1,
+            Self::Input => 2,
+            Self::Signature => 3,
+            Self::Unmask => 4,
+        }
+    }
+}
+
 /// What `mesh simulate` was asked.
 #[derive(Debug, Clone)]
 pub(crate) struct SimulateOptions {
     pub(crate) clients: usize,
     pub(crate) params: usize,
     pub(crate) dropout: f64,
-    pub(crate) stage: String,
+    pub(crate) stage: Stage,
     pub(crate) coordinator: Option<String>,
     pub(crate) operator_token: Option<String>,
     pub(crate) threshold: Option<usize>,
@@ -329,10 +357,7 @@ fn start_coordinator(seed: u64) -> anyhow::Result<ChildCoordinator> {
 /// # Errors
 /// Bad options, or a coordinator that cannot be started or reached.
 pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateReport> {
-    let drop_stage = STAGES
-        .iter()
-        .position(|s| *s == options.stage)
-        .with_context(|| format!("--stage {}: expected one of {STAGES:?}", options.stage))?;
+    let drop_stage = options.stage.index();
     ensure!(
         options.clients >= if options.join { 1 } else { 3 },
         "--clients: at least 3 for a round of its own, 1 to join one"
@@ -560,7 +585,7 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
         params,
         dropout: options.dropout,
         dropped: dropped.len(),
-        drop_stage: options.stage.clone(),
+        drop_stage: STAGES[drop_stage].to_owned(),
         threshold,
         completed,
         outcome,

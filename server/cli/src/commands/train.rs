@@ -8,6 +8,15 @@ use mesh_coordinator::{Event, ModelEvent, RedbStore, ServerOptimizer, Store, cur
 use mesh_lab::{ContentOptions, Dataset, DpOptions, EvalOptions, TrainOptions, train};
 use mesh_models::{Catalogue, LocalTrainingOptions};
 
+/// The server optimiser, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Optimizer {
+    /// `w += lr · mean update` (lr 1 is plain averaging).
+    Fedavg,
+    /// Adam on the negated mean update (Reddi et al. 2021).
+    Fedadam,
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Dataset directory in the interactions.tsv / items.tsv layout.
@@ -46,9 +55,9 @@ pub(crate) struct Args {
     /// L2 clip of each client's fine-tuning update.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) local_clip: f32,
-    /// How the coordinator applies the mean update: fedavg or fedadam.
-    #[arg(long, default_value = "fedavg")]
-    pub(crate) server_optimizer: String,
+    /// How the coordinator applies the mean update.
+    #[arg(long, value_enum, default_value_t = Optimizer::Fedavg)]
+    pub(crate) server_optimizer: Optimizer,
     /// Server learning rate.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) server_lr: f32,
@@ -111,17 +120,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             clip_norm: args.local_clip,
             ..LocalTrainingOptions::default()
         },
-        server_optimizer: match args.server_optimizer.as_str() {
-            "fedavg" => ServerOptimizer::FedAvg {
+        server_optimizer: match args.server_optimizer {
+            Optimizer::Fedavg => ServerOptimizer::FedAvg {
                 learning_rate: args.server_lr,
             },
-            "fedadam" => ServerOptimizer::FedAdam {
+            Optimizer::Fedadam => ServerOptimizer::FedAdam {
                 learning_rate: args.server_lr,
                 beta1: 0.9,
                 beta2: 0.99,
                 tau: args.server_tau,
             },
-            other => anyhow::bail!("--server-optimizer {other}: expected fedavg or fedadam"),
         },
         dp: (args.dp_noise_multiplier > 0.0).then(|| DpOptions {
             noise_multiplier: args.dp_noise_multiplier,
