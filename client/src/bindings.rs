@@ -482,13 +482,13 @@ impl JsRoundClient {
         Ok(Self(device))
     }
 
-    /// `{"keys": …}` for `POST …/keys`.
+    /// `RoundKeysMessage` JSON for `POST …/keys`.
     #[wasm_bindgen(js_name = keysJson)]
-    pub fn keys_json(&self) -> String {
-        self.0.keys_json()
+    pub fn keys_json(&self) -> Result<String, JsError> {
+        self.0.keys_json().map_err(js_error)
     }
 
-    /// `{"client", "shares"}` for `POST …/shares`, from the roster's JSON.
+    /// `RoundSharesMessage` JSON for `POST …/shares`, from the roster's JSON.
     #[wasm_bindgen(js_name = sharesJson)]
     pub fn shares_json(&mut self, roster_json: &str) -> Result<String, JsError> {
         self.0.shares_json(roster_json).map_err(js_error)
@@ -529,13 +529,13 @@ impl JsRoundClient {
         self.0.norm_before_clip().unwrap_or(f32::NAN)
     }
 
-    /// `{"signature"}` for `POST …/signature`, from the survivors' JSON.
+    /// `RoundSignatureMessage` JSON for `POST …/signature`, from the survivors' JSON.
     #[wasm_bindgen(js_name = signatureJson)]
     pub fn signature_json(&mut self, survivors_json: &str) -> Result<String, JsError> {
         self.0.signature_json(survivors_json).map_err(js_error)
     }
 
-    /// `{"client", "shares"}` for `POST …/unmask`, from the signatures' JSON; throws (and
+    /// `RoundUnmaskMessage` JSON for `POST …/unmask`, from the signatures' JSON; throws (and
     /// reveals nothing) unless enough survivors signed the same set.
     #[wasm_bindgen(js_name = unmaskJson)]
     pub fn unmask_json(&mut self, signatures_json: &str) -> Result<String, JsError> {

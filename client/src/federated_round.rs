@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use mesh_shared::secagg::{
     ClientPhase, ClientRound, EncryptedShares, InputPrivacy, SignedRoundKeys, SurvivorSignature,
 };
+use mesh_shared::{
+    RoundKeysMessage, RoundSharesMessage, RoundSignatureMessage, RoundUnmaskMessage,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::de::DeserializeOwned;
@@ -17,6 +20,7 @@ use crate::{DeviceIdentity, Error, Result};
 #[derive(Debug)]
 pub struct DeviceRound {
     round: ClientRound,
+    model_version: u32,
     rng: ChaCha20Rng,
     norm_before_clip: Option<f32>,
     clip: f32,
@@ -53,6 +57,7 @@ impl DeviceRound {
         }
         Ok(Self {
             round,
+            model_version,
             rng,
             norm_before_clip: None,
             clip: 0.0,
@@ -64,19 +69,29 @@ impl DeviceRound {
         self.round.phase()
     }
 
-    /// `{"keys": …}`: the signed round keys to post.
-    pub fn keys_json(&self) -> String {
-        serde_json::json!({ "keys": self.round.advertise() }).to_string()
+    /// [`RoundKeysMessage`] JSON: the signed round keys to post.
+    ///
+    /// # Errors
+    /// Only if the message cannot be encoded.
+    pub fn keys_json(&self) -> Result<String> {
+        to_json(&RoundKeysMessage {
+            model_version: self.model_version,
+            keys: self.round.advertise(),
+        })
     }
 
-    /// `{"client": …, "shares": […]}` for the roster the coordinator relayed (its JSON).
+    /// [`RoundSharesMessage`] JSON for the roster the coordinator relayed (its JSON).
     ///
     /// # Errors
     /// Roster JSON that does not parse, or a roster the protocol refuses.
     pub fn shares_json(&mut self, roster_json: &str) -> Result<String> {
         let roster: Vec<SignedRoundKeys> = parse("roster", roster_json)?;
         let shares = self.round.share_keys(&roster, &mut self.rng)?;
-        Ok(serde_json::json!({ "client": self.round.client(), "shares": shares }).to_string())
+        to_json(&RoundSharesMessage {
+            model_version: self.model_version,
+            client: self.round.client(),
+            shares,
+        })
     }
 
     /// The masked input for `update`, prepared as the round's settings say: clipped to the L2
@@ -116,17 +131,20 @@ impl DeviceRound {
         self.norm_before_clip.is_some_and(|norm| norm > self.clip)
     }
 
-    /// `{"signature": …}` over the survivor set the coordinator relayed (its JSON).
+    /// [`RoundSignatureMessage`] JSON over the survivor set the coordinator relayed (its JSON).
     ///
     /// # Errors
     /// JSON that does not parse, or a set the protocol refuses.
     pub fn signature_json(&mut self, survivors_json: &str) -> Result<String> {
         let survivors: BTreeSet<u32> = parse("survivors", survivors_json)?;
         let signature = self.round.consistency_signature(&survivors)?;
-        Ok(serde_json::json!({ "signature": signature }).to_string())
+        to_json(&RoundSignatureMessage {
+            model_version: self.model_version,
+            signature,
+        })
     }
 
-    /// `{"client": …, "shares": …}` once enough survivors signed the same set (their
+    /// [`RoundUnmaskMessage`] JSON once enough survivors signed the same set (their
     /// signatures' JSON).
     ///
     /// # Errors
@@ -134,8 +152,20 @@ impl DeviceRound {
     pub fn unmask_json(&mut self, signatures_json: &str) -> Result<String> {
         let signatures: Vec<SurvivorSignature> = parse("signatures", signatures_json)?;
         let shares = self.round.unmasking_shares(&signatures)?;
-        Ok(serde_json::json!({ "client": self.round.client(), "shares": shares }).to_string())
+        to_json(&RoundUnmaskMessage {
+            model_version: self.model_version,
+            client: self.round.client(),
+            shares,
+        })
     }
+}
+
+/// A round message as the JSON the coordinator reads.
+fn to_json(message: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(message).map_err(|e| Error::Json {
+        what: "round message",
+        reason: e.to_string(),
+    })
 }
 
 fn parse<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
@@ -156,7 +186,7 @@ mod tests {
         assert!(DeviceRound::new(1, 1, 1, 2, Some((4, 9)), &identity).is_err());
         let err = device.shares_json("{").unwrap_err();
         assert!(err.to_string().starts_with("roster: "), "{err}");
-        let keys: serde_json::Value = serde_json::from_str(&device.keys_json()).unwrap();
+        let keys: serde_json::Value = serde_json::from_str(&device.keys_json().unwrap()).unwrap();
         let roster = serde_json::json!([keys["keys"]]).to_string();
         let err = device.shares_json(&roster).unwrap_err();
         assert!(

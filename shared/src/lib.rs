@@ -28,6 +28,7 @@ mod importers;
 mod model_weights;
 mod psi;
 mod request_signature;
+mod round_wire;
 mod schema;
 pub mod secagg;
 mod signal;
@@ -65,6 +66,11 @@ pub use model_weights::{MODEL_MAGIC, MODEL_MAGIC_WITH_CONTENT, ModelWeights};
 pub use psi::{MAX_PSI_ITEMS, PsiMessage, PsiParty};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
+};
+pub use round_wire::{
+    RoundInputQuery, RoundJoin, RoundJoined, RoundKeysMessage, RoundOutcome, RoundPhase,
+    RoundSettings, RoundSharesMessage, RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
+    ServerOptimizer,
 };
 pub use schema::wire_schemas;
 pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};

@@ -11,6 +11,10 @@ use crate::{
     IntroductionSent, MessageRequest, PsiMessage, ReportRequest, RoomCandidatesRequest,
     SnoozeRequest,
 };
+use crate::{
+    RoundJoin, RoundJoined, RoundKeysMessage, RoundSettings, RoundSharesMessage,
+    RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
+};
 
 /// `(file name, schema)` for every wire type, in a fixed order.
 pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
@@ -56,5 +60,16 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("discovery_flags.schema.json", schema::<DiscoveryFlags>()),
         ("psi_message.schema.json", schema::<PsiMessage>()),
         ("message_request.schema.json", schema::<MessageRequest>()),
+        ("round_settings.schema.json", schema::<RoundSettings>()),
+        ("round_status.schema.json", schema::<RoundStatus>()),
+        ("round_join.schema.json", schema::<RoundJoin>()),
+        ("round_joined.schema.json", schema::<RoundJoined>()),
+        ("round_keys.schema.json", schema::<RoundKeysMessage>()),
+        ("round_shares.schema.json", schema::<RoundSharesMessage>()),
+        (
+            "round_signature.schema.json",
+            schema::<RoundSignatureMessage>(),
+        ),
+        ("round_unmask.schema.json", schema::<RoundUnmaskMessage>()),
     ]
 }

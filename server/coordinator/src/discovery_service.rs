@@ -1,8 +1,8 @@
-//! The candidate pipeline behind `POST /v1/discovery/candidates`: filtered ANN retrieval and
-//! friends-of-friends → pair features → re-ranker in both directions, fused → intent, feedback,
-//! impression and safety adjustments → MMR diversity with a weak-tie and an adjacent-interest
-//! slot → impressions and the exposure tally (fairness). Also the live rooms and the v1
-//! baseline behind the feature flag.
+//! The candidate pipeline behind `POST /v1/discovery/candidates`, the one `mesh eval` scores:
+//! `Discovery::rank` retrieves by taste through the filtered index and from the
+//! friends-of-friends, assembles each person's signals once (`PersonFacts`) and runs the
+//! ranking stages of `mesh_ranking::rank_pool`. Also v1 behind the flag, the live rooms,
+//! re-ranker refits on the outcomes and the exposure tally (fairness).
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 

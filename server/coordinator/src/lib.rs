@@ -47,6 +47,7 @@ pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally, PoolFeat
 pub use error::{Error, Result};
 pub use events::{Event, ModelEvent, OperatorEvent, SocialEvent};
 pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
+pub use mesh_shared::{RoundOutcome, RoundPhase, RoundSettings, RoundStatus, ServerOptimizer};
 pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
 pub use operations::{
     Alert, COMPARE_DAYS, CohortSeries, DRIFT_DISPERSION_LIMIT, DRIFT_SHIFT_LIMIT, Drift,
@@ -57,12 +58,10 @@ pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, is
 pub use pg_store::PgStore;
 pub use population::{PUBLIC_FAVOURITES, PopulationProfile, demo_population};
 pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
-pub use round_coordinator::{
-    RoundCoordinator, RoundOutcome, RoundRequestError, RoundSettings, RoundStatus,
-};
+pub use round_coordinator::{RoundCoordinator, RoundRequestError};
 pub use routes::{AppConfig, app};
-pub use secure_aggregation::{AggregationRound, RoundError, RoundPhase};
-pub use server_optimizer::{AdamMoments, ServerOptimizer, apply_server_step};
+pub use secure_aggregation::{AggregationRound, RoundError};
+pub use server_optimizer::{AdamMoments, apply_server_step};
 pub use social::{
     MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialState, TrainingExample,
 };

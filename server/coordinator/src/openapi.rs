@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document of the coordinator's HTTP API: the routes (the table below, checked
 //! against the router by the integration tests) with the JSON Schemas generated from the wire
-//! types themselves (`mesh_shared::wire_schemas`). The committed copy, `server/coordinator/openapi.json`,
-//! is checked for drift by the tests; `GET /v1/openapi.json` serves it.
+//! types themselves (`mesh_shared::wire_schemas`), the round protocol's included. The committed
+//! copy, `server/coordinator/openapi.json`, is checked for drift by the tests;
+//! `GET /v1/openapi.json` serves it.
 use serde_json::{Map, Value, json};
 
 /// Who may call an operation.
@@ -325,9 +326,9 @@ pub const OPERATIONS: &[Operation] = &[
         "/v1/rounds",
         "Starts a federated round.",
         Operator,
-        Some(Json),
+        Some(Schema("round_settings")),
         201,
-        Some(Json),
+        Some(Schema("round_status")),
     ),
     op(
         "GET",
@@ -336,23 +337,23 @@ pub const OPERATIONS: &[Operation] = &[
         Anyone,
         None,
         200,
-        Some(Json),
+        Some(Schema("round_status")),
     ),
     op(
         "POST",
         "/v1/rounds/{round}/join",
         "Joins the round.",
         Anyone,
-        Some(Json),
+        Some(Schema("round_join")),
         200,
-        Some(Json),
+        Some(Schema("round_joined")),
     ),
     op(
         "POST",
         "/v1/rounds/{round}/keys",
         "Advertises the client's keys.",
         Anyone,
-        Some(Json),
+        Some(Schema("round_keys")),
         204,
         None,
     ),
@@ -370,7 +371,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/v1/rounds/{round}/shares",
         "Encrypted key shares for the other clients.",
         Anyone,
-        Some(Json),
+        Some(Schema("round_shares")),
         204,
         None,
     ),
@@ -406,7 +407,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/v1/rounds/{round}/signature",
         "Signs the survivor set.",
         Anyone,
-        Some(Json),
+        Some(Schema("round_signature")),
         204,
         None,
     ),
@@ -424,7 +425,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/v1/rounds/{round}/unmask",
         "Unmasking shares.",
         Anyone,
-        Some(Json),
+        Some(Schema("round_unmask")),
         204,
         None,
     ),

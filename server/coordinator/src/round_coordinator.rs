@@ -14,190 +14,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mesh_shared::ModelWeights;
 use mesh_shared::secagg::{
-    EncryptedShares, InputPrivacy, PrivacyAccountant, Quantizer, SignedRoundKeys,
-    SurvivorSignature, UnmaskingShares,
+    EncryptedShares, PrivacyAccountant, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::server_optimizer::{AdamMoments, apply_server_step};
 use crate::{
-    AggregationRound, Clock, Error, Result, RoundError, RoundPhase, ServerOptimizer, Store,
+    AggregationRound, Clock, Error, Result, RoundError, RoundOutcome, RoundPhase, RoundSettings,
+    RoundStatus, ServerOptimizer, Store,
 };
-
-/// How a round runs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RoundSettings {
-    /// Weights of the model's table the round trains (its first ones).
-    pub dimension: usize,
-    /// Clients needed in every phase (more than half of `expected_clients`).
-    pub threshold: usize,
-    /// Clients that may join; a phase closes early once all of them have answered.
-    pub expected_clients: usize,
-    /// Time each phase waits for stragglers, in milliseconds.
-    pub phase_ms: u64,
-    /// L2 bound of an update: each client clips to it (and says so) before quantising.
-    pub clip: f32,
-    /// Server learning rate: the model moves by this times the mean update.
-    pub learning_rate: f32,
-    /// Differential privacy: noise multiplier `z` of the distributed discrete Gaussian noise
-    /// the clients add on their devices (the sum's deviation is `z · clip` when every expected
-    /// client survives); 0 for none.
-    #[serde(default)]
-    pub noise_multiplier: f64,
-    /// δ of the reported (ε, δ).
-    #[serde(default = "default_delta")]
-    pub delta: f64,
-    /// SecAgg+ (Bell et al. 2020): each client shares secrets and masks with this many ring
-    /// neighbours instead of every other client; `None` for the complete graph.
-    #[serde(default)]
-    pub neighbours: Option<usize>,
-    /// With `neighbours`: shares that rebuild one client's secrets (default: just over half a
-    /// neighbourhood).
-    #[serde(default)]
-    pub share_threshold: Option<usize>,
-    /// How the mean update moves the model: FedAvg with `learning_rate` when `None`, or
-    /// FedAdam (its moments carried from round to round while the settings stay alike).
-    #[serde(default)]
-    pub server_optimizer: Option<ServerOptimizer>,
-}
-
-fn default_delta() -> f64 {
-    1e-5
-}
-
-impl RoundSettings {
-    /// A round of `expected_clients` over the first `dimension` weights with the documented
-    /// defaults: `threshold` as given, 30 s per phase, L2 clip 1, FedAvg at learning rate 1, no
-    /// noise (δ 1e-5 should noise be asked for), the complete graph.
-    pub fn new(dimension: usize, threshold: usize, expected_clients: usize) -> Self {
-        Self {
-            dimension,
-            threshold,
-            expected_clients,
-            phase_ms: 30_000,
-            clip: 1.0,
-            learning_rate: 1.0,
-            noise_multiplier: 0.0,
-            delta: default_delta(),
-            neighbours: None,
-            share_threshold: None,
-            server_optimizer: None,
-        }
-    }
-
-    /// Shares that rebuild one client's secrets: `threshold` on the complete graph, else the
-    /// given share threshold or just over half of the (even) neighbourhood.
-    pub fn share_threshold(&self) -> usize {
-        match self.neighbours {
-            None => self.threshold,
-            Some(k) => self.share_threshold.unwrap_or(2 * k.div_ceil(2) / 2 + 1),
-        }
-    }
-
-    /// How every client prepares its input (clip, quantise, noise).
-    pub fn privacy(&self) -> InputPrivacy {
-        InputPrivacy {
-            l2_clip: self.clip,
-            noise_multiplier: self.noise_multiplier,
-            expected_clients: self.expected_clients as u32,
-        }
-    }
-
-    /// The quantiser every client and the coordinator use.
-    ///
-    /// # Errors
-    /// As [`InputPrivacy::quantizer`].
-    pub fn quantizer(&self) -> Result<Quantizer> {
-        Ok(self.privacy().quantizer()?)
-    }
-
-    fn check(&self, model: &ModelWeights) -> Result<()> {
-        let fail = |reason: String| {
-            Error::Shared(mesh_shared::Error::InvalidField {
-                field: "settings".to_owned(),
-                reason,
-            })
-        };
-        if self.dimension == 0 || self.dimension > model.weights().len() {
-            return Err(fail(format!(
-                "dimension {} (the model has {} weights)",
-                self.dimension,
-                model.weights().len()
-            )));
-        }
-        if self.threshold < 2
-            || self.threshold > self.expected_clients
-            || 2 * self.threshold <= self.expected_clients
-        {
-            return Err(fail(format!(
-                "threshold {} for {} clients: at least 2, above half, at most all",
-                self.threshold, self.expected_clients
-            )));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) || self.phase_ms == 0 {
-            return Err(fail("learning rate and phase time must be > 0".to_owned()));
-        }
-        if let Some(k) = self.neighbours {
-            let t = self.share_threshold();
-            if k < 2 || t < 2 || t > 2 * k.div_ceil(2) + 1 {
-                return Err(fail(format!(
-                    "{k} neighbours with a share threshold of {t}: at least 2 of each, the threshold at most the neighbourhood"
-                )));
-            }
-        }
-        if !(self.delta > 0.0 && self.delta < 1.0) {
-            return Err(fail(format!("delta {}: between 0 and 1", self.delta)));
-        }
-        self.quantizer().map(|_| ())
-    }
-}
-
-/// How a round ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum RoundOutcome {
-    /// The sum was unmasked and applied: the model advanced to `model_version`.
-    Applied {
-        /// The new model version.
-        new_model_version: u32,
-        /// Clients whose update is in the sum.
-        clients: usize,
-        /// Largest absolute value of the applied mean update.
-        max_abs_update: f32,
-        /// With noise: ε of this round at the settings' δ.
-        epsilon: Option<f64>,
-        /// With noise: ε of every noised round applied so far together (zCDP composition).
-        epsilon_total: Option<f64>,
-    },
-    /// The round stopped without revealing anything; why.
-    Aborted {
-        /// What went wrong (for example too few clients before a deadline).
-        reason: String,
-    },
-}
-
-/// What `GET /v1/rounds/current` shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoundStatus {
-    /// The round number.
-    pub round: u64,
-    /// The model version the round trains (its messages must name it).
-    pub model_version: u32,
-    /// `advertise_keys`, `share_keys`, `masked_input`, `consistency_check`, `unmasking` or
-    /// `done`.
-    pub phase: RoundPhase,
-    /// The settings.
-    pub settings: RoundSettings,
-    /// Clients that joined.
-    pub joined: u32,
-    /// Clients that answered the current phase.
-    pub arrived: usize,
-    /// When the current phase closes, Unix milliseconds.
-    pub deadline_ms: u64,
-    /// How the round ended, once it has.
-    #[serde(flatten)]
-    pub outcome: Option<RoundOutcome>,
-}
 
 /// What is saved of a round besides its events: settings and outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -462,7 +287,7 @@ impl RoundCoordinator {
     /// # Errors
     /// [`RoundRequestError::Busy`] while a round runs; invalid settings.
     pub fn start(&self, settings: RoundSettings, model: &ModelWeights) -> Outcome<RoundStatus> {
-        settings.check(model)?;
+        settings.check(model.weights().len()).map_err(Error::from)?;
         // Clients read the share threshold from the status: spell out the default.
         let settings = RoundSettings {
             share_threshold: settings.neighbours.map(|_| settings.share_threshold()),

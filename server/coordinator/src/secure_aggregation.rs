@@ -11,30 +11,13 @@
 //! `threshold` clients; below it the round is abandoned and nothing is revealed.
 use std::collections::{BTreeMap, BTreeSet};
 
+use mesh_shared::RoundPhase;
 use mesh_shared::secagg::{
     EncryptedShares, SeedShare, SignedRoundKeys, SurvivorSignature, UnmaskingShares, pairwise_seed,
     reconstruct_seed, remove_pairwise_masks, remove_self_masks, round_graph,
     verify_survivor_signature,
 };
 use serde::{Deserialize, Serialize};
-
-/// Where a round is; phases compare in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoundPhase {
-    /// Collecting signed public keys.
-    AdvertiseKeys,
-    /// Collecting encrypted shares.
-    ShareKeys,
-    /// Collecting masked inputs.
-    MaskedInput,
-    /// Collecting the survivors' signatures over the survivor set.
-    ConsistencyCheck,
-    /// Collecting the survivors' shares.
-    Unmasking,
-    /// The sum is known.
-    Done,
-}
 
 /// Why the coordinator refused a message or cannot go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,28 +1,7 @@
 //! The live server optimiser: how a round's mean update becomes the next model version.
 //! `mesh train` (the lab's simulation) applies its rounds with the same code.
+use mesh_shared::ServerOptimizer;
 use serde::{Deserialize, Serialize};
-
-/// How the coordinator turns a round's mean update into the next model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ServerOptimizer {
-    /// `w += lr · mean update` (FedAvg; lr 1 is plain averaging).
-    FedAvg {
-        /// Server learning rate.
-        learning_rate: f32,
-    },
-    /// Adam on the negated mean update as a pseudo-gradient (FedAdam, Reddi et al. 2021).
-    FedAdam {
-        /// Server learning rate.
-        learning_rate: f32,
-        /// First-moment decay.
-        beta1: f32,
-        /// Second-moment decay.
-        beta2: f32,
-        /// Adaptivity floor τ.
-        tau: f32,
-    },
-}
 
 /// First and second moments of FedAdam, carried from round to round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,21 +38,25 @@ const KEYS_CONTEXT: &[u8] = b"mesh secagg round keys v1";
 const SURVIVORS_CONTEXT: &[u8] = b"mesh secagg survivors v1";
 
 /// A client's public keys for one round, signed with its device key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignedRoundKeys {
     /// The client's id in the round (assigned by the coordinator, 1-based).
     pub client: u32,
     /// X25519 public key for share encryption.
     #[serde(with = "hex32")]
+    #[schemars(with = "String")]
     pub encryption_public: [u8; 32],
     /// X25519 public key for pairwise mask agreement.
     #[serde(with = "hex32")]
+    #[schemars(with = "String")]
     pub mask_public: [u8; 32],
     /// The device's Ed25519 public key (its registered identity).
     #[serde(with = "hex32")]
+    #[schemars(with = "String")]
     pub signing_public: [u8; 32],
     /// Ed25519 signature over the round, model version, client and both X25519 keys.
     #[serde(with = "hex64")]
+    #[schemars(with = "String")]
     pub signature: [u8; 64],
 }
 
@@ -79,7 +83,7 @@ impl SignedRoundKeys {
 }
 
 /// One encrypted share message, relayed by the coordinator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EncryptedShares {
     /// Who encrypted it.
     pub sender: u32,
@@ -87,21 +91,23 @@ pub struct EncryptedShares {
     pub recipient: u32,
     /// ChaCha20-Poly1305 ciphertext of the sender's two shares (hex).
     #[serde(with = "hex_vec")]
+    #[schemars(with = "String")]
     pub ciphertext: Vec<u8>,
 }
 
 /// A survivor's signature over the survivor set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SurvivorSignature {
     /// The signing survivor.
     pub client: u32,
     /// Ed25519 signature over the round, model version and the sorted survivor ids.
     #[serde(with = "hex64")]
+    #[schemars(with = "String")]
     pub signature: [u8; 64],
 }
 
 /// What a survivor reveals to unmask the sum.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnmaskingShares {
     /// `(survivor, share of its self-mask seed)`.
     pub self_seed_shares: Vec<(u32, SeedShare)>,

@@ -6,7 +6,9 @@ use curve25519_dalek::Scalar;
 use crate::{Error, Result};
 
 /// One share of a seed, for the holder with 1-based `index`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct SeedShare {
     /// The evaluation point, 1..=n.
     pub index: u32,

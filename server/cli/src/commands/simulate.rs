@@ -9,9 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use mesh_coordinator::{RoundPhase, RoundSettings, RoundStatus};
 use mesh_shared::secagg::{
     ClientRound, EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
+};
+use mesh_shared::{
+    RoundJoin, RoundJoined, RoundKeysMessage, RoundPhase, RoundSettings, RoundSharesMessage,
+    RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -662,11 +665,6 @@ fn run_client(
     let mut http = Http::new(url);
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut log = ClientLog::default();
-    let versioned = |extra: serde_json::Value| -> serde_json::Value {
-        let mut value = extra;
-        value["model_version"] = model_version.into();
-        value
-    };
     let step = |log: &mut ClientLog,
                 http: &mut Http,
                 stage: usize,
@@ -689,18 +687,20 @@ fn run_client(
     let device: [u8; 32] = rng.random();
     let mut client: Option<ClientRound> = None;
     let proceed = step(&mut log, &mut http, 0, &mut |http| {
-        let joined: serde_json::Value = serde_json::from_slice(&http.post_json(
+        let RoundJoined { client: id } = serde_json::from_slice(&http.post_json(
             &format!("/v1/rounds/{round}/join"),
-            &versioned(serde_json::json!({})),
+            &RoundJoin { model_version },
         )?)?;
-        let id = joined["client"].as_u64().context("join: no client id")? as u32;
         let mut c = ClientRound::new(round, model_version, id, threshold, &device, &mut rng)?;
         if let Some(k) = status.settings.neighbours {
             c = c.sparse(k, status.settings.share_threshold())?;
         }
         http.post_json(
             &format!("/v1/rounds/{round}/keys"),
-            &versioned(serde_json::json!({ "keys": c.advertise() })),
+            &RoundKeysMessage {
+                model_version,
+                keys: c.advertise(),
+            },
         )?;
         client = Some(c);
         Ok(())
@@ -718,7 +718,11 @@ fn run_client(
         let shares = client.share_keys(&roster, &mut rng)?;
         http.post_json(
             &format!("/v1/rounds/{round}/shares"),
-            &versioned(serde_json::json!({ "client": id, "shares": shares })),
+            &RoundSharesMessage {
+                model_version,
+                client: id,
+                shares,
+            },
         )?;
         Ok(())
     })? {
@@ -753,7 +757,10 @@ fn run_client(
         let signature = client.consistency_signature(&survivors)?;
         http.post_json(
             &format!("/v1/rounds/{round}/signature"),
-            &versioned(serde_json::json!({ "signature": signature })),
+            &RoundSignatureMessage {
+                model_version,
+                signature,
+            },
         )?;
         Ok(())
     })? {
@@ -768,7 +775,11 @@ fn run_client(
         let shares: UnmaskingShares = client.unmasking_shares(&signatures)?;
         http.post_json(
             &format!("/v1/rounds/{round}/unmask"),
-            &versioned(serde_json::json!({ "client": id, "shares": shares })),
+            &RoundUnmaskMessage {
+                model_version,
+                client: id,
+                shares,
+            },
         )?;
         Ok(())
     })?;

@@ -6,8 +6,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use mesh_shared::secagg::{EncryptedShares, SignedRoundKeys, SurvivorSignature, UnmaskingShares};
-use serde::{Deserialize, Serialize};
+use mesh_shared::{
+    RoundInputQuery, RoundJoin, RoundJoined, RoundKeysMessage, RoundSharesMessage,
+    RoundSignatureMessage, RoundUnmaskMessage,
+};
 
 use super::extract::{AppJson, AppPath, AppQuery, Operator};
 use crate::{ApiError, AppState, RoundPhase, RoundRequestError, RoundSettings};
@@ -32,50 +34,6 @@ impl From<RoundRequestError> for ApiError {
             RoundRequestError::Internal(inner) => inner.into(),
         }
     }
-}
-
-/// `{"model_version": …}` plus a message.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Versioned<T> {
-    model_version: u32,
-    #[serde(flatten)]
-    message: T,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Nothing {}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct KeysMessage {
-    keys: SignedRoundKeys,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct SharesMessage {
-    client: u32,
-    shares: Vec<EncryptedShares>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct SignatureMessage {
-    signature: SurvivorSignature,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct UnmaskMessage {
-    client: u32,
-    shares: UnmaskingShares,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct InputQuery {
-    client: u32,
-    model_version: u32,
-}
-
-#[derive(Debug, Serialize)]
-struct Joined {
-    client: u32,
 }
 
 /// `POST /v1/rounds` (operator, `Authorization: Bearer <operator token>`): starts the next
@@ -106,21 +64,24 @@ pub(crate) async fn current(State(state): State<AppState>) -> Result<Response, A
 pub(crate) async fn join(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<Versioned<Nothing>>,
+    AppJson(body): AppJson<RoundJoin>,
 ) -> Result<Response, ApiError> {
     let client = state
         .blocking(move |s| Ok(s.rounds.join(round, body.model_version)?))
         .await?;
-    Ok(Json(Joined { client }).into_response())
+    Ok(Json(RoundJoined { client }).into_response())
 }
 
 /// `POST /v1/rounds/{round}/keys`: the client's signed round keys.
 pub(crate) async fn keys(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<Versioned<KeysMessage>>,
+    AppJson(body): AppJson<RoundKeysMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let (version, keys) = (body.model_version, body.message.keys);
+    let RoundKeysMessage {
+        model_version: version,
+        keys,
+    } = body;
     state
         .blocking(move |s| Ok(s.rounds.advertise(round, version, keys)?))
         .await?;
@@ -131,9 +92,13 @@ pub(crate) async fn keys(
 pub(crate) async fn shares(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<Versioned<SharesMessage>>,
+    AppJson(body): AppJson<RoundSharesMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let (version, SharesMessage { client, shares }) = (body.model_version, body.message);
+    let RoundSharesMessage {
+        model_version: version,
+        client,
+        shares,
+    } = body;
     state
         .blocking(move |s| Ok(s.rounds.share_keys(round, version, client, shares)?))
         .await?;
@@ -145,7 +110,7 @@ pub(crate) async fn shares(
 pub(crate) async fn input(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppQuery(query): AppQuery<InputQuery>,
+    AppQuery(query): AppQuery<RoundInputQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     if !body.len().is_multiple_of(4) {
@@ -161,7 +126,7 @@ pub(crate) async fn input(
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let InputQuery {
+    let RoundInputQuery {
         client,
         model_version,
     } = query;
@@ -178,9 +143,12 @@ pub(crate) async fn input(
 pub(crate) async fn signature(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<Versioned<SignatureMessage>>,
+    AppJson(body): AppJson<RoundSignatureMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let (version, signature) = (body.model_version, body.message.signature);
+    let RoundSignatureMessage {
+        model_version: version,
+        signature,
+    } = body;
     state
         .blocking(move |s| Ok(s.rounds.consistency(round, version, signature)?))
         .await?;
@@ -191,9 +159,13 @@ pub(crate) async fn signature(
 pub(crate) async fn unmask(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<Versioned<UnmaskMessage>>,
+    AppJson(body): AppJson<RoundUnmaskMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let (version, UnmaskMessage { client, shares }) = (body.model_version, body.message);
+    let RoundUnmaskMessage {
+        model_version: version,
+        client,
+        shares,
+    } = body;
     state
         .blocking(move |s| Ok(s.rounds.unmask(round, version, client, shares)?))
         .await?;

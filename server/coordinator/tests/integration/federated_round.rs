@@ -6,9 +6,12 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use mesh_coordinator::{AppConfig, RoundOutcome, RoundSettings, RoundStatus};
 use mesh_shared::secagg::{ClientRound, EncryptedShares, SignedRoundKeys, SurvivorSignature};
+use mesh_shared::{
+    RoundJoin, RoundJoined, RoundKeysMessage, RoundSharesMessage, RoundSignatureMessage,
+    RoundUnmaskMessage,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use serde_json::json;
 
 use crate::fixtures::{Coordinator, Reply, json_bytes, request};
 
@@ -45,7 +48,7 @@ async fn start(mesh: &Coordinator, settings: RoundSettings) -> RoundStatus {
     reply.json()
 }
 
-async fn post(mesh: &Coordinator, path: &str, body: serde_json::Value) -> Reply {
+async fn post(mesh: &Coordinator, path: &str, body: impl serde::Serialize) -> Reply {
     mesh.send(request(Method::POST, path, None, json_bytes(&body)))
         .await
 }
@@ -114,13 +117,13 @@ async fn through_sharing(
         let joined = post(
             mesh,
             &format!("/v1/rounds/{round}/join"),
-            json!({ "model_version": version }),
+            RoundJoin {
+                model_version: version,
+            },
         )
         .await;
         assert_eq!(joined.status, StatusCode::OK, "{}", joined.text());
-        let id = joined.json::<serde_json::Value>()["client"]
-            .as_u64()
-            .unwrap() as u32;
+        let RoundJoined { client: id } = joined.json();
         let device: [u8; 32] = rng.random();
         let mut client = ClientRound::new(round, version, id, threshold, &device, rng).unwrap();
         if let (Some(k), Some(t)) = (settings.neighbours, settings.share_threshold) {
@@ -129,7 +132,10 @@ async fn through_sharing(
         let reply = post(
             mesh,
             &format!("/v1/rounds/{round}/keys"),
-            json!({ "model_version": version, "keys": client.advertise() }),
+            RoundKeysMessage {
+                model_version: version,
+                keys: client.advertise(),
+            },
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
@@ -144,7 +150,11 @@ async fn through_sharing(
         let reply = post(
             mesh,
             &format!("/v1/rounds/{round}/shares"),
-            json!({ "model_version": version, "client": client.client(), "shares": shares }),
+            RoundSharesMessage {
+                model_version: version,
+                client: client.client(),
+                shares,
+            },
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
@@ -209,7 +219,10 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
         let reply = post(
             &mesh,
             &format!("/v1/rounds/{round}/signature"),
-            json!({ "model_version": version, "signature": signature }),
+            RoundSignatureMessage {
+                model_version: version,
+                signature,
+            },
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
@@ -223,7 +236,11 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
         let reply = post(
             &mesh,
             &format!("/v1/rounds/{round}/unmask"),
-            json!({ "model_version": version, "client": at + 1, "shares": shares }),
+            RoundUnmaskMessage {
+                model_version: version,
+                client: at as u32 + 1,
+                shares,
+            },
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
@@ -355,7 +372,9 @@ async fn round_messages_are_checked_with_clear_errors() {
     let stale = post(
         &mesh,
         &format!("/v1/rounds/{round}/join"),
-        json!({ "model_version": version + 7 }),
+        RoundJoin {
+            model_version: version + 7,
+        },
     )
     .await;
     stale.assert_error(
@@ -367,7 +386,9 @@ async fn round_messages_are_checked_with_clear_errors() {
     let elsewhere = post(
         &mesh,
         "/v1/rounds/99/join",
-        json!({ "model_version": version }),
+        RoundJoin {
+            model_version: version,
+        },
     )
     .await;
     elsewhere.assert_error(StatusCode::NOT_FOUND, "not_found", None, &["no round 99"]);
@@ -430,7 +451,10 @@ async fn full_round(
         .json();
     for client in &mut clients {
         let signature = client.consistency_signature(&survivors).unwrap();
-        let body = json!({ "model_version": version, "signature": signature });
+        let body = RoundSignatureMessage {
+            model_version: version,
+            signature,
+        };
         let reply = post(mesh, &format!("/v1/rounds/{round}/signature"), body).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
@@ -439,7 +463,11 @@ async fn full_round(
         .json();
     for client in &mut clients {
         let shares = client.unmasking_shares(&signatures).unwrap();
-        let body = json!({ "model_version": version, "client": client.client(), "shares": shares });
+        let body = RoundUnmaskMessage {
+            model_version: version,
+            client: client.client(),
+            shares,
+        };
         let reply = post(mesh, &format!("/v1/rounds/{round}/unmask"), body).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
