@@ -215,7 +215,7 @@ export class RoundClient {
     free(): void;
     [Symbol.dispose](): void;
     /**
-     * `{"keys": …}` for `POST …/keys`.
+     * `RoundKeysMessage` JSON for `POST …/keys`.
      */
     keysJson(): string;
     /**
@@ -231,15 +231,15 @@ export class RoundClient {
      */
     constructor(round: number, model_version: number, client: number, threshold: number, neighbours: number | null | undefined, share_threshold: number | null | undefined, identity: DeviceIdentity);
     /**
-     * `{"client", "shares"}` for `POST …/shares`, from the roster's JSON.
+     * `RoundSharesMessage` JSON for `POST …/shares`, from the roster's JSON.
      */
     sharesJson(roster_json: string): string;
     /**
-     * `{"signature"}` for `POST …/signature`, from the survivors' JSON.
+     * `RoundSignatureMessage` JSON for `POST …/signature`, from the survivors' JSON.
      */
     signatureJson(survivors_json: string): string;
     /**
-     * `{"client", "shares"}` for `POST …/unmask`, from the signatures' JSON; throws (and
+     * `RoundUnmaskMessage` JSON for `POST …/unmask`, from the signatures' JSON; throws (and
      * reveals nothing) unless enough survivors signed the same set.
      */
     unmaskJson(signatures_json: string): string;
@@ -309,7 +309,7 @@ export interface InitOutput {
     readonly mutualfavourites_blindedJson: (a: number) => [number, number, number, number];
     readonly mutualfavourites_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly roundclient_clipped: (a: number) => number;
-    readonly roundclient_keysJson: (a: number) => [number, number];
+    readonly roundclient_keysJson: (a: number) => [number, number, number, number];
     readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
     readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
     readonly roundclient_normBeforeClip: (a: number) => number;

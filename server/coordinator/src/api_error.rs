@@ -9,7 +9,7 @@ use crate::Error;
 /// errors are logged and answered with a generic body.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 400: the body is not JSON at all.
     MalformedJson(String),
     /// 422: JSON of the wrong shape or out of range, with the offending field when known.

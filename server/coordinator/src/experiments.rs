@@ -10,7 +10,7 @@ use crate::outcome_metrics::DAY_MS;
 use crate::{Event, SocialEvent};
 
 /// A gap longer than this starts a new session.
-pub const SESSION_GAP_MS: u64 = 30 * 60 * 1000;
+pub(crate) const SESSION_GAP_MS: u64 = 30 * 60 * 1000;
 
 /// One experiment: a hold-out share and equally weighted arms.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,7 +87,7 @@ impl Experiment {
 
 /// A mean with its 95% confidence interval (normal approximation).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// Sample size.
     pub n: usize,
     /// The mean.
@@ -100,7 +100,7 @@ pub struct Estimate {
 
 impl Estimate {
     /// The mean of `values` with `mean ± 1.96 · sd / √n`; `None` without values.
-    pub fn of(values: &[f64]) -> Option<Self> {
+    pub(crate) fn of(values: &[f64]) -> Option<Self> {
         let n = values.len();
         if n == 0 {
             return None;
@@ -121,7 +121,7 @@ impl Estimate {
     }
 
     /// `self − other` with the Welch interval.
-    pub fn minus(&self, other: &Self, self_var: f64, other_var: f64) -> Self {
+    pub(crate) fn minus(&self, other: &Self, self_var: f64, other_var: f64) -> Self {
         let half = 1.96 * (self_var / self.n as f64 + other_var / other.n as f64).sqrt();
         let mean = self.mean - other.mean;
         Self {
@@ -135,7 +135,7 @@ impl Estimate {
 
 /// One cohort's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ArmReport {
+pub(crate) struct ArmReport {
     /// The cohort's name (`holdout` or an arm's).
     pub cohort: String,
     /// People seen acting.
@@ -162,7 +162,7 @@ fn variance(values: &[f64]) -> f64 {
 
 /// The experiment's cohorts compared on session depth and reply rate over the events in
 /// `[from_day, to_day]`: the hold-out first, then each arm with its difference from it.
-pub fn compare_arms(
+pub(crate) fn compare_arms(
     events: &[Event],
     experiment: &Experiment,
     from_day: u64,

@@ -38,31 +38,30 @@ mod social;
 mod social_controls;
 mod store;
 
-pub use api_error::ApiError;
 pub use app_state::{AppState, current_model};
 pub use background_work::{BackgroundWork, spawn_background_work};
 pub use clock::{Clock, SystemClock};
 pub use discovery_index::DiscoveryIndex;
-pub use discovery_service::{Discovery, DiscoveryRefusal, ExposureTally, PoolFeatures};
+pub use discovery_service::{Discovery, DiscoveryRefusal};
 pub use error::{Error, Result};
 pub use events::{Event, ModelEvent, OperatorEvent, SocialEvent};
-pub use experiments::{ArmReport, Cohort, Estimate, Experiment, SESSION_GAP_MS, compare_arms};
+pub use experiments::Experiment;
 pub use mesh_shared::{RoundOutcome, RoundPhase, RoundSettings, RoundStatus, ServerOptimizer};
-pub use openapi::{Caller, OPERATIONS, Operation, Payload, openapi_document};
-pub use operations::{
-    Alert, COMPARE_DAYS, CohortSeries, DRIFT_DISPERSION_LIMIT, DRIFT_SHIFT_LIMIT, Drift,
-    ModelEntry, ModelReport, OperationsReport, RankerEntry, THRESHOLDS, Threshold, VersionSummary,
-    alerts, model_report, operations_report, overall_metrics, prometheus_text,
-};
-pub use outcome_metrics::{DAY_MS, DailyMetrics, active_people, daily_metrics, iso_date};
+pub use openapi::{OPERATIONS, openapi_document};
+pub use operations::{THRESHOLDS, Threshold, alerts, model_report};
+pub use outcome_metrics::{DAY_MS, DailyMetrics, daily_metrics};
 pub use pg_store::PgStore;
 pub use population::{PUBLIC_FAVOURITES, PopulationProfile, demo_population};
-pub use psi_relay::{MAX_OPEN_PSI_PER_USER, PSI_MESSAGE_TTL_MS, PsiRefusal, PsiRelay, PsiRound};
+pub use psi_relay::PSI_MESSAGE_TTL_MS;
 pub use round_coordinator::{RoundCoordinator, RoundRequestError};
 pub use routes::{AppConfig, app};
 pub use secure_aggregation::{AggregationRound, RoundError};
-pub use server_optimizer::{AdamMoments, apply_server_step};
-pub use social::{
-    MAX_HARASSMENT_RISK, OutreachPolicy, OutreachRefusal, SocialState, TrainingExample,
-};
-pub use store::{RedbStore, Registration, SavedRound, Signer, Store, StoredProfile};
+pub use server_optimizer::apply_server_step;
+pub use social::{OutreachRefusal, SocialState};
+pub use store::{RedbStore, Registration, Signer, Store, StoredProfile};
+
+pub(crate) use api_error::ApiError;
+pub(crate) use experiments::{ArmReport, Cohort, compare_arms};
+pub(crate) use outcome_metrics::active_people;
+pub(crate) use psi_relay::{MAX_OPEN_PSI_PER_USER, PsiRefusal, PsiRelay, PsiRound};
+pub(crate) use social::OutreachPolicy;

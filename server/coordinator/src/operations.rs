@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Days of events the arms are compared over (ending at the last day).
-pub const COMPARE_DAYS: u64 = 14;
+pub(crate) const COMPARE_DAYS: u64 = 14;
 
 /// A threshold on a daily metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -63,7 +63,7 @@ pub struct Alert {
 
 /// One cohort's daily series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CohortSeries {
+pub(crate) struct CohortSeries {
     /// `all`, `holdout` or an arm's name.
     pub cohort: String,
     /// Its metrics per day.
@@ -72,7 +72,7 @@ pub struct CohortSeries {
 
 /// Everything the dashboard shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OperationsReport {
+pub(crate) struct OperationsReport {
     /// The experiment, if one runs.
     pub experiment: Option<Experiment>,
     /// The metrics per day for everyone, then per cohort (events made by its members).
@@ -134,13 +134,19 @@ pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
 
 /// The metrics per day over everyone (retention compares the experiment's arms with its
 /// hold-out; without an experiment there is no hold-out).
-pub fn overall_metrics(events: &[Event], experiment: Option<&Experiment>) -> Vec<DailyMetrics> {
+pub(crate) fn overall_metrics(
+    events: &[Event],
+    experiment: Option<&Experiment>,
+) -> Vec<DailyMetrics> {
     let everyone = Experiment::new("everyone", 0.0, &["all"]);
     daily_metrics(events, experiment.unwrap_or(&everyone))
 }
 
 /// The report over `events` (in store order); logs the alerts of the last day.
-pub fn operations_report(events: &[Event], experiment: Option<&Experiment>) -> OperationsReport {
+pub(crate) fn operations_report(
+    events: &[Event],
+    experiment: Option<&Experiment>,
+) -> OperationsReport {
     let all_days = overall_metrics(events, experiment);
     let mut series = vec![CohortSeries {
         cohort: "all".to_owned(),
@@ -190,7 +196,7 @@ pub fn operations_report(events: &[Event], experiment: Option<&Experiment>) -> O
 
 /// Prometheus text exposition of the coordinator's state and the last day's metrics, from the
 /// overall metrics per day ([`overall_metrics`]).
-pub fn prometheus_text(
+pub(crate) fn prometheus_text(
     days: &[DailyMetrics],
     events: &[Event],
     profiles_indexed: usize,
@@ -277,9 +283,9 @@ pub fn prometheus_text(
 
 /// Alert when the centroid of the published taste vectors moves more than this between model
 /// versions (`1 − cos` of the two centroids).
-pub const DRIFT_SHIFT_LIMIT: f64 = 0.2;
+pub(crate) const DRIFT_SHIFT_LIMIT: f64 = 0.2;
 /// Alert when the mean cosine to the centroid (how tight the population is) changes by more.
-pub const DRIFT_DISPERSION_LIMIT: f64 = 0.15;
+pub(crate) const DRIFT_DISPERSION_LIMIT: f64 = 0.15;
 
 /// One model version in the history.
 #[derive(Debug, Clone, PartialEq, Serialize)]

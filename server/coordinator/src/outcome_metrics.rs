@@ -322,7 +322,7 @@ fn entropy_bits(counts: &BTreeMap<u32, u32>) -> f64 {
 }
 
 /// `day` (days since the Unix epoch) as `YYYY-MM-DD` (proleptic Gregorian, UTC).
-pub fn iso_date(day: u64) -> String {
+pub(crate) fn iso_date(day: u64) -> String {
     // Howard Hinnant's civil-from-days, shifted to eras starting on 1 March.
     let z = day as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -337,7 +337,7 @@ pub fn iso_date(day: u64) -> String {
 }
 
 /// The people who acted on `day` (for the dashboard's daily actives).
-pub fn active_people(events: &[Event], day: u64) -> usize {
+pub(crate) fn active_people(events: &[Event], day: u64) -> usize {
     let range = day * DAY_MS..(day + 1) * DAY_MS;
     events
         .iter()

@@ -11,12 +11,12 @@ use mesh_shared::{PsiMessage, UserId};
 pub const PSI_MESSAGE_TTL_MS: u64 = 10 * 60_000;
 
 /// Mailboxes one person may hold open at once (one per peer).
-pub const MAX_OPEN_PSI_PER_USER: usize = 16;
+pub(crate) const MAX_OPEN_PSI_PER_USER: usize = 16;
 
 /// Which message of the run (`blinded` or `answer` in a path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PsiRound {
+pub(crate) enum PsiRound {
     /// Round one: the sender's blinded items.
     Blinded,
     /// Round two: the receiver's round-one points raised to the sender's secret.
@@ -25,7 +25,7 @@ pub enum PsiRound {
 
 /// Why the relay refused a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PsiRefusal {
+pub(crate) enum PsiRefusal {
     /// A point that is not 64 hex characters, or too many points.
     Malformed(String),
     /// An answer before the peer's round one, or with another count of points.
@@ -43,7 +43,7 @@ struct Mailbox {
 
 /// Messages in flight, by `(sender, receiver)`.
 #[derive(Debug, Default)]
-pub struct PsiRelay {
+pub(crate) struct PsiRelay {
     mailboxes: Mutex<HashMap<(UserId, UserId), Mailbox>>,
 }
 
@@ -52,7 +52,7 @@ impl PsiRelay {
     /// with `to` (and drops `to`'s answer to it, which no longer fits the new secret).
     ///
     /// Errors with a [`PsiRefusal`]; nothing is stored then.
-    pub fn put(
+    pub(crate) fn put(
         &self,
         from: &UserId,
         to: &UserId,
@@ -114,7 +114,7 @@ impl PsiRelay {
     }
 
     /// The message of `round` that `from` left for `to`, if it is there and fresh.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         from: &UserId,
         to: &UserId,
@@ -135,7 +135,7 @@ impl PsiRelay {
     }
 
     /// Drops every message from or to `user`.
-    pub fn forget(&self, user: &UserId) {
+    pub(crate) fn forget(&self, user: &UserId) {
         self.mailboxes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -93,7 +93,7 @@ pub struct SocialState {
 }
 
 /// Harassment risk above which a person is never suggested.
-pub const MAX_HARASSMENT_RISK: f32 = 0.75;
+pub(crate) const MAX_HARASSMENT_RISK: f32 = 0.75;
 
 /// An outcome the re-ranker learns from: a directed pair and whether it went well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

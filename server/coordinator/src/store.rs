@@ -28,7 +28,7 @@ pub struct StoredProfile {
 }
 
 /// A saved federated round: its encoded header and its encoded events in sequence order.
-pub type SavedRound = (Vec<u8>, Vec<Vec<u8>>);
+pub(crate) type SavedRound = (Vec<u8>, Vec<Vec<u8>>);
 
 /// Who signed a write: the user, their device key and the request's timestamp (which must be
 /// above the last one accepted from the key).
