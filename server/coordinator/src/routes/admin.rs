@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use mesh_shared::DiscoveryFlags;
 
-use super::extract::{Operator, parse_json};
+use super::extract::{AppJson, Operator};
 use crate::operations::{
     ModelReport, OperationsReport, model_report, operations_report, overall_metrics,
     prometheus_text,
@@ -32,9 +32,8 @@ pub(crate) async fn get_flags(_: Operator, State(state): State<AppState>) -> Jso
 pub(crate) async fn put_flags(
     _: Operator,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
+    AppJson(flags): AppJson<DiscoveryFlags>,
 ) -> Result<Json<DiscoveryFlags>, ApiError> {
-    let flags: DiscoveryFlags = parse_json(&body)?;
     state.blocking(move |s| s.set_flags(flags)).await?;
     Ok(Json(flags))
 }
