@@ -5,11 +5,21 @@
 //! presence are soft, in-memory signals.
 use std::collections::{HashMap, HashSet};
 
-use mesh_shared::{
-    DiscoveryFlags, IntentTopic, PRESENCE_WINDOW_MS, RankingVersion, SNOOZE_DAYS, UserId,
-};
+use mesh_shared::{DiscoveryFlags, RankingVersion, UserId};
 
 use crate::events::{OperatorEvent, SocialEvent};
+
+mod people;
+mod preferences;
+mod presence;
+mod safety;
+mod ties;
+
+use people::People;
+use preferences::Preferences;
+use presence::Presence;
+use safety::Safety;
+use ties::Ties;
 
 use mesh_ranking::SocialGraph;
 
@@ -64,32 +74,17 @@ pub enum OutreachRefusal {
     AlreadyConnected,
 }
 
-/// The social state, dense-indexed for the graph features.
+/// The social state, dense-indexed for the graph features: one part per concern (the
+/// modules beside this one), all folded from the event log by [`SocialState::apply`].
 #[derive(Debug, Default)]
 pub struct SocialState {
-    ids: HashMap<UserId, u32>,
-    users: Vec<UserId>,
-    graph: SocialGraph,
-    ties_since_communities: usize,
-    registered_at: HashMap<u32, u64>,
-    blocks: HashSet<(u32, u32)>,
-    blocks_received: HashMap<u32, u32>,
-    reports_received: HashMap<u32, u32>,
-    snoozes: HashMap<u32, Vec<(String, u64)>>,
-    intents: HashMap<u32, Vec<(IntentTopic, u64)>>,
-    feedback: HashMap<u32, Vec<(u32, bool)>>,
-    sent: HashMap<u32, Vec<u64>>,
-    sent_total: HashMap<u32, u32>,
-    accepted_total: HashMap<u32, u32>,
-    pending: HashSet<(u32, u32)>,
-    recent_accepts: HashMap<u32, Vec<u64>>,
+    people: People,
+    ties: Ties,
+    safety: Safety,
+    preferences: Preferences,
+    presence: Presence,
     impressions: HashMap<(u32, u32), u32>,
-    presence: HashMap<u32, (u64, Option<String>)>,
-    training: Vec<TrainingExample>,
     flags: DiscoveryFlags,
-    /// People whose harassment risk is above [`MAX_HARASSMENT_RISK`], kept current by
-    /// [`apply`](Self::apply) and [`forget`](Self::forget).
-    risky: HashSet<u32>,
 }
 
 /// Harassment risk above which a person is never suggested.
@@ -109,28 +104,28 @@ pub struct TrainingExample {
 impl SocialState {
     /// The dense index of `user`, adding them if new.
     pub fn index_of(&mut self, user: &UserId) -> u32 {
-        if let Some(&i) = self.ids.get(user) {
+        if let Some(&i) = self.people.ids.get(user) {
             return i;
         }
-        let i = self.users.len() as u32;
-        self.ids.insert(user.clone(), i);
-        self.users.push(user.clone());
+        let i = self.people.users.len() as u32;
+        self.people.ids.insert(user.clone(), i);
+        self.people.users.push(user.clone());
         i
     }
 
     /// The dense index of `user`, if known.
     pub fn find(&self, user: &UserId) -> Option<u32> {
-        self.ids.get(user).copied()
+        self.people.ids.get(user).copied()
     }
 
     /// The user of a dense index.
     pub fn user(&self, index: u32) -> Option<&UserId> {
-        self.users.get(index as usize)
+        self.people.users.get(index as usize)
     }
 
     /// The known graph.
     pub fn graph(&self) -> &SocialGraph {
-        &self.graph
+        &self.ties.graph
     }
 
     /// The discovery flags.
@@ -140,8 +135,8 @@ impl SocialState {
 
     /// Recomputes the community labels of the known graph (after a replay).
     pub fn refresh_communities(&mut self) {
-        self.graph.refresh_communities();
-        self.ties_since_communities = 0;
+        self.ties.graph.refresh_communities();
+        self.ties.ties_since_communities = 0;
     }
 
     /// Applies one event (live or replayed).
@@ -168,45 +163,21 @@ impl SocialState {
         }
     }
 
-    fn update_risky(&mut self, user: u32) {
-        if self.harassment_risk(user) > MAX_HARASSMENT_RISK {
-            self.risky.insert(user);
-        } else {
-            self.risky.remove(&user);
-        }
-    }
-
-    /// The people a query by `viewer` (or an anonymous one) never returns, besides the
-    /// viewer: everyone above the harassment-risk cap and, for a viewer, those blocked either
-    /// way and those already tied to them.
-    pub fn never_shown_to(&self, viewer: Option<u32>) -> HashSet<u32> {
-        let mut out = self.risky.clone();
-        if let Some(v) = viewer {
-            out.extend(
-                self.blocks
-                    .iter()
-                    .filter_map(|&(a, b)| (a == v).then_some(b).or((b == v).then_some(a))),
-            );
-            out.extend(self.graph.neighbours(v as usize).iter().copied());
-        }
-        out
-    }
-
     fn apply_facts(&mut self, event: &SocialEvent) {
         match event {
             SocialEvent::Registered { user, at_ms } => {
                 let u = self.index_of(user);
-                self.registered_at.entry(u).or_insert(*at_ms);
+                self.people.registered_at.entry(u).or_insert(*at_ms);
             }
             SocialEvent::Blocked { by, target, .. } => {
                 let (b, t) = (self.index_of(by), self.index_of(target));
-                if self.blocks.insert((b, t)) {
-                    *self.blocks_received.entry(t).or_default() += 1;
+                if self.safety.blocks.insert((b, t)) {
+                    *self.safety.blocks_received.entry(t).or_default() += 1;
                 }
             }
             SocialEvent::Reported { by, target, .. } => {
                 let (_, t) = (self.index_of(by), self.index_of(target));
-                *self.reports_received.entry(t).or_default() += 1;
+                *self.safety.reports_received.entry(t).or_default() += 1;
             }
             SocialEvent::Snoozed {
                 by,
@@ -214,22 +185,22 @@ impl SocialState {
                 until_ms,
             } => {
                 let b = self.index_of(by);
-                let list = self.snoozes.entry(b).or_default();
+                let list = self.preferences.snoozes.entry(b).or_default();
                 list.retain(|(c, _)| c != category);
                 list.push((category.clone(), *until_ms));
             }
             SocialEvent::IntentsSet { user, flags } => {
                 let u = self.index_of(user);
-                self.intents.insert(u, flags.clone());
+                self.preferences.intents.insert(u, flags.clone());
             }
             SocialEvent::Feedback {
                 by, target, more, ..
             } => {
                 let (b, t) = (self.index_of(by), self.index_of(target));
-                let list = self.feedback.entry(b).or_default();
+                let list = self.preferences.feedback.entry(b).or_default();
                 list.retain(|(c, _)| *c != t);
                 list.push((t, *more));
-                self.training.push(TrainingExample {
+                self.preferences.training.push(TrainingExample {
                     viewer: b,
                     candidate: t,
                     positive: *more,
@@ -237,23 +208,23 @@ impl SocialState {
             }
             SocialEvent::IntroductionSent { from, to, at_ms } => {
                 let (f, t) = (self.index_of(from), self.index_of(to));
-                self.sent.entry(f).or_default().push(*at_ms);
-                *self.sent_total.entry(f).or_default() += 1;
-                self.pending.insert((f, t));
+                self.ties.sent.entry(f).or_default().push(*at_ms);
+                *self.ties.sent_total.entry(f).or_default() += 1;
+                self.ties.pending.insert((f, t));
             }
             SocialEvent::IntroductionAccepted { from, to, at_ms } => {
                 let (f, t) = (self.index_of(from), self.index_of(to));
-                if self.pending.remove(&(f, t)) {
-                    *self.accepted_total.entry(f).or_default() += 1;
+                if self.ties.pending.remove(&(f, t)) {
+                    *self.ties.accepted_total.entry(f).or_default() += 1;
                 }
-                self.recent_accepts.entry(t).or_default().push(*at_ms);
-                self.graph.add_tie(f as usize, t as usize);
-                self.ties_since_communities += 1;
-                if self.ties_since_communities > self.graph.people() / 100 {
-                    self.graph.refresh_communities();
-                    self.ties_since_communities = 0;
+                self.ties.recent_accepts.entry(t).or_default().push(*at_ms);
+                self.ties.graph.add_tie(f as usize, t as usize);
+                self.ties.ties_since_communities += 1;
+                if self.ties.ties_since_communities > self.ties.graph.people() / 100 {
+                    self.ties.graph.refresh_communities();
+                    self.ties.ties_since_communities = 0;
                 }
-                self.training.extend([
+                self.preferences.training.extend([
                     TrainingExample {
                         viewer: f,
                         candidate: t,
@@ -298,169 +269,40 @@ impl SocialState {
     /// Forgets what `user` did (their events are deleted from the store at opt-out).
     pub fn forget(&mut self, user: &UserId) {
         let Some(u) = self.find(user) else { return };
-        self.registered_at.remove(&u);
-        let removed: Vec<(u32, u32)> = self.blocks.iter().filter(|b| b.0 == u).copied().collect();
+        self.people.registered_at.remove(&u);
+        let removed: Vec<(u32, u32)> = self
+            .safety
+            .blocks
+            .iter()
+            .filter(|b| b.0 == u)
+            .copied()
+            .collect();
         for block in removed {
-            self.blocks.remove(&block);
-            if let Some(count) = self.blocks_received.get_mut(&block.1) {
+            self.safety.blocks.remove(&block);
+            if let Some(count) = self.safety.blocks_received.get_mut(&block.1) {
                 *count = count.saturating_sub(1);
             }
         }
-        self.snoozes.remove(&u);
-        self.intents.remove(&u);
-        self.feedback.remove(&u);
-        self.sent.remove(&u);
-        self.presence.remove(&u);
-        self.training.retain(|e| e.viewer != u && e.candidate != u);
+        self.preferences.snoozes.remove(&u);
+        self.preferences.intents.remove(&u);
+        self.preferences.feedback.remove(&u);
+        self.ties.sent.remove(&u);
+        self.presence.presence.remove(&u);
+        self.preferences
+            .training
+            .retain(|e| e.viewer != u && e.candidate != u);
         let signalled: HashSet<u32> = self
+            .safety
             .reports_received
             .keys()
-            .chain(self.blocks_received.keys())
-            .chain(self.sent_total.keys())
+            .chain(self.safety.blocks_received.keys())
+            .chain(self.ties.sent_total.keys())
             .copied()
             .collect();
-        self.risky.clear();
+        self.safety.risky.clear();
         for user in signalled {
             self.update_risky(user);
         }
-    }
-
-    /// Whether either of the two blocked the other.
-    pub fn blocked_pair(&self, a: u32, b: u32) -> bool {
-        self.blocks.contains(&(a, b)) || self.blocks.contains(&(b, a))
-    }
-
-    /// Whether `category` is snoozed by `viewer` at `now_ms`.
-    pub fn snoozed(&self, viewer: u32, category: &str, now_ms: u64) -> bool {
-        self.snoozes.get(&viewer).is_some_and(|list| {
-            list.iter()
-                .any(|(c, until)| *until > now_ms && c.eq_ignore_ascii_case(category))
-        })
-    }
-
-    /// The categories `viewer` has snoozed at `now_ms`.
-    pub fn snoozed_categories(&self, viewer: u32, now_ms: u64) -> Vec<String> {
-        self.snoozes
-            .get(&viewer)
-            .map(|list| {
-                list.iter()
-                    .filter(|(_, until)| *until > now_ms)
-                    .map(|(c, _)| c.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The intent flags of `user` still active at `now_ms`, as a bit mask.
-    pub fn active_intents(&self, user: u32, now_ms: u64) -> u32 {
-        self.intents.get(&user).map_or(0, |flags| {
-            flags
-                .iter()
-                .filter(|(_, expires)| *expires > now_ms)
-                .fold(0, |mask, (topic, _)| mask | topic.bit())
-        })
-    }
-
-    /// `viewer`'s swipe-to-tune feedback: (suggestion, more like this).
-    pub fn feedback_of(&self, viewer: u32) -> &[(u32, bool)] {
-        self.feedback.get(&viewer).map_or(&[], Vec::as_slice)
-    }
-
-    /// The outcomes queued for the re-ranker's next training.
-    pub fn training_examples(&self) -> &[TrainingExample] {
-        &self.training
-    }
-
-    /// Harassment risk of `user` in `[0, 1)`: reports and blocks received, weighed against
-    /// the ties they keep and their accepted introductions.
-    pub fn harassment_risk(&self, user: u32) -> f32 {
-        let reports = self.reports_received.get(&user).copied().unwrap_or(0) as f32;
-        let blocks = self.blocks_received.get(&user).copied().unwrap_or(0) as f32;
-        let sent = self.sent_total.get(&user).copied().unwrap_or(0) as f32;
-        let accepted = self.accepted_total.get(&user).copied().unwrap_or(0) as f32;
-        let ignored = (sent - accepted).max(0.0);
-        let signals = 2.0 * reports + blocks + 0.1 * ignored;
-        let standing = 1.0 + self.graph.degree(user as usize) as f32 + accepted;
-        signals / (signals + standing)
-    }
-
-    /// Days since `user` registered (0 when unknown).
-    pub fn account_age_days(&self, user: u32, now_ms: u64) -> u64 {
-        self.registered_at
-            .get(&user)
-            .map_or(0, |&at| now_ms.saturating_sub(at) / DAY_MS)
-    }
-
-    /// Introductions accepted by `user` in the last 30 days at `now_ms`.
-    pub fn recent_accepts(&self, user: u32, now_ms: u64) -> usize {
-        self.recent_accepts.get(&user).map_or(0, |list| {
-            list.iter().filter(|&&at| at + 30 * DAY_MS > now_ms).count()
-        })
-    }
-
-    /// Checks whether `from` may ask `to` for an introduction at `now_ms`: the remaining
-    /// allowance of the 24-hour window after this one, or why not.
-    ///
-    /// # Errors
-    /// The [`OutreachRefusal`].
-    pub fn outreach_allowance(
-        &self,
-        from: u32,
-        to: u32,
-        now_ms: u64,
-        policy: &OutreachPolicy,
-    ) -> Result<u32, OutreachRefusal> {
-        if from == to {
-            return Err(OutreachRefusal::Oneself);
-        }
-        if self.blocked_pair(from, to) {
-            return Err(OutreachRefusal::Blocked);
-        }
-        if self.graph.connected(from as usize, to as usize) {
-            return Err(OutreachRefusal::AlreadyConnected);
-        }
-        let registered = self.registered_at.get(&from).copied().unwrap_or(now_ms);
-        let account_age_days = now_ms.saturating_sub(registered) / DAY_MS;
-        let sent_total = self.sent_total.get(&from).copied().unwrap_or(0);
-        let accepted = self.accepted_total.get(&from).copied().unwrap_or(0);
-        let reply_ratio = if sent_total == 0 {
-            1.0
-        } else {
-            accepted as f32 / sent_total as f32
-        };
-        let mut cap = if account_age_days < policy.young_days {
-            policy.new_account_cap
-        } else {
-            policy.established_cap
-        };
-        if sent_total >= policy.ratio_after && reply_ratio < policy.low_reply_ratio {
-            cap = (cap / 2).max(1);
-        }
-        let window: Vec<u64> = self
-            .sent
-            .get(&from)
-            .map(|list| {
-                list.iter()
-                    .copied()
-                    .filter(|&at| at + DAY_MS > now_ms)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if window.len() as u32 >= cap {
-            let oldest = window.iter().copied().min().unwrap_or(now_ms);
-            return Err(OutreachRefusal::Limited {
-                cap,
-                account_age_days,
-                reply_ratio,
-                retry_at_ms: oldest + DAY_MS,
-            });
-        }
-        Ok(cap - window.len() as u32 - 1)
-    }
-
-    /// Whether `from` has an unanswered introduction to `to`.
-    pub fn has_pending(&self, from: u32, to: u32) -> bool {
-        self.pending.contains(&(from, to))
     }
 
     /// Counts one more showing of each of `shown` to `viewer`.
@@ -478,42 +320,6 @@ impl SocialState {
             .unwrap_or(0)
     }
 
-    /// Marks `user` present at `now_ms`, in `room` when given.
-    pub fn mark_present(&mut self, user: u32, room: Option<&str>, now_ms: u64) {
-        self.presence
-            .insert(user, (now_ms, room.map(str::to_owned)));
-    }
-
-    /// Whether `user` sent a heartbeat within the presence window before `now_ms`.
-    pub fn is_present(&self, user: u32, now_ms: u64) -> bool {
-        self.presence
-            .get(&user)
-            .is_some_and(|(at, _)| at + PRESENCE_WINDOW_MS > now_ms)
-    }
-
-    /// Everyone present in `room` at `now_ms`; drops presences older than the window.
-    pub fn present_in(&mut self, room: &str, now_ms: u64) -> Vec<u32> {
-        self.presence
-            .retain(|_, (at, _)| *at + PRESENCE_WINDOW_MS > now_ms);
-        let mut present: Vec<u32> = self
-            .presence
-            .iter()
-            .filter(|(_, (_, r))| r.as_deref() == Some(room))
-            .map(|(u, _)| *u)
-            .collect();
-        present.sort_unstable();
-        present
-    }
-
-    /// The event a snooze of `category` by `by` at `now_ms` appends.
-    pub fn snooze_event(by: UserId, category: &str, now_ms: u64) -> SocialEvent {
-        SocialEvent::Snoozed {
-            by,
-            category: category.trim().to_lowercase(),
-            until_ms: now_ms + SNOOZE_DAYS * DAY_MS,
-        }
-    }
-
     /// The ranking in use, or `None` when the kill switch is off.
     pub fn ranking(&self) -> Option<RankingVersion> {
         self.flags.discovery_enabled.then_some(self.flags.ranking)
@@ -523,6 +329,7 @@ impl SocialState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mesh_shared::IntentTopic;
 
     fn user(n: u8) -> UserId {
         UserId::from_public_key(&[n; 32])
