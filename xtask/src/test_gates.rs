@@ -8,6 +8,35 @@ use crate::encoder::fetch_encoder;
 use crate::wasm::{build_wasm, check_typescript_drift};
 use crate::{cargo, ensure_chromium, ensure_debian_package, ensure_npm_packages, is_root, run};
 
+/// The cargo-deny release `cargo xtask test` runs.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// `cargo-deny`: from `PATH` when present, else built once from crates.io (pinned, `--locked`)
+/// into `~/.cache/mesh-discovery/tools` (outside the clone, so a CI cache keeps it).
+fn ensure_cargo_deny(root: &Path) -> Result<PathBuf> {
+    let on_path = Command::new("cargo-deny").arg("--version").output();
+    if on_path.is_ok_and(|out| out.status.success()) {
+        return Ok(PathBuf::from("cargo-deny"));
+    }
+    let tools = match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache/mesh-discovery/tools"),
+        None => crate::target_dir(root).join("tools"),
+    };
+    let binary = tools.join("bin/cargo-deny");
+    if !binary.exists() {
+        println!(
+            "xtask: installing cargo-deny {CARGO_DENY_VERSION} into {}",
+            tools.display()
+        );
+        run(cargo()
+            .args(["install", "cargo-deny", "--locked", "--version"])
+            .arg(CARGO_DENY_VERSION)
+            .arg("--root")
+            .arg(&tools))?;
+    }
+    Ok(binary)
+}
+
 pub(crate) fn test(root: &Path) -> Result<()> {
     run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
     run(cargo().current_dir(root).args([
@@ -22,6 +51,9 @@ pub(crate) fn test(root: &Path) -> Result<()> {
         .current_dir(root)
         .env("RUSTDOCFLAGS", "-D warnings")
         .args(["doc", "--no-deps", "--workspace"]))?;
+    run(Command::new(ensure_cargo_deny(root)?)
+        .current_dir(root)
+        .args(["deny", "check", "bans", "licenses", "sources"]))?;
     let encoder_files = fetch_encoder(root)?;
     run(cargo()
         .current_dir(root)
