@@ -4,14 +4,16 @@
 //! - `package`: the installable npm package in `target/package/mesh-client` (`--target web`
 //!   with the Worker wrapper, and a bundler build), with its sizes in `SIZES.md`;
 //! - `demo [serve args…]`: `wasm`, then run `mesh serve` with the demo page on 127.0.0.1:8080;
-//! - `test`: every gate: fmt, clippy, rustdoc, the workspace tests, the wasm build and the
-//!   headless Chromium end-to-end test;
+//! - `test`: every gate: fmt, clippy, rustdoc, `cargo deny`, the workspace tests, the wasm
+//!   build, the headless Chromium end-to-end tests and the PostgreSQL store suite;
 //! - `bench`: the import benchmarks, natively (criterion) and in headless Chromium on the same
-//!   synthetic files, as a table (also written to `target/bench-report.md`).
+//!   synthetic files, as a table (also written to `target/bench-report.md`);
+//! - `loadtest`, `embed`, `fetch-encoder`: see their modules.
 //!
-//! Missing tools are installed on first use: the wasm32 target (rustup), Chromium (apt-get)
-//! and the end-to-end test's npm packages (`npm ci`). wasm-bindgen runs as a library pinned to
-//! the same version as the `wasm-bindgen` crate, so no separate CLI is installed.
+//! Missing tools are installed on first use: the wasm32 target (rustup), Chromium and
+//! PostgreSQL (apt-get), the end-to-end test's npm packages (`npm ci`) and cargo-deny (built
+//! from crates.io into the cache). wasm-bindgen runs as a library pinned to the same version
+//! as the `wasm-bindgen` crate, so no separate CLI is installed.
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
