@@ -79,10 +79,10 @@ pub use signal_weight::{
     star_enthusiasm,
 };
 pub use social_wire::{
-    BlockRequest, DiscoveryFlags, FeedbackRequest, IntentFlag, IntentTopic, IntentsRequest,
-    IntroductionRequest, IntroductionSent, MAX_INTENT_TTL_HOURS, MessageRequest,
-    PRESENCE_WINDOW_MS, RankingVersion, ReportRequest, RoomCandidatesRequest, SNOOZE_DAYS,
-    SnoozeRequest, check_room_id,
+    BlockRequest, DiscoveryFlags, FairnessGroup, FairnessReport, FeedbackRequest, IntentFlag,
+    IntentTopic, IntentsRequest, IntroductionRequest, IntroductionSent, MAX_INTENT_TTL_HOURS,
+    MessageRequest, PRESENCE_WINDOW_MS, RankerTrained, RankingVersion, ReportRequest,
+    RoomCandidatesRequest, SNOOZE_DAYS, SnoozeRequest, check_room_id,
 };
 pub use taste_vector::{
     Intent, TASTE_DIM, TasteVector, WeightedItem, cosine, taste_vector, user_taste_vector,

@@ -11,6 +11,7 @@ use crate::{
     IntroductionSent, MessageRequest, PsiMessage, ReportRequest, RoomCandidatesRequest,
     SnoozeRequest,
 };
+use crate::{FairnessReport, RankerTrained};
 use crate::{
     RoundJoin, RoundJoined, RoundKeysMessage, RoundSettings, RoundSharesMessage,
     RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
@@ -60,6 +61,8 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("discovery_flags.schema.json", schema::<DiscoveryFlags>()),
         ("psi_message.schema.json", schema::<PsiMessage>()),
         ("message_request.schema.json", schema::<MessageRequest>()),
+        ("fairness_report.schema.json", schema::<FairnessReport>()),
+        ("ranker_trained.schema.json", schema::<RankerTrained>()),
         ("round_settings.schema.json", schema::<RoundSettings>()),
         ("round_status.schema.json", schema::<RoundStatus>()),
         ("round_join.schema.json", schema::<RoundJoin>()),

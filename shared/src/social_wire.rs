@@ -221,6 +221,34 @@ pub enum RankingVersion {
     V2,
 }
 
+/// `GET /v1/admin/fairness` (operator token): exposure of groups of accounts in everything
+/// shown so far, against their share of the suggestions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FairnessReport {
+    /// One entry per group (new and established accounts).
+    pub groups: Vec<FairnessGroup>,
+}
+
+/// One group of [`FairnessReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FairnessGroup {
+    /// The group's name.
+    pub group: String,
+    /// Its share of the people suggested.
+    pub share_of_suggestions: f64,
+    /// Its share of the DCG-weighted exposure.
+    pub share_of_exposure: f64,
+    /// Exposure share over suggestion share (1 is proportional).
+    pub exposure_ratio: f64,
+}
+
+/// `POST /v1/admin/ranker/train` (operator token): the re-ranker now served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RankerTrained {
+    /// Trees in the fitted model.
+    pub trees: usize,
+}
+
 /// `GET`/`PUT /v1/admin/flags` (operator token): switched at runtime, no restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DiscoveryFlags {

@@ -274,7 +274,7 @@ pub const OPERATIONS: &[Operation] = &[
         Operator,
         None,
         200,
-        Some(Json),
+        Some(Schema("fairness_report")),
     ),
     op(
         "GET",
@@ -301,7 +301,7 @@ pub const OPERATIONS: &[Operation] = &[
         Operator,
         None,
         201,
-        Some(Json),
+        Some(Schema("ranker_trained")),
     ),
     op(
         "GET",

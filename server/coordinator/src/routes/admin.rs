@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use mesh_shared::DiscoveryFlags;
+use mesh_shared::{DiscoveryFlags, FairnessGroup, FairnessReport, RankerTrained};
 
 use super::extract::{AppJson, Operator};
 use crate::operations::{
@@ -40,22 +40,20 @@ pub(crate) async fn put_flags(
 
 /// `GET /v1/admin/fairness`: exposure of new and established accounts in everything shown so
 /// far, against their share of the suggestions.
-pub(crate) async fn fairness(_: Operator, State(state): State<AppState>) -> Response {
-    let groups: Vec<serde_json::Value> = state
+pub(crate) async fn fairness(_: Operator, State(state): State<AppState>) -> Json<FairnessReport> {
+    let groups = state
         .discovery
         .exposure()
         .shares()
         .into_iter()
-        .map(|(group, (share, exposure, ratio))| {
-            serde_json::json!({
-                "group": group,
-                "share_of_suggestions": share,
-                "share_of_exposure": exposure,
-                "exposure_ratio": ratio,
-            })
+        .map(|(group, (share, exposure, ratio))| FairnessGroup {
+            group,
+            share_of_suggestions: share,
+            share_of_exposure: exposure,
+            exposure_ratio: ratio,
         })
         .collect();
-    Json(serde_json::json!({ "groups": groups })).into_response()
+    Json(FairnessReport { groups })
 }
 
 /// `POST /v1/admin/ranker/train`: fits the re-ranker on the queued outcomes, saves it and
@@ -72,11 +70,7 @@ pub(crate) async fn train_ranker(
                 "not enough outcomes to train on: {positives} positive and {negatives} negative (10 of each needed)"
             ))
         })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "trees": trees })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(RankerTrained { trees })).into_response())
 }
 
 /// `GET /v1/admin/metrics`: the outcome metrics per day and cohort, the arms and the alerts.
