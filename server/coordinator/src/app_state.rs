@@ -1,6 +1,5 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mesh_models::{Catalogue, initial_model};
 use mesh_shared::{ModelWeights, RequestAuth, UserId};
 
 use mesh_ranking::GradientBoostedTrees;
@@ -8,25 +7,8 @@ use mesh_ranking::GradientBoostedTrees;
 use crate::population::PopulationProfile;
 use crate::{
     Clock, Discovery, DiscoveryIndex, Result, RoundCoordinator, SocialState, Store, StoredProfile,
+    current_model,
 };
-
-/// Version of the model a new store starts with.
-const FIRST_MODEL_VERSION: u32 = 1;
-
-/// The store's current model, saving the version-1 model first in a new store.
-///
-/// # Errors
-/// A store failure or a stored model that does not decode.
-pub fn current_model(store: &dyn Store) -> Result<ModelWeights> {
-    match store.current_model()? {
-        Some(bytes) => Ok(ModelWeights::decode(&bytes)?),
-        None => {
-            let model = initial_model(Catalogue::embedded(), FIRST_MODEL_VERSION);
-            store.save_model(&model.encode())?;
-            Ok(model)
-        }
-    }
-}
 
 /// Shared state of the coordinator's handlers.
 #[derive(Clone)]

@@ -1,5 +1,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// One day in milliseconds.
+pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
 /// The coordinator's notion of now, injected so that tests can fix it.
 pub trait Clock: Send + Sync + 'static {
     /// Unix time in milliseconds.

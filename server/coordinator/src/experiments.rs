@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use mesh_shared::UserId;
 use serde::Serialize;
 
-use crate::outcome_metrics::DAY_MS;
-use crate::{Event, SocialEvent};
+use crate::{DAY_MS, Event, SocialEvent};
 
 /// A gap longer than this starts a new session.
 pub(crate) const SESSION_GAP_MS: u64 = 30 * 60 * 1000;

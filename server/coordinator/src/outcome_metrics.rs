@@ -20,11 +20,9 @@ use mesh_shared::UserId;
 use serde::Serialize;
 
 use crate::experiments::{Cohort, Experiment};
-use crate::{Event, SocialEvent};
+use crate::{DAY_MS, Event, SocialEvent};
 use mesh_ranking::SocialGraph;
 
-/// One day in milliseconds.
-pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 const WEEK_MS: u64 = 7 * DAY_MS;
 const RETENTION_DAYS: u64 = 30;
 

@@ -1,6 +1,7 @@
 use std::path::Path;
 
-use mesh_shared::{MAX_CLOCK_SKEW_MS, ProfileUpload, UserId};
+use mesh_models::{Catalogue, initial_model};
+use mesh_shared::{MAX_CLOCK_SKEW_MS, ModelWeights, ProfileUpload, UserId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,24 @@ const ACTIVE_ROUND: &str = "active";
 const RANKER: &str = "ranker";
 const CURRENT_MODEL: &str = "current";
 const STORE_FILE: &str = "mesh.redb";
+
+/// Version of the model a new store starts with.
+const FIRST_MODEL_VERSION: u32 = 1;
+
+/// The store's current model, saving the version-1 model first in a new store.
+///
+/// # Errors
+/// A store failure or a stored model that does not decode.
+pub fn current_model(store: &dyn Store) -> Result<ModelWeights> {
+    match store.current_model()? {
+        Some(bytes) => Ok(ModelWeights::decode(&bytes)?),
+        None => {
+            let model = initial_model(Catalogue::embedded(), FIRST_MODEL_VERSION);
+            store.save_model(&model.encode())?;
+            Ok(model)
+        }
+    }
+}
 
 /// A stored profile: what the user published and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
