@@ -227,7 +227,6 @@ impl Discovery {
         let RetrievedPool { members, .. } = pool;
         let mut members: Vec<Option<DiscoveryCandidate>> = members.into_iter().map(Some).collect();
         ranked
-            .order
             .into_iter()
             .filter_map(|i| members.get_mut(i).and_then(Option::take))
             .collect()

@@ -115,16 +115,6 @@ impl Ranker<'_> {
     }
 }
 
-/// The pool in ranked order: indices into the pool, the first `shown` diversified (with the
-/// head slots), the rest in score order; beside each pool member's mutual-tie count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RankedPool {
-    /// Pool indices, best first.
-    pub order: Vec<usize>,
-    /// The adjusted score of every pool member, by pool index.
-    pub scores: Vec<f32>,
-}
-
 /// The feature rows of `viewer → candidate` (`forward`) and `candidate → viewer`
 /// (`backward`), each [`FEATURES`] long, on the known `graph` (`two_hop`: the viewer's).
 pub fn pair_rows(
@@ -161,7 +151,7 @@ pub fn pair_rows(
 
 /// The fused score of a pair from its two margins, with the viewer's intents, swipes and
 /// the candidate's safety and impressions applied.
-pub fn adjusted_score(
+fn adjusted_score(
     settings: &PipelineSettings,
     viewer: &Viewer<'_>,
     candidate: &Candidate<'_>,
@@ -195,7 +185,9 @@ pub fn adjusted_score(
 }
 
 /// Ranks a retrieved `pool` for `viewer`: features, margins by `ranker`, fusion and
-/// adjustments ([`adjusted_score`]), then [`order_pool`] for a list of `shown`.
+/// adjustments (`adjusted_score`), then MMR and the head slots (`order_pool`) for a list of
+/// `shown`. Returns pool indices, best first: the first `shown` diversified, the rest of the
+/// pool in score order.
 pub fn rank_pool(
     graph: &SocialGraph,
     two_hop: &TwoHop,
@@ -204,7 +196,7 @@ pub fn rank_pool(
     ranker: Ranker<'_>,
     settings: &PipelineSettings,
     shown: usize,
-) -> RankedPool {
+) -> Vec<usize> {
     let (mut forward, mut backward) = ([0.0f32; FEATURES], [0.0f32; FEATURES]);
     let mut scores = Vec::with_capacity(pool.len());
     let mut mutual = Vec::with_capacity(pool.len());
@@ -221,7 +213,7 @@ pub fn rank_pool(
         let (f, b) = (ranker.margin(&forward), ranker.margin(&backward));
         scores.push(adjusted_score(settings, viewer, candidate, f, b));
     }
-    let order = order_pool(
+    order_pool(
         graph,
         viewer,
         pool,
@@ -229,15 +221,14 @@ pub fn rank_pool(
         &mutual,
         settings.diversity,
         shown,
-    );
-    RankedPool { order, scores }
+    )
 }
 
 /// MMR over the scored pool for a list of `shown` (similarity: half same community on the
 /// known graph, half taste), then a weak tie (no mutual ties), a strong tie and an adjacent
 /// interest (a category other than the viewer's) in the head when the pool has them. The
 /// rest of the pool follows in score order.
-pub fn order_pool(
+fn order_pool(
     graph: &SocialGraph,
     viewer: &Viewer<'_>,
     pool: &[Candidate<'_>],

@@ -20,10 +20,7 @@ mod fusion;
 mod gbt;
 mod social_graph;
 
-pub use candidate_pipeline::{
-    Candidate, PipelineSettings, RankedPool, Ranker, Viewer, adjusted_score, order_pool, pair_rows,
-    rank_pool,
-};
+pub use candidate_pipeline::{Candidate, PipelineSettings, Ranker, Viewer, pair_rows, rank_pool};
 pub use diversity::diversify;
 pub use error::{Error, Result};
 pub use exposure::ExposureReport;
