@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use mesh_ann::inner_product as dot;
 use mesh_ranking::{
     Candidate, FEATURES, GbtParams, GradientBoostedTrees, PersonSignals, PipelineSettings, Ranker,
-    SocialGraph, Viewer, pair_rows, rank_pool,
+    SocialGraph, TwoHop, Viewer, pair_rows, rank_pool,
 };
 use mesh_shared::{DiscoveryCandidate, PublicCard, RankingVersion, UserId};
 
@@ -343,7 +343,7 @@ impl Discovery {
             let viewer_facts = PersonFacts::of(
                 &social,
                 index,
-                Some(example.viewer),
+                (Some(example.viewer), Some(&two_hop)),
                 Some(&viewer_card),
                 Some(Vec::from(viewer_vector)),
                 now_ms,
@@ -351,7 +351,7 @@ impl Discovery {
             let facts = PersonFacts::of(
                 &social,
                 index,
-                Some(example.candidate),
+                (Some(example.candidate), None),
                 Some(&card),
                 Some(Vec::from(vector)),
                 now_ms,
@@ -424,11 +424,12 @@ struct PersonFacts {
 
 impl PersonFacts {
     /// The facts of social person `person` (if they have a social index) with `card` and
-    /// `taste` (their published vector, or the query for the viewer).
+    /// `taste` (their published vector, or the query for the viewer); `two_hop` is the
+    /// person's two-hop neighbourhood when the caller already has it.
     fn of(
         social: &SocialState,
         index: &DiscoveryIndex,
-        person: Option<u32>,
+        (person, two_hop): (Option<u32>, Option<&TwoHop>),
         card: Option<&PublicCard>,
         taste: Option<Vec<f32>>,
         now_ms: u64,
@@ -440,10 +441,11 @@ impl PersonFacts {
             neighbour_taste: mean_taste(index, ties.iter().filter_map(|&t| social.user(t))),
             traits: trait_ids(card),
             activity_prior: (ties.len() as f32).ln_1p(),
-            best_adamic_adar: person.map_or(0.0, |p| {
-                graph
+            best_adamic_adar: person.map_or(0.0, |p| match two_hop {
+                Some(own) => own.best_adamic_adar(graph, p as usize),
+                None => graph
                     .two_hop(p as usize)
-                    .best_adamic_adar(graph, p as usize)
+                    .best_adamic_adar(graph, p as usize),
             }),
             intents: person.map_or(0, |p| social.active_intents(p, now_ms)),
             recent_accepts: person.map_or(0.0, |p| social.recent_accepts(p, now_ms) as f32),
@@ -501,7 +503,7 @@ struct RetrievedPool {
     /// The viewer's swipes: (social index, taste vector, ±1).
     swiped: Vec<(u32, Vec<f32>, f32)>,
     radius: f32,
-    two_hop: mesh_ranking::TwoHop,
+    two_hop: TwoHop,
 }
 
 impl RetrievedPool {
@@ -563,7 +565,7 @@ impl RetrievedPool {
             .zip(&persons)
             .zip(vectors)
             .map(|((c, &p), vector)| {
-                PersonFacts::of(social, index, p, Some(&c.card), vector, now_ms)
+                PersonFacts::of(social, index, (p, None), Some(&c.card), vector, now_ms)
             })
             .collect();
         let categories = members
@@ -577,7 +579,7 @@ impl RetrievedPool {
             Some(_) => PersonFacts::of(
                 social,
                 index,
-                v,
+                (v, Some(&two_hop)),
                 viewer_card.as_ref(),
                 Some(query.to_vec()),
                 now_ms,

@@ -24,6 +24,10 @@ use crate::Dataset;
 /// tie counts as a recent acceptance and no account as new.
 pub const EVAL_NOW_MS: u64 = 1_800_000_000_000;
 const DAY_MS: u64 = 86_400_000;
+/// When every person registered.
+const REGISTERED_MS: u64 = EVAL_NOW_MS - 400 * DAY_MS;
+/// When every known tie's introduction was accepted.
+const TIED_MS: u64 = EVAL_NOW_MS - 365 * DAY_MS;
 /// Length of the shown list (the diversified head) that eval scores and serving shows.
 pub(crate) const SHOWN: usize = 10;
 /// Traits on a card (the card's limit).
@@ -125,27 +129,22 @@ impl EvalPopulation {
     /// The coordinator's event log for this population with `ties` known: everyone
     /// registered, then each tie an accepted introduction.
     pub fn events(&self, ties: &[(usize, usize)]) -> Vec<SocialEvent> {
-        let registered = EVAL_NOW_MS - 400 * DAY_MS;
-        let accepted = EVAL_NOW_MS - 365 * DAY_MS;
-        let mut events: Vec<SocialEvent> = self
-            .ids
-            .iter()
-            .map(|user| SocialEvent::Registered {
-                user: user.clone(),
-                at_ms: registered,
+        let registrations = self.ids.iter().map(|user| SocialEvent::Registered {
+            user: user.clone(),
+            at_ms: REGISTERED_MS,
+        });
+        registrations.chain(self.ties(ties)).collect()
+    }
+
+    /// Each known tie as the accepted introduction that made it.
+    fn ties<'a>(&'a self, ties: &'a [(usize, usize)]) -> impl Iterator<Item = SocialEvent> + 'a {
+        ties.iter().filter_map(|&(a, b)| {
+            Some(SocialEvent::IntroductionAccepted {
+                from: self.ids.get(a)?.clone(),
+                to: self.ids.get(b)?.clone(),
+                at_ms: TIED_MS,
             })
-            .collect();
-        for &(a, b) in ties {
-            let (Some(from), Some(to)) = (self.ids.get(a), self.ids.get(b)) else {
-                continue;
-            };
-            events.push(SocialEvent::IntroductionAccepted {
-                from: from.clone(),
-                to: to.clone(),
-                at_ms: accepted,
-            });
-        }
-        events
+        })
     }
 
     /// The discovery service over this population with `ties` known, as a coordinator that
@@ -169,19 +168,18 @@ impl EvalPopulation {
     /// # Errors
     /// [`crate::Error::Coordinator`] if the store refuses a write.
     pub fn publish_into(&self, store: &dyn Store, ties: &[(usize, usize)]) -> crate::Result<()> {
-        let registered = EVAL_NOW_MS - 400 * DAY_MS;
         for (u, (id, secret)) in self.ids.iter().zip(&self.secrets).enumerate() {
             let key = RequestAuth::public_key_from_secret(secret);
-            store.register(id, &key, registered)?;
+            store.register(id, &key, REGISTERED_MS)?;
             if let Some(upload) = self.upload(u) {
                 let stored = StoredProfile {
                     upload: upload.clone(),
-                    updated_at_ms: registered + 1,
+                    updated_at_ms: REGISTERED_MS + 1,
                 };
-                store.put_profile(id, &key, registered + 1, &stored)?;
+                store.put_profile(id, &key, REGISTERED_MS + 1, &stored)?;
             }
         }
-        for event in self.events(ties).into_iter().skip(self.ids.len()) {
+        for event in self.ties(ties) {
             store.append_event(None, &event.into())?;
         }
         Ok(())
