@@ -210,24 +210,39 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Encodes `(key, embedding)` entries in the [`ContentTable`] byte format (for tests and tools;
-/// `mesh-embed` writes the same bytes).
+/// Encodes `(key, embedding)` entries in the [`ContentTable`] byte format (what `mesh-embed`
+/// writes for a dataset, and what [`ContentTable::decode`] reads back).
+///
+/// # Errors
+/// [`Error::InvalidField`] naming the entry when its key is longer than 65,535 bytes or its
+/// embedding does not have [`CONTENT_DIM`] values. Unit norm is the decoder's check.
 pub fn encode_content_table<'a>(
     entries: impl IntoIterator<Item = (&'a str, &'a [f32])>,
-) -> Vec<u8> {
+) -> Result<Vec<u8>> {
     let entries: Vec<_> = entries.into_iter().collect();
-    let mut out = Vec::new();
+    let count = u32::try_from(entries.len())
+        .map_err(|_| Error::field("content table", "more than 2^32 entries"))?;
+    let mut out = Vec::with_capacity(16 + entries.len() * (CONTENT_DIM * 4 + 8));
     out.extend_from_slice(CONTENT_TABLE_MAGIC);
     out.extend_from_slice(&(CONTENT_DIM as u32).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    for (key, values) in entries {
-        out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    for (index, (key, values)) in entries.into_iter().enumerate() {
+        let field = || format!("content table entry {index}");
+        let key_len = u16::try_from(key.len())
+            .map_err(|_| Error::field(field(), format!("key of {} bytes", key.len())))?;
+        if values.len() != CONTENT_DIM {
+            return Err(Error::field(
+                field(),
+                format!("{} values, expected {CONTENT_DIM}", values.len()),
+            ));
+        }
+        out.extend_from_slice(&key_len.to_le_bytes());
         out.extend_from_slice(key.as_bytes());
         for x in values {
             out.extend_from_slice(&x.to_le_bytes());
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -247,7 +262,7 @@ mod tests {
     #[test]
     fn a_table_round_trips() {
         let (a, b) = (unit(1), unit(2));
-        let bytes = encode_content_table([("1", a.as_slice()), ("zwei", b.as_slice())]);
+        let bytes = encode_content_table([("1", a.as_slice()), ("zwei", b.as_slice())]).unwrap();
         let table = ContentTable::decode(&bytes).unwrap();
         let entries: Vec<_> = table.iter().collect();
         assert_eq!(entries, [("1", a.as_slice()), ("zwei", b.as_slice())]);
@@ -257,17 +272,26 @@ mod tests {
     fn a_bad_table_names_the_entry() {
         let (a, mut b) = (unit(1), unit(2));
         b[0] += 0.5;
-        let bytes = encode_content_table([("1", a.as_slice()), ("2", b.as_slice())]);
+        let bytes = encode_content_table([("1", a.as_slice()), ("2", b.as_slice())]).unwrap();
         let err = ContentTable::decode(&bytes).unwrap_err().to_string();
         assert!(err.starts_with("content table entry 1: norm"), "{err}");
-        let twice = encode_content_table([("1", a.as_slice()), ("1", a.as_slice())]);
+        let twice = encode_content_table([("1", a.as_slice()), ("1", a.as_slice())]).unwrap();
         let err = ContentTable::decode(&twice).unwrap_err().to_string();
         assert!(err.contains("repeats"), "{err}");
-        let bytes = encode_content_table([("1", a.as_slice())]);
+        let bytes = encode_content_table([("1", a.as_slice())]).unwrap();
         let err = ContentTable::decode(&bytes[..bytes.len() - 1])
             .unwrap_err()
             .to_string();
         assert!(err.contains("entry 0: truncated"), "{err}");
+        let long_key = "k".repeat(70_000);
+        let err = encode_content_table([(long_key.as_str(), a.as_slice())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("entry 0: key of 70000 bytes"), "{err}");
+        let err = encode_content_table([("1", a.as_slice()), ("2", &a[1..])])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("entry 1: 383 values"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod favorites_hash;
 mod favourite_entry;
 mod importers;
 mod model_weights;
+mod operations_wire;
 mod psi;
 mod request_signature;
 mod round_wire;
@@ -63,6 +64,10 @@ pub use importers::{
     ExportFormat, ImportReport, ImportedFavourite, SkippedRow, detect_format, import_export,
 };
 pub use model_weights::{MODEL_MAGIC, MODEL_MAGIC_WITH_CONTENT, ModelWeights};
+pub use operations_wire::{
+    Alert, ArmReport, CohortSeries, DailyMetrics, Drift, Estimate, ExperimentSettings, ModelEntry,
+    ModelReport, OperationsReport, RankerEntry, Threshold, VersionSummary,
+};
 pub use psi::{MAX_PSI_ITEMS, PsiMessage, PsiParty};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,

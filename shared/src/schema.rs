@@ -11,7 +11,7 @@ use crate::{
     IntroductionSent, MessageRequest, PsiMessage, ReportRequest, RoomCandidatesRequest,
     SnoozeRequest,
 };
-use crate::{FairnessReport, RankerTrained};
+use crate::{FairnessReport, ModelReport, OperationsReport, RankerTrained};
 use crate::{
     RoundJoin, RoundJoined, RoundKeysMessage, RoundSettings, RoundSharesMessage,
     RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
@@ -63,6 +63,11 @@ pub fn wire_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("message_request.schema.json", schema::<MessageRequest>()),
         ("fairness_report.schema.json", schema::<FairnessReport>()),
         ("ranker_trained.schema.json", schema::<RankerTrained>()),
+        (
+            "operations_report.schema.json",
+            schema::<OperationsReport>(),
+        ),
+        ("model_report.schema.json", schema::<ModelReport>()),
         ("round_settings.schema.json", schema::<RoundSettings>()),
         ("round_status.schema.json", schema::<RoundStatus>()),
         ("round_join.schema.json", schema::<RoundJoin>()),

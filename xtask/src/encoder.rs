@@ -88,7 +88,7 @@ pub(crate) fn embed_dataset(root: &Path, data: &Path) -> Result<PathBuf> {
             "run",
             "--release",
             "-p",
-            "mesh-encoder",
+            "mesh-dataset-embedder",
             "--bin",
             "mesh-embed",
             "--",

@@ -3,8 +3,7 @@
 //! cohort, and arms compared on session depth and reply rate with 95% confidence intervals.
 use std::collections::HashMap;
 
-use mesh_shared::UserId;
-use serde::Serialize;
+use mesh_shared::{ArmReport, Estimate, UserId};
 
 use crate::{DAY_MS, Event, SocialEvent};
 
@@ -12,7 +11,7 @@ use crate::{DAY_MS, Event, SocialEvent};
 pub(crate) const SESSION_GAP_MS: u64 = 30 * 60 * 1000;
 
 /// One experiment: a hold-out share and equally weighted arms.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
     /// The name, part of the hash: another experiment reshuffles everyone.
     pub name: String,
@@ -84,70 +83,34 @@ impl Experiment {
     }
 }
 
-/// A mean with its 95% confidence interval (normal approximation).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub(crate) struct Estimate {
-    /// Sample size.
-    pub n: usize,
-    /// The mean.
-    pub mean: f64,
-    /// Lower end of the 95% interval.
-    pub low: f64,
-    /// Upper end.
-    pub high: f64,
+/// The mean of `values` with its 95% interval `mean ± 1.96 · sd / √n` (normal
+/// approximation); `None` without values.
+fn estimate(values: &[f64]) -> Option<Estimate> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let half = 1.96 * (variance(values) / n as f64).sqrt();
+    Some(Estimate {
+        n,
+        mean,
+        low: mean - half,
+        high: mean + half,
+    })
 }
 
-impl Estimate {
-    /// The mean of `values` with `mean ± 1.96 · sd / √n`; `None` without values.
-    pub(crate) fn of(values: &[f64]) -> Option<Self> {
-        let n = values.len();
-        if n == 0 {
-            return None;
-        }
-        let mean = values.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 {
-            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
-        } else {
-            0.0
-        };
-        let half = 1.96 * (var / n as f64).sqrt();
-        Some(Self {
-            n,
-            mean,
-            low: mean - half,
-            high: mean + half,
-        })
-    }
-
-    /// `self − other` with the Welch interval.
-    pub(crate) fn minus(&self, other: &Self, self_var: f64, other_var: f64) -> Self {
-        let half = 1.96 * (self_var / self.n as f64 + other_var / other.n as f64).sqrt();
-        let mean = self.mean - other.mean;
-        Self {
-            n: self.n + other.n,
-            mean,
-            low: mean - half,
-            high: mean + half,
-        }
-    }
-}
-
-/// One cohort's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct ArmReport {
-    /// The cohort's name (`holdout` or an arm's).
-    pub cohort: String,
-    /// People seen acting.
-    pub people: usize,
-    /// Events per session, per person (mean over people).
-    pub session_depth: Option<Estimate>,
-    /// Share of the introductions a person received that they accepted (over people who
-    /// received any).
-    pub reply_rate: Option<Estimate>,
-    /// Session depth minus the hold-out's.
-    pub session_depth_vs_holdout: Option<Estimate>,
-    /// Reply rate minus the hold-out's.
-    pub reply_rate_vs_holdout: Option<Estimate>,
+/// `a − b` with the Welch interval; `None` unless both have values.
+fn difference(a: &[f64], b: &[f64]) -> Option<Estimate> {
+    let (ea, eb) = (estimate(a)?, estimate(b)?);
+    let half = 1.96 * (variance(a) / ea.n as f64 + variance(b) / eb.n as f64).sqrt();
+    let mean = ea.mean - eb.mean;
+    Some(Estimate {
+        n: ea.n + eb.n,
+        mean,
+        low: mean - half,
+        high: mean + half,
+    })
 }
 
 fn variance(values: &[f64]) -> f64 {
@@ -215,11 +178,6 @@ pub(crate) fn compare_arms(
     let empty = Vec::new();
     let holdout_depth = depth.get(&Cohort::Holdout).unwrap_or(&empty);
     let holdout_replies = replies.get(&Cohort::Holdout).unwrap_or(&empty);
-    let versus = |values: &[f64], base: &[f64]| {
-        Estimate::of(values)
-            .zip(Estimate::of(base))
-            .map(|(a, b)| a.minus(&b, variance(values), variance(base)))
-    };
     std::iter::once(Cohort::Holdout)
         .chain((0..experiment.arms.len()).map(Cohort::Arm))
         .map(|cohort| {
@@ -229,15 +187,15 @@ pub(crate) fn compare_arms(
             ArmReport {
                 cohort: experiment.cohort_name(cohort).to_owned(),
                 people: people.get(&cohort).copied().unwrap_or(0),
-                session_depth: Estimate::of(d),
-                reply_rate: Estimate::of(r),
+                session_depth: estimate(d),
+                reply_rate: estimate(r),
                 session_depth_vs_holdout: if is_arm {
-                    versus(d, holdout_depth)
+                    difference(d, holdout_depth)
                 } else {
                     None
                 },
                 reply_rate_vs_holdout: if is_arm {
-                    versus(r, holdout_replies)
+                    difference(r, holdout_replies)
                 } else {
                     None
                 },

@@ -24,7 +24,8 @@ pub enum Payload {
     /// JSON of the wire type whose schema file is named (`profile_upload` for
     /// `profile_upload.schema.json`).
     Schema(&'static str),
-    /// JSON without a published schema (the round protocol's messages, operator reports).
+    /// JSON without a published schema (the round relays: roster, mailbox, survivors and
+    /// signatures; the OpenAPI document itself).
     Json,
     /// Raw bytes.
     Binary,
@@ -283,7 +284,7 @@ pub const OPERATIONS: &[Operation] = &[
         Operator,
         None,
         200,
-        Some(Json),
+        Some(Schema("operations_report")),
     ),
     op(
         "GET",
@@ -292,7 +293,7 @@ pub const OPERATIONS: &[Operation] = &[
         Operator,
         None,
         200,
-        Some(Json),
+        Some(Schema("model_report")),
     ),
     op(
         "POST",

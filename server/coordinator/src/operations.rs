@@ -1,91 +1,53 @@
 //! What the operator watches: the daily outcome metrics overall and per experiment cohort, the
 //! arms compared, and alerts when a metric crosses its threshold (each alert is also a log
 //! event at `warn` on the `mesh::alert` target).
-use serde::Serialize;
+use mesh_shared::{
+    Alert, CohortSeries, DailyMetrics, Drift, ExperimentSettings, ModelEntry, ModelReport,
+    OperationsReport, RankerEntry, Threshold, VersionSummary,
+};
 
 use crate::{
-    ArmReport, Cohort, DailyMetrics, Event, Experiment, ModelEvent, OperatorEvent, SocialEvent,
-    active_people, compare_arms, daily_metrics,
+    Cohort, Event, Experiment, ModelEvent, OperatorEvent, SocialEvent, active_people, compare_arms,
+    daily_metrics,
 };
 
 /// Days of events the arms are compared over (ending at the last day).
 pub(crate) const COMPARE_DAYS: u64 = 14;
 
-/// A threshold on a daily metric.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Threshold {
+/// A threshold on a daily metric ([`Threshold`] as the report carries it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ThresholdRule {
     /// The metric's field name in [`DailyMetrics`].
-    pub metric: &'static str,
+    metric: &'static str,
     /// Alert when the value is above (`true`) or below (`false`) the limit.
-    pub above: bool,
+    above: bool,
     /// The limit.
-    pub limit: f64,
+    limit: f64,
     /// What it means.
-    pub meaning: &'static str,
+    meaning: &'static str,
 }
 
 /// The alert thresholds.
-pub const THRESHOLDS: [Threshold; 3] = [
-    Threshold {
+const THRESHOLDS: [ThresholdRule; 3] = [
+    ThresholdRule {
         metric: "safety_incidents_per_1000",
         above: true,
         limit: 50.0,
         meaning: "reports and blocks against suggested people per 1,000 connections from suggestions",
     },
-    Threshold {
+    ThresholdRule {
         metric: "introductions_accepted",
         above: false,
         limit: 0.01,
         meaning: "share of suggested pairs that become mutual follows within 7 days",
     },
-    Threshold {
+    ThresholdRule {
         metric: "retention_lift",
         above: false,
         limit: 0.0,
         meaning: "30-day retention of discovery users minus the hold-out's, in points",
     },
 ];
-
-/// A metric past its threshold on a day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Alert {
-    /// The day (days since the epoch).
-    pub day: u64,
-    /// The metric.
-    pub metric: &'static str,
-    /// Its value that day.
-    pub value: f64,
-    /// The threshold crossed.
-    pub limit: f64,
-    /// A sentence for the dashboard and the log.
-    pub message: String,
-}
-
-/// One cohort's daily series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct CohortSeries {
-    /// `all`, `holdout` or an arm's name.
-    pub cohort: String,
-    /// Its metrics per day.
-    pub days: Vec<DailyMetrics>,
-}
-
-/// Everything the dashboard shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct OperationsReport {
-    /// The experiment, if one runs.
-    pub experiment: Option<Experiment>,
-    /// The metrics per day for everyone, then per cohort (events made by its members).
-    pub series: Vec<CohortSeries>,
-    /// People who acted, per day: `(day, people)`.
-    pub active: Vec<(u64, usize)>,
-    /// The cohorts compared over the last [`COMPARE_DAYS`] days.
-    pub arms: Vec<ArmReport>,
-    /// The thresholds.
-    pub thresholds: Vec<Threshold>,
-    /// Every day a metric crossed its threshold, oldest first.
-    pub alerts: Vec<Alert>,
-}
 
 fn value_of(metrics: &DailyMetrics, name: &str) -> Option<f64> {
     match name {
@@ -99,7 +61,7 @@ fn value_of(metrics: &DailyMetrics, name: &str) -> Option<f64> {
 }
 
 /// The alerts of `days` against [`THRESHOLDS`].
-pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
+pub(crate) fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
     let mut out = Vec::new();
     for metrics in days {
         for t in &THRESHOLDS {
@@ -114,7 +76,7 @@ pub fn alerts(days: &[DailyMetrics]) -> Vec<Alert> {
             if crossed {
                 out.push(Alert {
                     day: metrics.day,
-                    metric: t.metric,
+                    metric: t.metric.to_owned(),
                     value,
                     limit: t.limit,
                     message: format!(
@@ -182,14 +144,26 @@ pub(crate) fn operations_report(
     let alerts = alerts(&all_days);
     let last_day = all_days.last().map(|m| m.day);
     for alert in alerts.iter().filter(|a| Some(a.day) == last_day) {
-        tracing::warn!(target: "mesh::alert", metric = alert.metric, value = alert.value, limit = alert.limit, "{}", alert.message);
+        tracing::warn!(target: "mesh::alert", metric = alert.metric.as_str(), value = alert.value, limit = alert.limit, "{}", alert.message);
     }
     OperationsReport {
-        experiment: experiment.cloned(),
+        experiment: experiment.map(|e| ExperimentSettings {
+            name: e.name.clone(),
+            holdout: e.holdout,
+            arms: e.arms.clone(),
+        }),
         series,
         active,
         arms,
-        thresholds: THRESHOLDS.to_vec(),
+        thresholds: THRESHOLDS
+            .iter()
+            .map(|t| Threshold {
+                metric: t.metric.to_owned(),
+                above: t.above,
+                limit: t.limit,
+                meaning: t.meaning.to_owned(),
+            })
+            .collect(),
         alerts,
     }
 }
@@ -286,73 +260,6 @@ pub(crate) fn prometheus_text(
 pub(crate) const DRIFT_SHIFT_LIMIT: f64 = 0.2;
 /// Alert when the mean cosine to the centroid (how tight the population is) changes by more.
 pub(crate) const DRIFT_DISPERSION_LIMIT: f64 = 0.15;
-
-/// One model version in the history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelEntry {
-    /// The version.
-    pub version: u32,
-    /// When it was saved (`YYYY-MM-DD`).
-    pub date: String,
-    /// What made it.
-    pub source: String,
-    /// Its figures.
-    pub figures: std::collections::BTreeMap<String, f64>,
-}
-
-/// One re-ranker refit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankerEntry {
-    /// When (`YYYY-MM-DD`).
-    pub date: String,
-    /// Trees.
-    pub trees: u32,
-    /// Outcomes it learned from.
-    pub positives: u32,
-    /// Negative outcomes.
-    pub negatives: u32,
-    /// `operator` or `scheduled`.
-    pub trigger: String,
-}
-
-/// The published taste vectors of one model version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VersionSummary {
-    /// The model version the vectors were computed under.
-    pub version: u32,
-    /// Profiles published under it.
-    pub profiles: usize,
-    /// Mean cosine of each vector with the centroid direction.
-    pub dispersion: f64,
-}
-
-/// The shift of the published vectors between two consecutive versions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Drift {
-    /// The older version.
-    pub from: u32,
-    /// The newer version.
-    pub to: u32,
-    /// `1 − cos` of the two centroids.
-    pub centroid_shift: f64,
-    /// The newer dispersion minus the older.
-    pub dispersion_change: f64,
-    /// Why it is alarming, when it is.
-    pub alert: Option<String>,
-}
-
-/// The model operations view: history, refits, the published vectors per version and drift.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelReport {
-    /// Model versions, oldest first.
-    pub history: Vec<ModelEntry>,
-    /// Re-ranker refits, oldest first.
-    pub rankers: Vec<RankerEntry>,
-    /// Published vectors per version.
-    pub versions: Vec<VersionSummary>,
-    /// Between consecutive versions that have published vectors.
-    pub drift: Vec<Drift>,
-}
 
 /// The report from the event log and the published `(model version, taste vector)` pairs;
 /// drift alerts are also logged at `warn` on `mesh::alert`.
@@ -575,7 +482,7 @@ mod tests {
         let alerts = alerts(&days);
         assert_eq!(alerts.len(), 2, "{alerts:?}");
         assert_eq!(
-            (alerts[0].day, alerts[0].metric),
+            (alerts[0].day, alerts[0].metric.as_str()),
             (2, "safety_incidents_per_1000")
         );
         assert!(
@@ -584,7 +491,7 @@ mod tests {
                 .contains("on 1970-01-03, above the threshold 50")
         );
         assert_eq!(
-            (alerts[1].day, alerts[1].metric),
+            (alerts[1].day, alerts[1].metric.as_str()),
             (3, "introductions_accepted")
         );
     }

@@ -16,8 +16,7 @@
 //! Each is `None` when its denominator is empty. Inputs are events in store order.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use mesh_shared::UserId;
-use serde::Serialize;
+use mesh_shared::{DailyMetrics, UserId};
 
 use crate::experiments::{Cohort, Experiment};
 use crate::{DAY_MS, Event, SocialEvent};
@@ -25,34 +24,6 @@ use mesh_ranking::SocialGraph;
 
 const WEEK_MS: u64 = 7 * DAY_MS;
 const RETENTION_DAYS: u64 = 30;
-
-/// The metrics of one day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DailyMetrics {
-    /// Days since the Unix epoch (UTC).
-    pub day: u64,
-    /// Pairs first suggested that day.
-    pub pairs_suggested: u64,
-    /// Share of them accepted as an introduction (either way) within 7 days.
-    pub introductions_accepted: Option<f64>,
-    /// Introductions accepted that day.
-    pub introductions: u64,
-    /// Mean back-and-forth turns in their first 7 days.
-    pub conversation_depth: Option<f64>,
-    /// 30-day retention of the people registered that day in the experiment's arms.
-    pub retention_discovery: Option<f64>,
-    /// The same for the hold-out.
-    pub retention_control: Option<f64>,
-    /// `retention_discovery − retention_control`, in points (0–100 scale).
-    pub retention_lift: Option<f64>,
-    /// Mean community entropy of people's ties without those from suggestions.
-    pub diversity_before: Option<f64>,
-    /// The same with them.
-    pub diversity_after: Option<f64>,
-    /// Reports and blocks against a suggested person that day, per 1,000 connections from
-    /// suggestions up to that day.
-    pub safety_incidents_per_1000: Option<f64>,
-}
 
 /// Metrics for each day from the first to the last event's, in order.
 pub fn daily_metrics(events: &[Event], experiment: &Experiment) -> Vec<DailyMetrics> {

@@ -41,8 +41,10 @@ fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-/// The lab: evaluation, simulation and benchmarks. Production crates never link it.
-const LAB: &[&str] = &["mesh-lab"];
+/// The lab: evaluation, simulation and benchmarks, on the server side (`mesh-lab`) and on the
+/// device side (`mesh-dataset-embedder`, the device's encoder run over a dataset). Production
+/// crates never link it.
+const LAB: &[&str] = &["mesh-lab", "mesh-dataset-embedder"];
 /// The server side: the coordinator and the engines it is built on.
 const SERVER: &[&str] = &[
     "mesh-ann",
@@ -52,7 +54,7 @@ const SERVER: &[&str] = &[
     "mesh-cli",
 ];
 /// The device side.
-const CLIENT: &[&str] = &["mesh-client", "mesh-encoder"];
+const CLIENT: &[&str] = &["mesh-client", "mesh-encoder", "mesh-dataset-embedder"];
 
 #[test]
 fn the_crate_graph_matches_architecture_md() {
@@ -70,6 +72,10 @@ fn the_crate_graph_matches_architecture_md() {
     assert_eq!(ours("mesh-models"), ["mesh-shared"]);
     assert_eq!(ours("mesh-client"), ["mesh-models", "mesh-shared"]);
     assert_eq!(ours("mesh-encoder"), Vec::<String>::new());
+    assert_eq!(
+        ours("mesh-dataset-embedder"),
+        ["mesh-encoder", "mesh-models", "mesh-shared"]
+    );
     assert_eq!(ours("mesh-ann"), ["mesh-shared"]);
     assert_eq!(ours("mesh-ranking"), ["mesh-ann"]);
     assert_eq!(
@@ -135,7 +141,13 @@ fn client_and_server_never_meet_and_production_never_links_the_lab() {
             );
         }
     }
-    for production in ["mesh-ann", "mesh-ranking", "mesh-coordinator"] {
+    for production in [
+        "mesh-client",
+        "mesh-encoder",
+        "mesh-ann",
+        "mesh-ranking",
+        "mesh-coordinator",
+    ] {
         let linked = reaches(&deps, production);
         for lab in LAB {
             assert!(

@@ -6,13 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use mesh_shared::{DiscoveryFlags, FairnessGroup, FairnessReport, RankerTrained};
+use mesh_shared::{
+    DiscoveryFlags, FairnessGroup, FairnessReport, ModelReport, OperationsReport, RankerTrained,
+};
 
 use super::extract::{AppJson, Operator};
-use crate::operations::{
-    ModelReport, OperationsReport, model_report, operations_report, overall_metrics,
-    prometheus_text,
-};
+use crate::operations::{model_report, operations_report, overall_metrics, prometheus_text};
 use crate::{ApiError, AppState};
 
 const DASHBOARD_HTML: &str = include_str!("../../dashboard/index.html");

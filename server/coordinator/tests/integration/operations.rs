@@ -103,13 +103,32 @@ async fn outcome_events_feed_the_metrics_the_scrape_and_the_dashboard() {
         ))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let report: serde_json::Value = reply.json();
-    let today = &report["series"][0]["days"][0];
+    // The report reads back as the wire type the OpenAPI document names.
+    let report: mesh_shared::OperationsReport = reply.json();
+    let today = &report.series[0].days[0];
     // Ada was shown Bo (one pair) and they became a mutual follow: 100%; their conversation
     // went Ada, Bo, Bo: 2 turns.
-    assert_eq!(today["pairs_suggested"], 1);
-    assert_eq!(today["introductions_accepted"], 1.0);
-    assert_eq!(today["conversation_depth"], 2.0);
+    assert_eq!(report.series[0].cohort, "all");
+    assert_eq!(today.pairs_suggested, 1);
+    assert_eq!(today.introductions_accepted, Some(1.0));
+    assert_eq!(today.conversation_depth, Some(2.0));
+    assert_eq!(report.thresholds.len(), 3);
+
+    let reply = mesh
+        .send(request(
+            Method::GET,
+            "/v1/admin/models",
+            Some(&bearer),
+            Vec::new(),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let models: mesh_shared::ModelReport = reply.json();
+    assert_eq!(
+        models.versions.iter().map(|v| v.profiles).sum::<usize>(),
+        2,
+        "both published profiles are counted under their model version"
+    );
 
     let scrape = mesh
         .send(request(Method::GET, "/metrics", None, Vec::new()))
