@@ -195,9 +195,19 @@ const ROUND_PHASES = ["advertise_keys", "share_keys", "masked_input", "consisten
 /// (RoundClient, in this module) over /v1/rounds. Returns what left the device and the outcome.
 async function federatedRound(_args, progress = () => {}) {
   const traffic = { up: 0, down: 0 };
+  // Every round message and read is signed by the device identity (the coordinator seats
+  // registered identities only, and answers a seat's reads and messages only to its holder);
+  // GET /v1/rounds/current is public.
   const request = async (method, path, body, type = "application/json") => {
-    if (body) traffic.up += typeof body === "string" ? new TextEncoder().encode(body).length : body.byteLength;
-    const response = await fetch(`${coordinator}${path}`, { method, cache: "no-store", headers: body ? { "content-type": type } : {}, body });
+    const bytes = body === undefined ? new Uint8Array()
+      : typeof body === "string" ? new TextEncoder().encode(body) : body;
+    traffic.up += bytes.byteLength;
+    const headers = body === undefined ? {} : { "content-type": type };
+    if (path !== "/v1/rounds/current") {
+      lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+      headers["authorization"] = identity.authorization(method, path, lastTimestamp, bytes);
+    }
+    const response = await fetch(`${coordinator}${path}`, { method, cache: "no-store", headers, body: body === undefined ? undefined : bytes });
     const text = await response.text();
     traffic.down += text.length;
     if (!response.ok) {
@@ -209,6 +219,7 @@ async function federatedRound(_args, progress = () => {}) {
   };
   const currentStatus = async () => JSON.parse(await request("GET", "/v1/rounds/current"));
   let status = await currentStatus();
+  await register();
   if (status.outcome) throw new Error(`round ${status.round} is over; wait for the next one`);
   if (status.model_version !== session.modelVersion) {
     throw new Error(`the round trains model v${status.model_version}, this device has v${session.modelVersion}: reload`);
@@ -220,7 +231,7 @@ async function federatedRound(_args, progress = () => {}) {
   const versioned = (json) => JSON.stringify({ ...JSON.parse(json), model_version: version });
   const { client } = JSON.parse(await request("POST", `/v1/rounds/${round}/join`, JSON.stringify({ model_version: version })));
   const rc = new RoundClient(round, version, client, settings.threshold,
-    settings.neighbours ?? null, settings.share_threshold ?? null, identity);
+    settings.neighbours ?? null, settings.share_threshold ?? null);
   progress({ step: 2, of: 6, phase: "advertising keys" });
   await request("POST", `/v1/rounds/${round}/keys`, versioned(rc.keysJson()));
   const waitFor = async (phase, path) => {

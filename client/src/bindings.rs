@@ -451,7 +451,8 @@ pub struct JsRoundClient(DeviceRound);
 impl JsRoundClient {
     /// Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
     /// the round's `threshold` and, for SecAgg+, its `neighbours` and `shareThreshold` (both
-    /// `null` on the complete graph); signs with `identity`.
+    /// `null` on the complete graph). Its round keys are signed with a key of this round only;
+    /// the Worker signs the requests that carry them with the device identity.
     #[wasm_bindgen(constructor)]
     pub fn new(
         round: f64,
@@ -460,7 +461,6 @@ impl JsRoundClient {
         threshold: u32,
         neighbours: Option<u32>,
         share_threshold: Option<u32>,
-        identity: &JsDeviceIdentity,
     ) -> Result<JsRoundClient, JsError> {
         if !(round.is_finite() && round >= 1.0 && round.fract() == 0.0) {
             return Err(JsError::new("round must be a whole number >= 1"));
@@ -476,7 +476,6 @@ impl JsRoundClient {
             client,
             threshold as usize,
             sparse,
-            &identity.0,
         )
         .map_err(js_error)?;
         Ok(Self(device))

@@ -1,6 +1,6 @@
 //! This device's part in a federated round with secure aggregation: the protocol of
-//! `mesh_shared::secagg::ClientRound`, with the device's own randomness and identity, speaking
-//! the JSON of `/v1/rounds`. The Worker relays the messages; the update itself (the clipped
+//! `mesh_shared::secagg::ClientRound`, with the device's own randomness (its round keys are
+//! pseudonymous: fresh per round), speaking the JSON of `/v1/rounds`. The Worker relays the messages; the update itself (the clipped
 //! delta of local training) is quantised and masked here and leaves the device only masked.
 use std::collections::BTreeSet;
 
@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::de::DeserializeOwned;
 
-use crate::{DeviceIdentity, Error, Result};
+use crate::{Error, Result};
 
 /// One round on this device.
 #[derive(Debug)]
@@ -28,8 +28,7 @@ pub struct DeviceRound {
 
 impl DeviceRound {
     /// Joins round `round` of model `model_version` as `client` (the id `join` returned), with
-    /// the coordinator's `threshold` and, for SecAgg+, its `(neighbours, share_threshold)`;
-    /// signs with `identity`.
+    /// the coordinator's `threshold` and, for SecAgg+, its `(neighbours, share_threshold)`.
     ///
     /// # Errors
     /// [`Error::Randomness`] when the platform has no random source; thresholds out of range.
@@ -39,19 +38,11 @@ impl DeviceRound {
         client: u32,
         threshold: usize,
         sparse: Option<(usize, usize)>,
-        identity: &DeviceIdentity,
     ) -> Result<Self> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| Error::Randomness(e.to_string()))?;
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let mut round = ClientRound::new(
-            round,
-            model_version,
-            client,
-            threshold,
-            &identity.secret_key(),
-            &mut rng,
-        )?;
+        let mut round = ClientRound::new(round, model_version, client, threshold, &mut rng)?;
         if let Some((neighbours, share_threshold)) = sparse {
             round = round.sparse(neighbours, share_threshold)?;
         }
@@ -181,9 +172,8 @@ mod tests {
 
     #[test]
     fn bad_relayed_json_is_refused_with_what_was_wrong() {
-        let identity = DeviceIdentity::from_secret(&[3; 32]).unwrap();
-        let mut device = DeviceRound::new(1, 1, 1, 2, None, &identity).unwrap();
-        assert!(DeviceRound::new(1, 1, 1, 2, Some((4, 9)), &identity).is_err());
+        let mut device = DeviceRound::new(1, 1, 1, 2, None).unwrap();
+        assert!(DeviceRound::new(1, 1, 1, 2, Some((4, 9))).is_err());
         let err = device.shares_json("{").unwrap_err();
         assert!(err.to_string().starts_with("roster: "), "{err}");
         let keys: serde_json::Value = serde_json::from_str(&device.keys_json().unwrap()).unwrap();

@@ -73,9 +73,9 @@ pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,
 };
 pub use round_wire::{
-    RoundInputQuery, RoundJoin, RoundJoined, RoundKeysMessage, RoundOutcome, RoundPhase,
-    RoundSettings, RoundSharesMessage, RoundSignatureMessage, RoundStatus, RoundUnmaskMessage,
-    ServerOptimizer,
+    DEFAULT_MIN_ACCOUNT_AGE_MS, RoundInputQuery, RoundJoin, RoundJoined, RoundKeysMessage,
+    RoundOutcome, RoundPhase, RoundSettings, RoundSharesMessage, RoundSignatureMessage,
+    RoundStatus, RoundUnmaskMessage, ServerOptimizer,
 };
 pub use schema::wire_schemas;
 pub use signal::{PrivacyGrade, Signal, SignalSet, SignalSource};

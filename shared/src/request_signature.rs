@@ -1,4 +1,4 @@
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -78,8 +78,9 @@ impl std::fmt::Display for UserId {
     }
 }
 
-/// The bytes a device signs for one request: a fixed context, the method, the path, the
-/// timestamp and the BLAKE3 hash of the body, separated by newlines.
+/// The bytes a device signs for one request: a fixed context, the method, the path with its
+/// query string (`/v1/rounds/3/input?client=2`: what the request names is signed, not only
+/// where it goes), the timestamp and the BLAKE3 hash of the body, separated by newlines.
 pub fn signing_message(method: &str, path: &str, timestamp_ms: u64, body: &[u8]) -> Vec<u8> {
     let mut message = SIGNING_CONTEXT.to_vec();
     for part in [
@@ -193,16 +194,18 @@ impl RequestAuth {
         )
     }
 
-    /// Checks the signature over this exact request.
+    /// Checks the signature over this exact request (`path` with its query string).
     ///
     /// # Errors
-    /// [`Error::InvalidAuthorization`] when the key is not a valid Ed25519 point or the
-    /// signature does not match the method, path, timestamp and body.
+    /// [`Error::InvalidAuthorization`] when the key is not a valid Ed25519 point, is of small
+    /// order, or the signature does not match the method, path, timestamp and body.
     pub fn verify(&self, method: &str, path: &str, body: &[u8]) -> Result<()> {
         let key = VerifyingKey::from_bytes(&self.public_key)
             .map_err(|_| Error::InvalidAuthorization("key= is not an Ed25519 public key".into()))?;
         let message = signing_message(method, path, self.timestamp_ms, body);
-        key.verify(&message, &Signature::from_bytes(&self.signature))
+        // `verify_strict`: small-order keys and non-canonical signatures are refused, so no
+        // forged "all-identity" key verifies every message.
+        key.verify_strict(&message, &Signature::from_bytes(&self.signature))
             .map_err(|_| Error::InvalidAuthorization("signature does not match the request".into()))
     }
 
@@ -250,6 +253,23 @@ mod tests {
                 .verify("PUT", "/v1/profiles/x", b"{}")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_small_order_key_verifies_nothing() {
+        // The identity point (y = 1) with the signature (R = identity, s = 0) satisfies the
+        // cofactored and the plain equation for every message; `verify_strict` refuses it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        let forged = RequestAuth {
+            public_key: identity,
+            timestamp_ms: 1,
+            signature,
+        };
+        let err = forged.verify("POST", "/v1/identities", b"{}").unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
     }
 
     #[test]

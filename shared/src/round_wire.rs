@@ -88,16 +88,28 @@ pub struct RoundSettings {
     /// FedAdam (its moments carried from round to round while the settings stay alike).
     #[serde(default)]
     pub server_optimizer: Option<ServerOptimizer>,
+    /// Admission: an identity may take a seat only this long after it registered, in
+    /// milliseconds (default [`DEFAULT_MIN_ACCOUNT_AGE_MS`]): identities made for one round
+    /// cannot join it.
+    #[serde(default = "default_min_account_age_ms")]
+    pub min_account_age_ms: u64,
 }
+
+/// The default account age a round asks of its participants: one day.
+pub const DEFAULT_MIN_ACCOUNT_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 
 fn default_delta() -> f64 {
     1e-5
 }
 
+fn default_min_account_age_ms() -> u64 {
+    DEFAULT_MIN_ACCOUNT_AGE_MS
+}
+
 impl RoundSettings {
     /// A round of `expected_clients` over the first `dimension` weights with the documented
     /// defaults: `threshold` as given, 30 s per phase, L2 clip 1, FedAvg at learning rate 1, no
-    /// noise (δ 1e-5 should noise be asked for), the complete graph.
+    /// noise (δ 1e-5 should noise be asked for), the complete graph, accounts a day old.
     pub fn new(dimension: usize, threshold: usize, expected_clients: usize) -> Self {
         Self {
             dimension,
@@ -111,6 +123,7 @@ impl RoundSettings {
             neighbours: None,
             share_threshold: None,
             server_optimizer: None,
+            min_account_age_ms: DEFAULT_MIN_ACCOUNT_AGE_MS,
         }
     }
 
@@ -247,7 +260,7 @@ pub struct RoundJoined {
 pub struct RoundKeysMessage {
     /// The model version the client trains.
     pub model_version: u32,
-    /// Its two X25519 public keys, signed with its device key.
+    /// Its two X25519 public keys, signed with its key of this round.
     pub keys: SignedRoundKeys,
 }
 

@@ -308,6 +308,25 @@ impl AppState {
         Ok(self.rounds.start(settings, &served)?)
     }
 
+    /// Seats the signer `user` in round `round` if the round admits them (registered, old
+    /// enough); their client id.
+    pub(crate) fn join_round(
+        &self,
+        round: u64,
+        model_version: u32,
+        user: &UserId,
+    ) -> std::result::Result<u32, crate::ApiError> {
+        let registered_at = self
+            .discovery
+            .social
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .registered_at(user);
+        Ok(self
+            .rounds
+            .join(round, model_version, user, registered_at)?)
+    }
+
     /// Applies the social events other replicas appended since this one last looked (blocks,
     /// reports, snoozes, intents, swipes, introductions, impressions). Returns how many.
     ///

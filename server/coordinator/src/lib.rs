@@ -47,7 +47,7 @@ pub use error::{Error, Result};
 pub use events::{Event, ModelEvent, OperatorEvent, SocialEvent};
 pub use experiments::Experiment;
 pub use mesh_shared::{RoundOutcome, RoundPhase, RoundSettings, RoundStatus, ServerOptimizer};
-pub use openapi::{OPERATIONS, openapi_document};
+pub use openapi::{Caller, OPERATIONS, openapi_document};
 pub use operations::model_report;
 pub use outcome_metrics::daily_metrics;
 pub use pg_store::PgStore;

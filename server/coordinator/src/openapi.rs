@@ -16,6 +16,8 @@ pub enum Caller {
     OptionallySigned,
     /// The operator (`Authorization: Bearer <token>`).
     Operator,
+    /// A signed device (a participant) or the operator.
+    SignedOrOperator,
 }
 
 /// A request or response body.
@@ -74,7 +76,7 @@ const fn op(
     }
 }
 
-use Caller::{Anyone, Operator, OptionallySigned, Signed};
+use Caller::{Anyone, Operator, OptionallySigned, Signed, SignedOrOperator};
 use Payload::{Binary, Html, Json, Schema, Text};
 
 /// Every operation the router serves.
@@ -344,7 +346,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/join",
         "Joins the round.",
-        Anyone,
+        Signed,
         Some(Schema("round_join")),
         200,
         Some(Schema("round_joined")),
@@ -353,7 +355,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/keys",
         "Advertises the client's keys.",
-        Anyone,
+        Signed,
         Some(Schema("round_keys")),
         204,
         None,
@@ -362,7 +364,7 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/v1/rounds/{round}/roster",
         "The clients' advertised keys.",
-        Anyone,
+        Signed,
         None,
         200,
         Some(Json),
@@ -371,7 +373,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/shares",
         "Encrypted key shares for the other clients.",
-        Anyone,
+        Signed,
         Some(Schema("round_shares")),
         204,
         None,
@@ -380,7 +382,7 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/v1/rounds/{round}/mailbox/{client}",
         "The shares addressed to a client.",
-        Anyone,
+        Signed,
         None,
         200,
         Some(Json),
@@ -389,7 +391,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/input",
         "The masked, quantised update.",
-        Anyone,
+        Signed,
         Some(Binary),
         204,
         None,
@@ -398,7 +400,7 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/v1/rounds/{round}/survivors",
         "The clients whose input arrived.",
-        Anyone,
+        Signed,
         None,
         200,
         Some(Json),
@@ -407,7 +409,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/signature",
         "Signs the survivor set.",
-        Anyone,
+        Signed,
         Some(Schema("round_signature")),
         204,
         None,
@@ -416,7 +418,7 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/v1/rounds/{round}/signatures",
         "The survivors' signatures.",
-        Anyone,
+        Signed,
         None,
         200,
         Some(Json),
@@ -425,7 +427,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/v1/rounds/{round}/unmask",
         "Unmasking shares.",
-        Anyone,
+        Signed,
         Some(Schema("round_unmask")),
         204,
         None,
@@ -434,7 +436,7 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/v1/rounds/{round}/result",
         "The applied mean update.",
-        Anyone,
+        SignedOrOperator,
         None,
         200,
         Some(Binary),
@@ -514,6 +516,7 @@ pub fn openapi_document() -> Value {
             Signed => Some(json!([{ "deviceSignature": [] }])),
             OptionallySigned => Some(json!([{}, { "deviceSignature": [] }])),
             Operator => Some(json!([{ "operatorToken": [] }])),
+            SignedOrOperator => Some(json!([{ "deviceSignature": [] }, { "operatorToken": [] }])),
         };
         if let Some(security) = security {
             entry.insert("security".to_owned(), security);

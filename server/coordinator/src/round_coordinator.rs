@@ -5,17 +5,24 @@
 //! cleanly) without losing an accepted input. The routes under `/v1/rounds` call this;
 //! `mesh simulate` drives it with native clients over HTTP.
 //!
+//! Admission: only a registered identity at least `min_account_age_ms` old takes a seat, one
+//! seat per identity per round, and every later message and read of the round is accepted only
+//! from the identity holding the seat it names (the routes verify the request signature; this
+//! module binds identities to seats). What participants see of each other (the roster) are
+//! per-round keys, not identities; the seat map stays with the coordinator.
+//!
 //! A round trains the first `dimension` weights of the current model: every client sends its
 //! update clipped, quantised into `Z_2^32` and noised as the settings say
 //! (`mesh_shared::secagg::InputPrivacy`), masked; the coordinator learns only the sum, applies
 //! the mean (FedAvg, or FedAdam) and saves the next model version in the same transaction that
 //! closes the round.
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mesh_shared::ModelWeights;
 use mesh_shared::secagg::{
     EncryptedShares, PrivacyAccountant, SignedRoundKeys, SurvivorSignature, UnmaskingShares,
 };
+use mesh_shared::{ModelWeights, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::server_optimizer::{AdamMoments, apply_server_step};
@@ -48,7 +55,12 @@ struct RoundHeader {
 /// them rebuilds the round after a restart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum RoundEvent {
+    /// An anonymous join, as rounds before admission logged it (replayed, never written).
     Join,
+    /// `user` took the next seat.
+    Seat {
+        user: UserId,
+    },
     Keys(SignedRoundKeys),
     Shares {
         client: u32,
@@ -69,6 +81,28 @@ enum RoundEvent {
     },
 }
 
+impl RoundEvent {
+    /// The client id a participant's message speaks for.
+    fn client(&self) -> Option<u32> {
+        match self {
+            Self::Keys(keys) => Some(keys.client),
+            Self::Shares { client, .. }
+            | Self::Input { client, .. }
+            | Self::Unmask { client, .. } => Some(*client),
+            Self::Signature(signature) => Some(signature.client),
+            Self::Join | Self::Seat { .. } | Self::Advance { .. } => None,
+        }
+    }
+}
+
+/// The open round numbered `round`.
+fn open_round(current: &Option<LiveRound>, round: u64) -> Outcome<&LiveRound> {
+    current
+        .as_ref()
+        .filter(|r| r.header.number == round && r.is_open())
+        .ok_or(RoundRequestError::NoSuchRound(round))
+}
+
 /// The round in memory: its header, the state machine its events built, and the next event's
 /// sequence number.
 #[derive(Debug, Clone)]
@@ -76,6 +110,8 @@ struct LiveRound {
     header: RoundHeader,
     round: AggregationRound,
     joined: u32,
+    /// Who holds each seat (client id), and each identity's seat.
+    seats: HashMap<UserId, u32>,
     deadline_ms: u64,
     next_sequence: u64,
 }
@@ -100,6 +136,7 @@ impl LiveRound {
             header,
             round,
             joined: 0,
+            seats: HashMap::new(),
             next_sequence: 0,
         })
     }
@@ -121,11 +158,19 @@ impl LiveRound {
         self.header.outcome.is_none()
     }
 
+    /// The seat `user` holds in this round.
+    fn seat_of(&self, user: &UserId) -> Outcome<u32> {
+        self.seats
+            .get(user)
+            .copied()
+            .ok_or(RoundRequestError::NoSeat(self.header.number))
+    }
+
     /// Applies a client's message; returns the client id for a join.
     fn accept(&mut self, event: &RoundEvent) -> Outcome<u32> {
         let number = self.header.number;
         match event {
-            RoundEvent::Join => {
+            RoundEvent::Join | RoundEvent::Seat { .. } => {
                 if self.round.phase() != RoundPhase::AdvertiseKeys {
                     return Err(RoundError::WrongPhase {
                         round: number,
@@ -143,6 +188,9 @@ impl LiveRound {
                     .into());
                 }
                 self.joined += 1;
+                if let RoundEvent::Seat { user } = event {
+                    self.seats.insert(user.clone(), self.joined);
+                }
                 return Ok(self.joined);
             }
             RoundEvent::Keys(keys) => {
@@ -228,6 +276,22 @@ pub enum RoundRequestError {
     /// A round is already running.
     #[error("round {0} is still running")]
     Busy(u64),
+    /// The identity may not take a seat (not registered, too young).
+    #[error("{0}")]
+    Admission(String),
+    /// The signer holds no seat in the round.
+    #[error("the signer holds no seat in round {0}: join it first")]
+    NoSeat(u64),
+    /// The signer speaks for a seat it does not hold.
+    #[error("round {round}: the signer holds seat {seat}, the message speaks for client {named}")]
+    NotYourSeat {
+        /// The round.
+        round: u64,
+        /// The signer's seat.
+        seat: u32,
+        /// The client the message names.
+        named: u32,
+    },
     /// The round refused the message (phase, duplicate, malformed, threshold).
     #[error(transparent)]
     Round(#[from] RoundError),
@@ -327,20 +391,61 @@ impl RoundCoordinator {
         Ok(status)
     }
 
-    /// Assigns the next client id of round `round` (while keys are collected).
+    /// Seats `user` in round `round` (while keys are collected) and returns its client id; the
+    /// same id again for an identity already seated. `registered_at_ms` is when the identity
+    /// registered (`None`: it is not registered).
     ///
     /// # Errors
-    /// An unknown round, a wrong model version, the wrong phase or a full round.
-    pub fn join(&self, round: u64, model_version: u32) -> Outcome<u32> {
-        self.take(round, model_version, RoundEvent::Join)
+    /// [`RoundRequestError::Admission`] for an unregistered or too young identity; an unknown
+    /// round, a wrong model version, the wrong phase or a full round.
+    pub fn join(
+        &self,
+        round: u64,
+        model_version: u32,
+        user: &UserId,
+        registered_at_ms: Option<u64>,
+    ) -> Outcome<u32> {
+        {
+            let current = self.lock();
+            let live = open_round(&current, round)?;
+            if let Some(seat) = live.seats.get(user) {
+                return Ok(*seat);
+            }
+            let min_age = live.header.settings.min_account_age_ms;
+            let Some(registered) = registered_at_ms else {
+                return Err(RoundRequestError::Admission(
+                    "only registered identities join rounds: POST /v1/identities first".to_owned(),
+                ));
+            };
+            let age = self.clock.now_ms().saturating_sub(registered);
+            if age < min_age {
+                return Err(RoundRequestError::Admission(format!(
+                    "round {round} admits identities registered at least {} s ago; this one registered {} s ago",
+                    min_age / 1000,
+                    age / 1000
+                )));
+            }
+        }
+        self.take(
+            round,
+            model_version,
+            None,
+            RoundEvent::Seat { user: user.clone() },
+        )
     }
 
-    /// A client's signed keys.
+    /// The seated client's signed round keys.
     ///
     /// # Errors
-    /// As [`AggregationRound::advertise`]; a client id that was not handed out.
-    pub fn advertise(&self, round: u64, model_version: u32, keys: SignedRoundKeys) -> Outcome<()> {
-        self.take(round, model_version, RoundEvent::Keys(keys))
+    /// As [`AggregationRound::advertise`]; keys for a seat `user` does not hold.
+    pub fn advertise(
+        &self,
+        round: u64,
+        model_version: u32,
+        user: &UserId,
+        keys: SignedRoundKeys,
+    ) -> Outcome<()> {
+        self.take(round, model_version, Some(user), RoundEvent::Keys(keys))
             .map(|_| ())
     }
 
@@ -352,11 +457,17 @@ impl RoundCoordinator {
         &self,
         round: u64,
         model_version: u32,
+        user: &UserId,
         client: u32,
         shares: Vec<EncryptedShares>,
     ) -> Outcome<()> {
-        self.take(round, model_version, RoundEvent::Shares { client, shares })
-            .map(|_| ())
+        self.take(
+            round,
+            model_version,
+            Some(user),
+            RoundEvent::Shares { client, shares },
+        )
+        .map(|_| ())
     }
 
     /// A client's masked input.
@@ -367,11 +478,17 @@ impl RoundCoordinator {
         &self,
         round: u64,
         model_version: u32,
+        user: &UserId,
         client: u32,
         values: Vec<u32>,
     ) -> Outcome<()> {
-        self.take(round, model_version, RoundEvent::Input { client, values })
-            .map(|_| ())
+        self.take(
+            round,
+            model_version,
+            Some(user),
+            RoundEvent::Input { client, values },
+        )
+        .map(|_| ())
     }
 
     /// A survivor's signature over the survivor set.
@@ -382,10 +499,16 @@ impl RoundCoordinator {
         &self,
         round: u64,
         model_version: u32,
+        user: &UserId,
         signature: SurvivorSignature,
     ) -> Outcome<()> {
-        self.take(round, model_version, RoundEvent::Signature(signature))
-            .map(|_| ())
+        self.take(
+            round,
+            model_version,
+            Some(user),
+            RoundEvent::Signature(signature),
+        )
+        .map(|_| ())
     }
 
     /// A signer's unmasking shares.
@@ -396,30 +519,39 @@ impl RoundCoordinator {
         &self,
         round: u64,
         model_version: u32,
+        user: &UserId,
         client: u32,
         shares: UnmaskingShares,
     ) -> Outcome<()> {
-        self.take(round, model_version, RoundEvent::Unmask { client, shares })
-            .map(|_| ())
+        self.take(
+            round,
+            model_version,
+            Some(user),
+            RoundEvent::Unmask { client, shares },
+        )
+        .map(|_| ())
     }
 
-    /// What the current phase relays, once it is readable: the roster (from share keys on),
-    /// a client's mailbox (from masked input on), the survivors (from the consistency check
-    /// on) and their signatures (from unmasking on).
+    /// What the current phase relays to the participant `reader`, once it is readable: the
+    /// roster (from share keys on), a client's mailbox (from masked input on), the survivors
+    /// (from the consistency check on) and their signatures (from unmasking on). `read` gets
+    /// the reader's client id.
     ///
     /// # Errors
-    /// An unknown round, or a phase that has not been reached yet.
+    /// An unknown round, a reader without a seat, or a phase that has not been reached yet.
     pub fn relay<T>(
         &self,
         round: u64,
         ready_from: RoundPhase,
-        read: impl FnOnce(&AggregationRound) -> T,
+        reader: &UserId,
+        read: impl FnOnce(&AggregationRound, u32) -> Outcome<T>,
     ) -> Outcome<T> {
         let current = self.lock();
         let live = current
             .as_ref()
             .filter(|r| r.header.number == round)
             .ok_or(RoundRequestError::NoSuchRound(round))?;
+        let seat = live.seat_of(reader)?;
         if live.round.phase() < ready_from {
             return Err(RoundError::WrongPhase {
                 round,
@@ -428,19 +560,23 @@ impl RoundCoordinator {
             }
             .into());
         }
-        Ok(read(&live.round))
+        read(&live.round, seat)
     }
 
-    /// The mean update round `round` applied (what secure aggregation revealed).
+    /// The mean update round `round` applied (what secure aggregation revealed), for one of
+    /// its participants (`Some(reader)`) or the operator (`None`).
     ///
     /// # Errors
-    /// An unknown round, or one that has not applied its sum.
-    pub fn result(&self, round: u64) -> Outcome<Vec<f32>> {
+    /// An unknown round, a reader without a seat, or a round that has not applied its sum.
+    pub fn result(&self, round: u64, reader: Option<&UserId>) -> Outcome<Vec<f32>> {
         let current = self.lock();
         let live = current
             .as_ref()
             .filter(|r| r.header.number == round)
             .ok_or(RoundRequestError::NoSuchRound(round))?;
+        if let Some(reader) = reader {
+            live.seat_of(reader)?;
+        }
         live.header.result.clone().ok_or_else(|| {
             RoundError::WrongPhase {
                 round,
@@ -474,9 +610,16 @@ impl RoundCoordinator {
         Ok(())
     }
 
-    /// Accepts one message: applies it, closes the phase when everyone has answered, and
-    /// saves the events before answering.
-    fn take(&self, round: u64, model_version: u32, event: RoundEvent) -> Outcome<u32> {
+    /// Accepts one message from `sender` (the seat holder; `None` only for a seat request):
+    /// applies it, closes the phase when everyone has answered, and saves the events before
+    /// answering.
+    fn take(
+        &self,
+        round: u64,
+        model_version: u32,
+        sender: Option<&UserId>,
+        event: RoundEvent,
+    ) -> Outcome<u32> {
         let mut current = self.lock();
         let live = current
             .as_mut()
@@ -488,6 +631,12 @@ impl RoundCoordinator {
                 expected: live.header.model_version,
                 got: model_version,
             });
+        }
+        if let Some(sender) = sender {
+            let seat = live.seat_of(sender)?;
+            if let Some(named) = event.client().filter(|named| *named != seat) {
+                return Err(RoundRequestError::NotYourSeat { round, seat, named });
+            }
         }
         let before = live.clone();
         let answer = match live.accept(&event) {
@@ -628,6 +777,7 @@ fn replay(header: RoundHeader, events: &[Vec<u8>]) -> Result<LiveRound> {
                 live.advance(now_ms);
             }
             message @ (RoundEvent::Join
+            | RoundEvent::Seat { .. }
             | RoundEvent::Keys(_)
             | RoundEvent::Shares { .. }
             | RoundEvent::Input { .. }

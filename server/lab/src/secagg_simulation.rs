@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use mesh_shared::secagg::{ClientRound, SignedRoundKeys};
-use rand::{Rng, RngExt};
+use rand::Rng;
 use serde::Serialize;
 
 use mesh_coordinator::{AggregationRound, RoundError};
@@ -63,8 +63,7 @@ pub fn simulate_round(
     };
     let mut clients: Vec<ClientRound> = Vec::with_capacity(inputs.len());
     for id in 1..=inputs.len() as u32 {
-        let device: [u8; 32] = rng.random();
-        let client = ClientRound::new(round_id, model_version, id, threshold, &device, rng)
+        let client = ClientRound::new(round_id, model_version, id, threshold, rng)
             .map_err(|e| refuse(id, e))?;
         clients.push(client);
     }
@@ -189,7 +188,7 @@ mod tests {
     use super::*;
     use mesh_shared::secagg::{EncryptedShares, UnmaskingShares};
     use proptest::prelude::*;
-    use rand::SeedableRng;
+    use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha20Rng;
 
     fn inputs(clients: usize, dimension: usize, rng: &mut ChaCha20Rng) -> Vec<Vec<u32>> {
@@ -256,10 +255,7 @@ mod tests {
     fn shared_round(rng: &mut ChaCha20Rng) -> (AggregationRound, Vec<ClientRound>) {
         let mut round = AggregationRound::new(4, 2, 2, 3).unwrap();
         let mut clients: Vec<ClientRound> = (1..=3)
-            .map(|id| {
-                let device: [u8; 32] = rng.random();
-                ClientRound::new(4, 2, id, 2, &device, rng).unwrap()
-            })
+            .map(|id| ClientRound::new(4, 2, id, 2, rng).unwrap())
             .collect();
         for c in &clients {
             round.advertise(c.advertise()).unwrap();
@@ -288,16 +284,15 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         // Keys signed for another round or model version.
         let mut round = AggregationRound::new(4, 2, 2, 3).unwrap();
-        let device: [u8; 32] = rng.random();
-        let stale = ClientRound::new(4, 1, 1, 2, &device, &mut rng).unwrap();
+        let stale = ClientRound::new(4, 1, 1, 2, &mut rng).unwrap();
         let err = round.advertise(stale.advertise()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "round 4: client 1: keys: client 1's signature: does not verify"
         );
-        let other_round = ClientRound::new(5, 2, 1, 2, &device, &mut rng).unwrap();
+        let other_round = ClientRound::new(5, 2, 1, 2, &mut rng).unwrap();
         assert!(round.advertise(other_round.advertise()).is_err());
-        let fresh = ClientRound::new(4, 2, 1, 2, &device, &mut rng).unwrap();
+        let fresh = ClientRound::new(4, 2, 1, 2, &mut rng).unwrap();
         round.advertise(fresh.advertise()).unwrap();
         let err = round.advertise(fresh.advertise()).unwrap_err();
         assert_eq!(err.to_string(), "round 4: client 1 already sent its keys");

@@ -4,7 +4,9 @@
 //!
 //! Steps, each answering what the coordinator relayed after the previous one:
 //! 1. [`ClientRound::advertise`]: fresh X25519 keys for share encryption and mask agreement,
-//!    signed with the device's long-term Ed25519 key;
+//!    signed with a fresh Ed25519 key of this round only (pseudonymous: nothing a peer sees
+//!    links the round's keys to the device's identity; the coordinator binds them to the
+//!    identity that signed the request that carried them);
 //! 2. [`ClientRound::share_keys`]: checks every peer's signed keys, then encrypts to each peer
 //!    its Shamir shares of the self-mask seed and of the mask secret;
 //! 3. [`ClientRound::masked_input`]: decrypts the shares addressed to it (a tampered,
@@ -19,12 +21,13 @@
 //!
 //! What leaves the device: the public keys and their signature, ciphertexts only the peers
 //! read, the masked input (uniformly random without the masks) and, once the survivors agree,
-//! the shares that remove the masks of the sum. Peers' signing keys come from the roster the
-//! coordinator relays (devices register them with `POST /v1/identities`); a coordinator that
+//! the shares that remove the masks of the sum. Peers' round signing keys come from the roster
+//! the coordinator relays; the coordinator admits only registered identities, one seat each,
+//! and accepts each seat's keys only over a request signed by that identity. A coordinator that
 //! invents whole clients is outside this model, as in the paper.
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +40,7 @@ use crate::{Error, Result};
 const KEYS_CONTEXT: &[u8] = b"mesh secagg round keys v1";
 const SURVIVORS_CONTEXT: &[u8] = b"mesh secagg survivors v1";
 
-/// A client's public keys for one round, signed with its device key.
+/// A client's public keys for one round, signed with its round signing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignedRoundKeys {
     /// The client's id in the round (assigned by the coordinator, 1-based).
@@ -50,7 +53,8 @@ pub struct SignedRoundKeys {
     #[serde(with = "hex32")]
     #[schemars(with = "String")]
     pub mask_public: [u8; 32],
-    /// The device's Ed25519 public key (its registered identity).
+    /// The client's Ed25519 key of this round only (fresh per round, not the device's
+    /// identity): it signs these keys and the client's survivor signature.
     #[serde(with = "hex32")]
     #[schemars(with = "String")]
     pub signing_public: [u8; 32],
@@ -167,7 +171,7 @@ impl std::fmt::Debug for ClientRound {
 
 impl ClientRound {
     /// Joins round `round` of model `model_version` as `client`, with fresh secrets from `rng`
-    /// (a CSPRNG) and the device's Ed25519 secret key.
+    /// (a CSPRNG), its round signing key included.
     ///
     /// # Errors
     /// [`Error::InvalidField`] for a threshold below 2.
@@ -176,7 +180,6 @@ impl ClientRound {
         model_version: u32,
         client: u32,
         threshold: usize,
-        device_secret: &[u8; 32],
         rng: &mut impl Rng,
     ) -> Result<Self> {
         if threshold < 2 {
@@ -193,7 +196,7 @@ impl ClientRound {
             neighbours: None,
             share_threshold: threshold,
             peers: BTreeSet::new(),
-            signing: SigningKey::from_bytes(device_secret),
+            signing: SigningKey::from_bytes(&rng.random()),
             encryption_secret: rng.random(),
             mask_secret: rng.random(),
             self_seed: rng.random(),
@@ -559,7 +562,7 @@ fn verify(
 ) -> std::result::Result<(), String> {
     let key =
         VerifyingKey::from_bytes(public).map_err(|_| "not an Ed25519 public key".to_owned())?;
-    key.verify(message, &Signature::from_bytes(signature))
+    key.verify_strict(message, &Signature::from_bytes(signature))
         .map_err(|_| "does not verify".to_owned())
 }
 
@@ -630,10 +633,7 @@ mod tests {
 
     fn clients(n: u32, threshold: usize, rng: &mut ChaCha20Rng) -> Vec<ClientRound> {
         (1..=n)
-            .map(|id| {
-                let device: [u8; 32] = rng.random();
-                ClientRound::new(ROUND, VERSION, id, threshold, &device, rng).unwrap()
-            })
+            .map(|id| ClientRound::new(ROUND, VERSION, id, threshold, rng).unwrap())
             .collect()
     }
 
@@ -832,10 +832,7 @@ mod tests {
 
         // The same ciphertext replayed into another round does not decrypt.
         let mut other_round: Vec<ClientRound> = (1..=3)
-            .map(|id| {
-                let device: [u8; 32] = rng.random();
-                ClientRound::new(ROUND + 1, VERSION, id, 2, &device, &mut rng).unwrap()
-            })
+            .map(|id| ClientRound::new(ROUND + 1, VERSION, id, 2, &mut rng).unwrap())
             .collect();
         let roster: Vec<SignedRoundKeys> = other_round.iter().map(ClientRound::advertise).collect();
         other_round[0].share_keys(&roster, &mut rng).unwrap();
@@ -855,8 +852,7 @@ mod tests {
             "keys: client 2's signature: does not verify"
         );
         // Keys signed for another model version.
-        let device: [u8; 32] = rng.random();
-        let stale = ClientRound::new(ROUND, VERSION + 1, 2, 2, &device, &mut rng).unwrap();
+        let stale = ClientRound::new(ROUND, VERSION + 1, 2, 2, &mut rng).unwrap();
         roster[1] = stale.advertise();
         assert!(round[0].share_keys(&roster, &mut rng).is_err());
         // A threshold not above half would let two conflicting survivor sets both pass.

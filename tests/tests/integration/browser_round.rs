@@ -28,6 +28,8 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
     let settings = RoundSettings {
         phase_ms: 120_000,
         noise_multiplier: 0.5,
+        // The tabs and native clients register just before the round.
+        min_account_age_ms: 0,
         ..RoundSettings::new(256 * 256, 3, 5)
     };
     let round = state

@@ -6,6 +6,7 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod attacks;
 mod browser_dashboard;
 mod browser_demo;
 mod browser_flows;

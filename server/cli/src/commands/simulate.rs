@@ -193,6 +193,8 @@ struct ClientLog {
 struct Http {
     agent: ureq::Agent,
     base: String,
+    /// The device secret that signs every request (`Authorization: Mesh-Ed25519 …`), if any.
+    device: Option<[u8; 32]>,
     up: usize,
     down: usize,
 }
@@ -207,17 +209,33 @@ impl Http {
         Self {
             agent,
             base: base.trim_end_matches('/').to_owned(),
+            device: None,
             up: 0,
             down: 0,
         }
     }
 
+    /// The same client signing every request with the device secret `device`.
+    fn signing_as(mut self, device: [u8; 32]) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// The `Authorization` header of a request, when this client signs.
+    fn authorization(&self, method: &str, path: &str, body: &[u8]) -> Option<String> {
+        let device = self.device.as_ref()?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Some(mesh_shared::RequestAuth::sign(device, method, path, now_ms, body).authorization)
+    }
+
     fn get(&mut self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-        let mut response = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .call()
-            .with_context(|| format!("GET {path}"))?;
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if let Some(authorization) = self.authorization("GET", path, b"") {
+            request = request.header("authorization", authorization);
+        }
+        let mut response = request.call().with_context(|| format!("GET {path}"))?;
         let body = response
             .body_mut()
             .with_config()
@@ -241,6 +259,8 @@ impl Http {
             .header("content-type", content_type);
         if let Some(token) = bearer {
             request = request.header("authorization", format!("Bearer {token}"));
+        } else if let Some(authorization) = self.authorization("POST", path, body) {
+            request = request.header("authorization", authorization);
         }
         let mut response = request.send(body).with_context(|| format!("POST {path}"))?;
         let answer = response.body_mut().read_to_vec()?;
@@ -404,6 +424,8 @@ pub(crate) fn simulate(options: &SimulateOptions) -> anyhow::Result<SimulateRepo
             phase_ms: options.phase_ms,
             noise_multiplier: options.noise_multiplier,
             neighbours: options.neighbours,
+            // The simulated devices register just before the round.
+            min_account_age_ms: 0,
             ..RoundSettings::new(options.params, threshold, options.clients)
         };
         let body = serde_json::to_vec(&settings)?;
@@ -662,8 +684,10 @@ fn run_client(
     let (round, model_version) = (status.round, status.model_version);
     let threshold = status.settings.threshold;
     let privacy = status.settings.privacy();
-    let mut http = Http::new(url);
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut http = Http::new(url).signing_as(rng.random());
+    http.post("/v1/identities", "application/json", b"{}", None)?;
+    (http.up, http.down) = (0, 0);
     let mut log = ClientLog::default();
     let step = |log: &mut ClientLog,
                 http: &mut Http,
@@ -684,14 +708,13 @@ fn run_client(
         Ok(true)
     };
 
-    let device: [u8; 32] = rng.random();
     let mut client: Option<ClientRound> = None;
     let proceed = step(&mut log, &mut http, 0, &mut |http| {
         let RoundJoined { client: id } = serde_json::from_slice(&http.post_json(
             &format!("/v1/rounds/{round}/join"),
             &RoundJoin { model_version },
         )?)?;
-        let mut c = ClientRound::new(round, model_version, id, threshold, &device, &mut rng)?;
+        let mut c = ClientRound::new(round, model_version, id, threshold, &mut rng)?;
         if let Some(k) = status.settings.neighbours {
             c = c.sparse(k, status.settings.share_threshold())?;
         }

@@ -57,7 +57,8 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post(url: &str, path: &str, body: &Value) -> (u16, Vec<u8>) {
+/// `POST` as the operator.
+fn operator_post(url: &str, path: &str, body: &Value) -> (u16, Vec<u8>) {
     let mut response = agent()
         .post(format!("{url}{path}"))
         .header("authorization", format!("Bearer {TOKEN}"))
@@ -67,28 +68,66 @@ fn post(url: &str, path: &str, body: &Value) -> (u16, Vec<u8>) {
     (status, response.body_mut().read_to_vec().unwrap())
 }
 
-fn post_input(url: &str, round: u64, version: u32, client: u32, values: &[u32]) -> u16 {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    agent()
-        .post(format!(
-            "{url}/v1/rounds/{round}/input?client={client}&model_version={version}"
-        ))
-        .header("content-type", "application/octet-stream")
-        .send(&bytes[..])
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .status()
-        .as_u16()
+        .as_millis() as u64
 }
 
-fn get<T: serde::de::DeserializeOwned>(url: &str, path: &str) -> T {
-    let mut response = agent().get(format!("{url}{path}")).call().unwrap();
-    let body = response.body_mut().read_to_vec().unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "{path}: {}",
-        String::from_utf8_lossy(&body)
-    );
+/// A request signed by the device `secret`; the status and body.
+fn device_call(
+    url: &str,
+    secret: &[u8; 32],
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let auth = mesh_shared::RequestAuth::sign(secret, method, path, now_ms(), body);
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{url}{path}"))
+        .header("authorization", auth.authorization)
+        .header(
+            "content-type",
+            if path.contains("/input?") {
+                "application/octet-stream"
+            } else {
+                "application/json"
+            },
+        )
+        .body(body.to_vec())
+        .unwrap();
+    let mut response = agent().run(request).unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().unwrap())
+}
+
+fn post(url: &str, secret: &[u8; 32], path: &str, body: &Value) -> (u16, Vec<u8>) {
+    device_call(
+        url,
+        secret,
+        "POST",
+        path,
+        &serde_json::to_vec(body).unwrap(),
+    )
+}
+
+fn post_input(
+    url: &str,
+    secret: &[u8; 32],
+    (round, version): (u64, u32),
+    client: u32,
+    values: &[u32],
+) -> u16 {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let path = format!("/v1/rounds/{round}/input?client={client}&model_version={version}");
+    device_call(url, secret, "POST", &path, &bytes).0
+}
+
+fn get<T: serde::de::DeserializeOwned>(url: &str, secret: &[u8; 32], path: &str) -> T {
+    let (status, body) = device_call(url, secret, "GET", path, b"");
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -100,9 +139,11 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
     let url = served.url.clone();
     let settings = RoundSettings {
         phase_ms: 60_000,
+        min_account_age_ms: 0,
         ..RoundSettings::new(32, 3, 4)
     };
-    let (status, body) = post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
+    let (status, body) =
+        operator_post(&url, "/v1/rounds", &serde_json::to_value(settings).unwrap());
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let started: RoundStatus = serde_json::from_slice(&body).unwrap();
     let (round, version) = (started.round, started.model_version);
@@ -113,29 +154,32 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
 
     let mut clients = Vec::new();
     for _ in 0..4 {
+        let device: [u8; 32] = rng.random();
+        assert_eq!(post(&url, &device, "/v1/identities", &json!({})).0, 201);
         let (_, joined) = post(
             &url,
+            &device,
             &format!("/v1/rounds/{round}/join"),
             &versioned(json!({})),
         );
         let id = serde_json::from_slice::<Value>(&joined).unwrap()["client"]
             .as_u64()
             .unwrap() as u32;
-        let device: [u8; 32] = rng.random();
-        let client = ClientRound::new(round, version, id, 3, &device, &mut rng).unwrap();
+        let client = ClientRound::new(round, version, id, 3, &mut rng).unwrap();
         let keys = versioned(json!({ "keys": client.advertise() }));
         assert_eq!(
-            post(&url, &format!("/v1/rounds/{round}/keys"), &keys).0,
+            post(&url, &device, &format!("/v1/rounds/{round}/keys"), &keys).0,
             204
         );
-        clients.push(client);
+        clients.push((device, client));
     }
-    let roster: Vec<SignedRoundKeys> = get(&url, &format!("/v1/rounds/{round}/roster"));
-    for client in &mut clients {
+    let reader = clients[0].0;
+    let roster: Vec<SignedRoundKeys> = get(&url, &reader, &format!("/v1/rounds/{round}/roster"));
+    for (device, client) in &mut clients {
         let shares = client.share_keys(&roster, &mut rng).unwrap();
         let body = versioned(json!({ "client": client.client(), "shares": shares }));
         assert_eq!(
-            post(&url, &format!("/v1/rounds/{round}/shares"), &body).0,
+            post(&url, device, &format!("/v1/rounds/{round}/shares"), &body).0,
             204
         );
     }
@@ -147,46 +191,62 @@ fn kill_9_mid_round_loses_no_acknowledged_input() {
         })
         .collect();
     let mut masked = Vec::new();
-    for (client, input) in clients.iter_mut().zip(&inputs) {
+    for ((device, client), input) in clients.iter_mut().zip(&inputs) {
         let mailbox: Vec<EncryptedShares> = get(
             &url,
+            device,
             &format!("/v1/rounds/{round}/mailbox/{}", client.client()),
         );
         masked.push(client.masked_input(&mailbox, input).unwrap());
     }
     for (at, values) in masked.iter().enumerate().take(2) {
-        assert_eq!(post_input(&url, round, version, at as u32 + 1, values), 204);
+        let device = &clients[at].0;
+        assert_eq!(
+            post_input(&url, device, (round, version), at as u32 + 1, values),
+            204
+        );
     }
 
     // SIGKILL: no shutdown handler runs.
     drop(served);
     let served = serve(dir.path());
     let url = served.url.clone();
-    let resumed: RoundStatus = get(&url, "/v1/rounds/current");
+    let resumed: RoundStatus = get(&url, &reader, "/v1/rounds/current");
     assert_eq!((resumed.round, resumed.arrived), (round, 2), "{resumed:?}");
     for (at, values) in masked.iter().enumerate().skip(2) {
-        assert_eq!(post_input(&url, round, version, at as u32 + 1, values), 204);
+        let device = &clients[at].0;
+        assert_eq!(
+            post_input(&url, device, (round, version), at as u32 + 1, values),
+            204
+        );
     }
-    let survivors: BTreeSet<u32> = get(&url, &format!("/v1/rounds/{round}/survivors"));
+    let survivors: BTreeSet<u32> = get(&url, &reader, &format!("/v1/rounds/{round}/survivors"));
     assert_eq!(survivors.len(), 4);
-    for client in &mut clients {
+    for (device, client) in &mut clients {
         let signature = client.consistency_signature(&survivors).unwrap();
         let body = versioned(json!({ "signature": signature }));
         assert_eq!(
-            post(&url, &format!("/v1/rounds/{round}/signature"), &body).0,
+            post(
+                &url,
+                device,
+                &format!("/v1/rounds/{round}/signature"),
+                &body
+            )
+            .0,
             204
         );
     }
-    let signatures: Vec<SurvivorSignature> = get(&url, &format!("/v1/rounds/{round}/signatures"));
-    for client in &mut clients {
+    let signatures: Vec<SurvivorSignature> =
+        get(&url, &reader, &format!("/v1/rounds/{round}/signatures"));
+    for (device, client) in &mut clients {
         let shares = client.unmasking_shares(&signatures).unwrap();
         let body = versioned(json!({ "client": client.client(), "shares": shares }));
         assert_eq!(
-            post(&url, &format!("/v1/rounds/{round}/unmask"), &body).0,
+            post(&url, device, &format!("/v1/rounds/{round}/unmask"), &body).0,
             204
         );
     }
-    let done: RoundStatus = get(&url, "/v1/rounds/current");
+    let done: RoundStatus = get(&url, &reader, "/v1/rounds/current");
     assert!(
         matches!(done.outcome, Some(RoundOutcome::Applied { clients: 4, new_model_version, .. }) if new_model_version == version + 1),
         "{done:?}"
@@ -280,7 +340,7 @@ fn kill_9_during_event_ingestion_loses_no_acknowledged_event() {
     // The coordinator comes back on the same directory, replaying the log.
     drop(served);
     let restarted = serve(dir.path());
-    let (status, _) = post(&restarted.url, "/v1/admin/ranker/train", &json!({}));
+    let (status, _) = operator_post(&restarted.url, "/v1/admin/ranker/train", &json!({}));
     assert!(status < 500, "the restarted coordinator answers ({status})");
     drop(restarted);
 

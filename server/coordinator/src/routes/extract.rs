@@ -65,12 +65,38 @@ json_bodies!(
         mesh_shared::IntentsRequest;
     plain: mesh_shared::BlockRequest, mesh_shared::FeedbackRequest,
         mesh_shared::IntroductionRequest, mesh_shared::MessageRequest, mesh_shared::PsiMessage,
-        mesh_shared::DiscoveryFlags
+        mesh_shared::DiscoveryFlags, mesh_shared::RoundJoin, mesh_shared::RoundKeysMessage,
+        mesh_shared::RoundSharesMessage, mesh_shared::RoundSignatureMessage,
+        mesh_shared::RoundUnmaskMessage
 );
 
-/// A request signed by a device key, verified against its method, path and exact body bytes
-/// and against the coordinator's clock, with its body parsed into `T`. Replays are refused
-/// later, by the store.
+/// A masked round input: the body's little-endian `u32` values.
+#[derive(Debug)]
+pub(crate) struct MaskedInput(pub(crate) Vec<u32>);
+
+impl RequestBody for MaskedInput {
+    fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        if !bytes.len().is_multiple_of(4) {
+            return Err(ApiError::InvalidBody {
+                field: None,
+                message: format!(
+                    "{} bytes is not a whole number of little-endian u32 values",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(Self(
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ))
+    }
+}
+
+/// A request signed by a device key, verified against its method, path with query string and
+/// exact body bytes and against the coordinator's clock, with its body parsed into `T`.
+/// Replays of writes are refused later, by the store.
 #[derive(Debug)]
 pub(crate) struct Signed<T = NoBody> {
     pub(crate) auth: RequestAuth,
@@ -154,6 +180,46 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// The operator (`Authorization: Bearer …`) or a signed device (`Mesh-Ed25519 …`): for reads
+/// open to both, such as a round's result.
+#[derive(Debug)]
+pub(crate) enum OperatorOrSigned {
+    /// The operator's token.
+    Operator,
+    /// A verified device signature.
+    Signed(UserId),
+}
+
+impl OperatorOrSigned {
+    /// The signer, if a device signed.
+    pub(crate) fn user(&self) -> Option<&UserId> {
+        match self {
+            Self::Operator => None,
+            Self::Signed(user) => Some(user),
+        }
+    }
+}
+
+impl FromRequest<AppState> for OperatorOrSigned {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bearer = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer "));
+        if bearer {
+            let (mut parts, _) = request.into_parts();
+            Operator::from_request_parts(&mut parts, state).await?;
+            Ok(Self::Operator)
+        } else {
+            let signed = Signed::<NoBody>::from_request(request, state).await?;
+            Ok(Self::Signed(signed.user))
+        }
+    }
+}
+
 /// Path parameters, with a malformed one answered 404 in the API's error shape.
 #[derive(Debug)]
 pub(crate) struct AppPath<T>(pub(crate) T);
@@ -192,7 +258,10 @@ impl<T: RequestBody> FromRequest<AppState> for Signed<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let method = request.method().as_str().to_owned();
-        let path = request.uri().path().to_owned();
+        let path = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
         let header = request
             .headers()
             .get(AUTHORIZATION)

@@ -1,17 +1,18 @@
 //! `/v1/rounds`: federated rounds with secure aggregation (see `crate::RoundCoordinator`).
-//! Every client message names the round (in the path) and the model version it trains (in
-//! the body or query); the coordinator saves the round before it answers `204`.
+//! Every client message and read is signed by a registered device key; `join` seats the signer
+//! (if the round admits it) and every later message or read must come from the seat's holder.
+//! Messages name the round (in the path) and the model version they train (in the body or
+//! query); the coordinator saves the round before it answers `204`.
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mesh_shared::{
     RoundInputQuery, RoundJoin, RoundJoined, RoundKeysMessage, RoundSharesMessage,
-    RoundSignatureMessage, RoundUnmaskMessage,
+    RoundSignatureMessage, RoundUnmaskMessage, UserId,
 };
 
-use super::extract::{AppJson, AppPath, AppQuery, Operator};
+use super::extract::{AppJson, AppPath, AppQuery, MaskedInput, Operator, OperatorOrSigned, Signed};
 use crate::{ApiError, AppState, RoundPhase, RoundRequestError, RoundSettings};
 
 impl From<RoundRequestError> for ApiError {
@@ -28,6 +29,9 @@ impl From<RoundRequestError> for ApiError {
                 field: None,
                 message: error.to_string(),
             },
+            RoundRequestError::Admission(_)
+            | RoundRequestError::NoSeat(_)
+            | RoundRequestError::NotYourSeat { .. } => Self::Forbidden(error.to_string()),
             RoundRequestError::Busy(_) | RoundRequestError::Round(_) => {
                 Self::Conflict(error.to_string())
             }
@@ -60,172 +64,203 @@ pub(crate) async fn current(State(state): State<AppState>) -> Result<Response, A
     Ok(Json(status).into_response())
 }
 
-/// `POST /v1/rounds/{round}/join`: the client's id in the round.
+/// `POST /v1/rounds/{round}/join` (signed): seats the signer; its client id in the round.
 pub(crate) async fn join(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<RoundJoin>,
+    signed: Signed<RoundJoin>,
 ) -> Result<Response, ApiError> {
+    let Signed { user, body, .. } = signed;
     let client = state
-        .blocking(move |s| Ok(s.rounds.join(round, body.model_version)?))
+        .blocking(move |s| s.join_round(round, body.model_version, &user))
         .await?;
     Ok(Json(RoundJoined { client }).into_response())
 }
 
-/// `POST /v1/rounds/{round}/keys`: the client's signed round keys.
+/// `POST /v1/rounds/{round}/keys` (signed by the seat's holder): its signed round keys.
 pub(crate) async fn keys(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<RoundKeysMessage>,
+    signed: Signed<RoundKeysMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let RoundKeysMessage {
-        model_version: version,
-        keys,
-    } = body;
-    state
-        .blocking(move |s| Ok(s.rounds.advertise(round, version, keys)?))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /v1/rounds/{round}/shares`: the client's encrypted shares, one per peer.
-pub(crate) async fn shares(
-    State(state): State<AppState>,
-    AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<RoundSharesMessage>,
-) -> Result<StatusCode, ApiError> {
-    let RoundSharesMessage {
-        model_version: version,
-        client,
-        shares,
-    } = body;
-    state
-        .blocking(move |s| Ok(s.rounds.share_keys(round, version, client, shares)?))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /v1/rounds/{round}/input?client=C&model_version=V`: the masked input as
-/// little-endian `u32` values (`application/octet-stream`).
-pub(crate) async fn input(
-    State(state): State<AppState>,
-    AppPath(round): AppPath<u64>,
-    AppQuery(query): AppQuery<RoundInputQuery>,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    if !body.len().is_multiple_of(4) {
-        return Err(ApiError::InvalidBody {
-            field: None,
-            message: format!(
-                "{} bytes is not a whole number of little-endian u32 values",
-                body.len()
-            ),
-        });
-    }
-    let values: Vec<u32> = body
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let RoundInputQuery {
-        client,
-        model_version,
-    } = query;
+    let Signed { user, body, .. } = signed;
     state
         .blocking(move |s| {
             Ok(s.rounds
-                .masked_input(round, model_version, client, values)?)
+                .advertise(round, body.model_version, &user, body.keys)?)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/rounds/{round}/signature`: a survivor's signature over the survivor set.
-pub(crate) async fn signature(
+/// `POST /v1/rounds/{round}/shares` (signed by the seat's holder): its encrypted shares, one
+/// per peer.
+pub(crate) async fn shares(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<RoundSignatureMessage>,
+    signed: Signed<RoundSharesMessage>,
 ) -> Result<StatusCode, ApiError> {
-    let RoundSignatureMessage {
-        model_version: version,
-        signature,
-    } = body;
-    state
-        .blocking(move |s| Ok(s.rounds.consistency(round, version, signature)?))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /v1/rounds/{round}/unmask`: a signer's unmasking shares.
-pub(crate) async fn unmask(
-    State(state): State<AppState>,
-    AppPath(round): AppPath<u64>,
-    AppJson(body): AppJson<RoundUnmaskMessage>,
-) -> Result<StatusCode, ApiError> {
-    let RoundUnmaskMessage {
-        model_version: version,
+    let Signed { user, body, .. } = signed;
+    let RoundSharesMessage {
+        model_version,
         client,
         shares,
     } = body;
     state
-        .blocking(move |s| Ok(s.rounds.unmask(round, version, client, shares)?))
+        .blocking(move |s| {
+            Ok(s.rounds
+                .share_keys(round, model_version, &user, client, shares)?)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/rounds/{round}/roster`: every client's signed keys (once advertising closed).
+/// `POST /v1/rounds/{round}/input?client=C&model_version=V` (signed by the seat's holder, the
+/// query inside the signature): the masked input as little-endian `u32` values
+/// (`application/octet-stream`).
+pub(crate) async fn input(
+    State(state): State<AppState>,
+    AppPath(round): AppPath<u64>,
+    query: Result<AppQuery<RoundInputQuery>, ApiError>,
+    signed: Signed<MaskedInput>,
+) -> Result<StatusCode, ApiError> {
+    // The signature is checked before the query is (an anonymous caller learns nothing).
+    let Signed { user, body, .. } = signed;
+    let AppQuery(RoundInputQuery {
+        client,
+        model_version,
+    }) = query?;
+    state
+        .blocking(move |s| {
+            Ok(s.rounds
+                .masked_input(round, model_version, &user, client, body.0)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/signature` (signed by the seat's holder): its signature over the
+/// survivor set.
+pub(crate) async fn signature(
+    State(state): State<AppState>,
+    AppPath(round): AppPath<u64>,
+    signed: Signed<RoundSignatureMessage>,
+) -> Result<StatusCode, ApiError> {
+    let Signed { user, body, .. } = signed;
+    state
+        .blocking(move |s| {
+            Ok(s.rounds
+                .consistency(round, body.model_version, &user, body.signature)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/rounds/{round}/unmask` (signed by the seat's holder): its unmasking shares.
+pub(crate) async fn unmask(
+    State(state): State<AppState>,
+    AppPath(round): AppPath<u64>,
+    signed: Signed<RoundUnmaskMessage>,
+) -> Result<StatusCode, ApiError> {
+    let Signed { user, body, .. } = signed;
+    let RoundUnmaskMessage {
+        model_version,
+        client,
+        shares,
+    } = body;
+    state
+        .blocking(move |s| {
+            Ok(s.rounds
+                .unmask(round, model_version, &user, client, shares)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/rounds/{round}/roster` (signed by a participant): every seat's signed round keys
+/// (once advertising closed). Round keys are fresh per round: the roster names no identity.
 pub(crate) async fn roster(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    let roster = relayed(&state, round, RoundPhase::ShareKeys, |r| r.roster()).await?;
+    let roster = relayed(&state, round, RoundPhase::ShareKeys, signed.user, |r, _| {
+        Ok(r.roster())
+    })
+    .await?;
     Ok(Json(roster).into_response())
 }
 
-/// `GET /v1/rounds/{round}/mailbox/{client}`: the shares addressed to a client (once sharing
-/// closed).
+/// `GET /v1/rounds/{round}/mailbox/{client}` (signed by that client's holder): the shares
+/// addressed to it (once sharing closed).
 pub(crate) async fn mailbox(
     State(state): State<AppState>,
     AppPath((round, client)): AppPath<(u64, u32)>,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    let mailbox = relayed(&state, round, RoundPhase::MaskedInput, move |r| {
-        r.mailbox(client)
-    })
+    let mailbox = relayed(
+        &state,
+        round,
+        RoundPhase::MaskedInput,
+        signed.user,
+        move |r, seat| {
+            if seat != client {
+                return Err(RoundRequestError::NotYourSeat {
+                    round,
+                    seat,
+                    named: client,
+                });
+            }
+            Ok(r.mailbox(client))
+        },
+    )
     .await?;
     Ok(Json(mailbox).into_response())
 }
 
-/// `GET /v1/rounds/{round}/survivors`: the clients whose input is in the sum (once the inputs
-/// closed).
+/// `GET /v1/rounds/{round}/survivors` (signed by a participant): the clients whose input is in
+/// the sum (once the inputs closed).
 pub(crate) async fn survivors(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    let survivors = relayed(&state, round, RoundPhase::ConsistencyCheck, |r| {
-        r.survivors().iter().copied().collect::<Vec<u32>>()
-    })
+    let survivors = relayed(
+        &state,
+        round,
+        RoundPhase::ConsistencyCheck,
+        signed.user,
+        |r, _| Ok(r.survivors().iter().copied().collect::<Vec<u32>>()),
+    )
     .await?;
     Ok(Json(survivors).into_response())
 }
 
-/// `GET /v1/rounds/{round}/signatures`: the survivors' signatures (once the check closed).
+/// `GET /v1/rounds/{round}/signatures` (signed by a participant): the survivors' signatures
+/// (once the check closed).
 pub(crate) async fn signatures(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    let signatures = relayed(&state, round, RoundPhase::Unmasking, |r| r.signatures()).await?;
+    let signatures = relayed(&state, round, RoundPhase::Unmasking, signed.user, |r, _| {
+        Ok(r.signatures())
+    })
+    .await?;
     Ok(Json(signatures).into_response())
 }
 
-/// `GET /v1/rounds/{round}/result`: the applied mean update, little-endian `f32` values
-/// (once the round applied its sum).
+/// `GET /v1/rounds/{round}/result` (a participant, signed, or the operator): the applied mean
+/// update, little-endian `f32` values (once the round applied its sum).
 pub(crate) async fn result(
     State(state): State<AppState>,
     AppPath(round): AppPath<u64>,
+    reader: OperatorOrSigned,
 ) -> Result<Response, ApiError> {
     let mean = state
         .blocking(move |s| {
             s.rounds.tick()?;
-            Ok(s.rounds.result(round)?)
+            Ok(s.rounds.result(round, reader.user())?)
         })
         .await?;
     let bytes: Vec<u8> = mean.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -239,18 +274,19 @@ pub(crate) async fn result(
         .into_response())
 }
 
-/// What the round relays in `phase` (after closing any phase whose deadline passed), read on
-/// the blocking pool.
+/// What the round relays in `phase` to the participant `reader` (after closing any phase whose
+/// deadline passed), read on the blocking pool.
 async fn relayed<T: Send + 'static>(
     state: &AppState,
     round: u64,
     phase: RoundPhase,
-    read: impl FnOnce(&crate::AggregationRound) -> T + Send + 'static,
+    reader: UserId,
+    read: impl FnOnce(&crate::AggregationRound, u32) -> Result<T, RoundRequestError> + Send + 'static,
 ) -> Result<T, ApiError> {
     state
         .blocking(move |s| {
             s.rounds.tick()?;
-            Ok(s.rounds.relay(round, phase, read)?)
+            Ok(s.rounds.relay(round, phase, &reader, read)?)
         })
         .await
 }

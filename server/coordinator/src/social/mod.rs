@@ -118,6 +118,13 @@ impl SocialState {
         self.people.ids.get(user).copied()
     }
 
+    /// When `user` registered (Unix milliseconds); `None` if they are not registered (or
+    /// opted out).
+    pub fn registered_at(&self, user: &UserId) -> Option<u64> {
+        let index = self.find(user)?;
+        self.people.registered_at.get(&index).copied()
+    }
+
     /// The user of a dense index.
     pub fn user(&self, index: u32) -> Option<&UserId> {
         self.people.users.get(index as usize)

@@ -13,7 +13,7 @@ use mesh_shared::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::fixtures::{Coordinator, Reply, json_bytes, request};
+use crate::fixtures::{Coordinator, Device, Reply, json_bytes, request};
 
 const TOKEN: &str = "operator-secret";
 const DIMENSION: usize = 64;
@@ -21,6 +21,7 @@ const DIMENSION: usize = 64;
 fn settings(expected_clients: usize, threshold: usize) -> RoundSettings {
     RoundSettings {
         phase_ms: 10_000,
+        min_account_age_ms: 0,
         ..RoundSettings::new(DIMENSION, threshold, expected_clients)
     }
 }
@@ -48,28 +49,44 @@ async fn start(mesh: &Coordinator, settings: RoundSettings) -> RoundStatus {
     reply.json()
 }
 
-async fn post(mesh: &Coordinator, path: &str, body: impl serde::Serialize) -> Reply {
-    mesh.send(request(Method::POST, path, None, json_bytes(&body)))
+/// A participant: its registered device (which signs every request) and its protocol state.
+struct Seat {
+    device: Device,
+    client: ClientRound,
+}
+
+/// The device of the `i`-th participant of a test (registered by [`through_sharing`]).
+fn device(i: usize) -> Device {
+    Device::new(100 + i as u8)
+}
+
+async fn post(
+    mesh: &Coordinator,
+    device: &Device,
+    path: &str,
+    body: impl serde::Serialize,
+) -> Reply {
+    mesh.send(device.signed(Method::POST, path, mesh.next_ts(), json_bytes(&body)))
         .await
 }
 
-async fn get(mesh: &Coordinator, path: &str) -> Reply {
-    mesh.send(Request::get(path).body(Body::empty()).unwrap())
+async fn get(mesh: &Coordinator, device: &Device, path: &str) -> Reply {
+    mesh.send(device.signed(Method::GET, path, mesh.next_ts(), Vec::new()))
         .await
 }
 
 async fn send_input(
     mesh: &Coordinator,
-    round: u64,
-    version: u32,
+    device: &Device,
+    (round, version): (u64, u32),
     client: u32,
     values: &[u32],
 ) -> Reply {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut input = request(
+    let mut input = device.signed(
         Method::POST,
         &format!("/v1/rounds/{round}/input?client={client}&model_version={version}"),
-        None,
+        mesh.next_ts(),
         bytes,
     );
     input.headers_mut().insert(
@@ -79,30 +96,40 @@ async fn send_input(
     mesh.send(input).await
 }
 
-/// Fetches the client's mailbox, masks `input` and sends it.
+/// Fetches the participant's mailbox, masks `input` and sends it.
 async fn masked_input(
     mesh: &Coordinator,
     round: u64,
     version: u32,
-    client: &mut ClientRound,
+    seat: &mut Seat,
     input: &[u32],
 ) {
-    let id = client.client();
-    let mailbox: Vec<EncryptedShares> = get(mesh, &format!("/v1/rounds/{round}/mailbox/{id}"))
-        .await
-        .json();
-    let masked = client.masked_input(&mailbox, input).unwrap();
-    let reply = send_input(mesh, round, version, id, &masked).await;
+    let id = seat.client.client();
+    let mailbox: Vec<EncryptedShares> = get(
+        mesh,
+        &seat.device,
+        &format!("/v1/rounds/{round}/mailbox/{id}"),
+    )
+    .await
+    .json();
+    let masked = seat.client.masked_input(&mailbox, input).unwrap();
+    let reply = send_input(mesh, &seat.device, (round, version), id, &masked).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
 }
 
 async fn status(mesh: &Coordinator) -> RoundStatus {
-    let reply = get(mesh, "/v1/rounds/current").await;
+    let reply = mesh
+        .send(
+            Request::get("/v1/rounds/current")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     reply.json()
 }
 
-/// Joins `n` clients and takes them through keys and shares.
+/// Registers `n` devices, seats them and takes them through keys and shares.
 async fn through_sharing(
     mesh: &Coordinator,
     round: u64,
@@ -110,12 +137,16 @@ async fn through_sharing(
     n: usize,
     threshold: usize,
     rng: &mut ChaCha20Rng,
-) -> Vec<ClientRound> {
+) -> Vec<Seat> {
     let settings = status(mesh).await.settings;
-    let mut clients = Vec::new();
-    for _ in 0..n {
+    let mut seats = Vec::new();
+    for i in 0..n {
+        let device = device(i);
+        let registered = mesh.register(&device).await;
+        assert!(registered.status.is_success(), "{}", registered.text());
         let joined = post(
             mesh,
+            &device,
             &format!("/v1/rounds/{round}/join"),
             RoundJoin {
                 model_version: version,
@@ -124,13 +155,13 @@ async fn through_sharing(
         .await;
         assert_eq!(joined.status, StatusCode::OK, "{}", joined.text());
         let RoundJoined { client: id } = joined.json();
-        let device: [u8; 32] = rng.random();
-        let mut client = ClientRound::new(round, version, id, threshold, &device, rng).unwrap();
+        let mut client = ClientRound::new(round, version, id, threshold, rng).unwrap();
         if let (Some(k), Some(t)) = (settings.neighbours, settings.share_threshold) {
             client = client.sparse(k, t).unwrap();
         }
         let reply = post(
             mesh,
+            &device,
             &format!("/v1/rounds/{round}/keys"),
             RoundKeysMessage {
                 model_version: version,
@@ -139,27 +170,32 @@ async fn through_sharing(
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
-        clients.push(client);
+        seats.push(Seat { device, client });
     }
-    let roster: Vec<SignedRoundKeys> = get(mesh, &format!("/v1/rounds/{round}/roster"))
-        .await
-        .json();
+    let roster: Vec<SignedRoundKeys> = get(
+        mesh,
+        &seats[0].device,
+        &format!("/v1/rounds/{round}/roster"),
+    )
+    .await
+    .json();
     assert_eq!(roster.len(), n);
-    for client in &mut clients {
-        let shares = client.share_keys(&roster, rng).unwrap();
+    for seat in &mut seats {
+        let shares = seat.client.share_keys(&roster, rng).unwrap();
         let reply = post(
             mesh,
+            &seat.device,
             &format!("/v1/rounds/{round}/shares"),
             RoundSharesMessage {
                 model_version: version,
-                client: client.client(),
+                client: seat.client.client(),
                 shares,
             },
         )
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
-    clients
+    seats
 }
 
 #[tokio::test]
@@ -181,18 +217,18 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
 
     // Two inputs arrive, then the coordinator restarts.
     for at in 0..2 {
-        let client = &mut clients[at];
-        masked_input(&mesh, round, version, client, &quantized[at]).await;
+        masked_input(&mesh, round, version, &mut clients[at], &quantized[at]).await;
     }
     let mesh = operator(mesh.restart());
     let resumed = status(&mesh).await;
     assert_eq!((resumed.round, resumed.arrived), (round, 2), "{resumed:?}");
     // The same input again is refused: the accepted one was kept.
-    let mailbox: Vec<EncryptedShares> = get(&mesh, &format!("/v1/rounds/{round}/mailbox/1"))
+    let first = &clients[0].device;
+    let mailbox: Vec<EncryptedShares> = get(&mesh, first, &format!("/v1/rounds/{round}/mailbox/1"))
         .await
         .json();
     assert!(!mailbox.is_empty());
-    let replay = send_input(&mesh, round, version, 1, &vec![0; DIMENSION]).await;
+    let replay = send_input(&mesh, first, (round, version), 1, &vec![0; DIMENSION]).await;
     replay.assert_error(
         StatusCode::CONFLICT,
         "conflict",
@@ -202,22 +238,26 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
 
     // Client 3 sends; 4 never does; 5 sends. The phase closes at its deadline.
     for at in [2usize, 4] {
-        let client = &mut clients[at];
-        masked_input(&mesh, round, version, client, &quantized[at]).await;
+        masked_input(&mesh, round, version, &mut clients[at], &quantized[at]).await;
     }
-    let early = get(&mesh, &format!("/v1/rounds/{round}/survivors")).await;
+    let first = &clients[0].device;
+    let early = get(&mesh, first, &format!("/v1/rounds/{round}/survivors")).await;
     early.assert_error(StatusCode::CONFLICT, "conflict", None, &["MaskedInput"]);
     mesh.clock.advance(10_001);
-    let survivors: BTreeSet<u32> = get(&mesh, &format!("/v1/rounds/{round}/survivors"))
+    let survivors: BTreeSet<u32> = get(&mesh, first, &format!("/v1/rounds/{round}/survivors"))
         .await
         .json();
     assert_eq!(survivors, BTreeSet::from([1, 2, 3, 5]));
 
     let survivor_clients: Vec<usize> = vec![0, 1, 2, 4];
     for &at in &survivor_clients {
-        let signature = clients[at].consistency_signature(&survivors).unwrap();
+        let signature = clients[at]
+            .client
+            .consistency_signature(&survivors)
+            .unwrap();
         let reply = post(
             &mesh,
+            &clients[at].device,
             &format!("/v1/rounds/{round}/signature"),
             RoundSignatureMessage {
                 model_version: version,
@@ -227,14 +267,19 @@ async fn a_round_survives_a_restart_drops_a_client_and_advances_the_model() {
         .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
-    let signatures: Vec<SurvivorSignature> = get(&mesh, &format!("/v1/rounds/{round}/signatures"))
-        .await
-        .json();
+    let signatures: Vec<SurvivorSignature> = get(
+        &mesh,
+        &clients[0].device,
+        &format!("/v1/rounds/{round}/signatures"),
+    )
+    .await
+    .json();
     assert_eq!(signatures.len(), 4);
     for &at in &survivor_clients {
-        let shares = clients[at].unmasking_shares(&signatures).unwrap();
+        let shares = clients[at].client.unmasking_shares(&signatures).unwrap();
         let reply = post(
             &mesh,
+            &clients[at].device,
             &format!("/v1/rounds/{round}/unmask"),
             RoundUnmaskMessage {
                 model_version: version,
@@ -299,7 +344,7 @@ async fn too_few_clients_abort_the_round_and_nothing_is_applied() {
     let mesh = operator(Coordinator::new());
     let version = mesh.model().version();
     let round = start(&mesh, settings(5, 3)).await.round;
-    let _clients = through_sharing(&mesh, round, version, 5, 3, &mut rng).await;
+    let clients = through_sharing(&mesh, round, version, 5, 3, &mut rng).await;
     mesh.clock.advance(10_001);
     let aborted = status(&mesh).await;
     match aborted.outcome {
@@ -318,7 +363,14 @@ async fn too_few_clients_abort_the_round_and_nothing_is_applied() {
         version
     );
     // A late input is refused: the round is over.
-    let late = send_input(&mesh, round, version, 1, &vec![0; DIMENSION]).await;
+    let late = send_input(
+        &mesh,
+        &clients[0].device,
+        (round, version),
+        1,
+        &vec![0; DIMENSION],
+    )
+    .await;
     late.assert_error(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -369,8 +421,11 @@ async fn round_messages_are_checked_with_clear_errors() {
         .await
         .assert_error(StatusCode::CONFLICT, "conflict", None, &["still running"]);
 
+    let ada = device(0);
+    mesh.registered(&ada).await;
     let stale = post(
         &mesh,
+        &ada,
         &format!("/v1/rounds/{round}/join"),
         RoundJoin {
             model_version: version + 7,
@@ -385,6 +440,7 @@ async fn round_messages_are_checked_with_clear_errors() {
     );
     let elsewhere = post(
         &mesh,
+        &ada,
         "/v1/rounds/99/join",
         RoundJoin {
             model_version: version,
@@ -392,22 +448,20 @@ async fn round_messages_are_checked_with_clear_errors() {
     )
     .await;
     elsewhere.assert_error(StatusCode::NOT_FOUND, "not_found", None, &["no round 99"]);
-    let early = get(&mesh, &format!("/v1/rounds/{round}/roster")).await;
-    early.assert_error(StatusCode::CONFLICT, "conflict", None, &["AdvertiseKeys"]);
-
     let clients = through_sharing(&mesh, round, version, 3, 2, &mut rng).await;
-    // Keys for an id nobody was given, and a wrongly sized or misaligned input.
-    let wrong_length = send_input(&mesh, round, version, 1, &[1, 2, 3]).await;
+    let ada = &clients[0].device;
+    // A wrongly sized or misaligned input, and one for a seat the signer does not hold.
+    let wrong_length = send_input(&mesh, ada, (round, version), 1, &[1, 2, 3]).await;
     wrong_length.assert_error(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
         None,
         &["3 values, expected 64"],
     );
-    let mut ragged = request(
+    let mut ragged = ada.signed(
         Method::POST,
         &format!("/v1/rounds/{round}/input?client=1&model_version={version}"),
-        None,
+        mesh.next_ts(),
         vec![1, 2, 3],
     );
     ragged.headers_mut().insert(
@@ -420,14 +474,13 @@ async fn round_messages_are_checked_with_clear_errors() {
         None,
         &["whole number"],
     );
-    let stranger = send_input(&mesh, round, version, 9, &vec![0; DIMENSION]).await;
-    stranger.assert_error(
-        StatusCode::CONFLICT,
-        "conflict",
+    let impostor = send_input(&mesh, ada, (round, version), 2, &vec![0; DIMENSION]).await;
+    impostor.assert_error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
         None,
-        &["client 9 is not part of MaskedInput"],
+        &["the signer holds seat 1, the message speaks for client 2"],
     );
-    drop(clients);
 }
 
 /// Runs a whole round with `n` clients that all answer; returns the final status.
@@ -439,36 +492,41 @@ async fn full_round(
     let version = mesh.model().version();
     let round = start(mesh, settings).await.round;
     let n = settings.expected_clients;
-    let mut clients = through_sharing(mesh, round, version, n, settings.threshold, rng).await;
+    let mut seats = through_sharing(mesh, round, version, n, settings.threshold, rng).await;
     let privacy = settings.privacy();
-    for client in &mut clients {
+    for seat in &mut seats {
         let update: Vec<f32> = (0..DIMENSION).map(|_| rng.random::<f32>() - 0.5).collect();
         let input = privacy.prepare(&update, rng).unwrap();
-        masked_input(mesh, round, version, client, &input.values).await;
+        masked_input(mesh, round, version, seat, &input.values).await;
     }
-    let survivors: BTreeSet<u32> = get(mesh, &format!("/v1/rounds/{round}/survivors"))
+    let reader = &seats[0].device;
+    let survivors: BTreeSet<u32> = get(mesh, reader, &format!("/v1/rounds/{round}/survivors"))
         .await
         .json();
-    for client in &mut clients {
-        let signature = client.consistency_signature(&survivors).unwrap();
+    for seat in &mut seats {
+        let signature = seat.client.consistency_signature(&survivors).unwrap();
         let body = RoundSignatureMessage {
             model_version: version,
             signature,
         };
-        let reply = post(mesh, &format!("/v1/rounds/{round}/signature"), body).await;
+        let path = format!("/v1/rounds/{round}/signature");
+        let reply = post(mesh, &seat.device, &path, body).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
-    let signatures: Vec<SurvivorSignature> = get(mesh, &format!("/v1/rounds/{round}/signatures"))
-        .await
-        .json();
-    for client in &mut clients {
-        let shares = client.unmasking_shares(&signatures).unwrap();
+    let reader = &seats[0].device;
+    let signatures: Vec<SurvivorSignature> =
+        get(mesh, reader, &format!("/v1/rounds/{round}/signatures"))
+            .await
+            .json();
+    for seat in &mut seats {
+        let shares = seat.client.unmasking_shares(&signatures).unwrap();
         let body = RoundUnmaskMessage {
             model_version: version,
-            client: client.client(),
+            client: seat.client.client(),
             shares,
         };
-        let reply = post(mesh, &format!("/v1/rounds/{round}/unmask"), body).await;
+        let path = format!("/v1/rounds/{round}/unmask");
+        let reply = post(mesh, &seat.device, &path, body).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     }
     status(mesh).await

@@ -3,7 +3,7 @@
 //! and `GET /v1/openapi.json` serves it.
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use mesh_coordinator::{OPERATIONS, openapi_document};
+use mesh_coordinator::{Caller, OPERATIONS, openapi_document};
 
 use crate::fixtures::Coordinator;
 
@@ -59,6 +59,19 @@ async fn every_operation_is_routed_and_the_document_is_served() {
             "{} {path} is not routed",
             operation.method
         );
+        // What the document says needs a caller refuses an anonymous one before anything else.
+        if matches!(
+            operation.caller,
+            Caller::Signed | Caller::Operator | Caller::SignedOrOperator
+        ) {
+            assert!(
+                [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&reply.status),
+                "anonymous {} {path} answered {}: {}",
+                operation.method,
+                reply.status,
+                reply.text()
+            );
+        }
     }
     let reply = mesh
         .send(
