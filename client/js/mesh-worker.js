@@ -167,6 +167,17 @@ class ApiError extends Error {
 }
 
 async function apiFetch(method, path, bodyText, signed) {
+  try {
+    return await apiFetchOnce(method, path, bodyText, signed);
+  } catch (error) {
+    // Discovery, rooms and rounds answer registered identities only: register, then retry once.
+    if (!signed || error.code !== "not_registered" || path === "/v1/identities") throw error;
+    await register();
+    return apiFetchOnce(method, path, bodyText, signed);
+  }
+}
+
+async function apiFetchOnce(method, path, bodyText, signed) {
   const bytes = bodyText === null ? new Uint8Array() : new TextEncoder().encode(bodyText);
   const headers = {};
   if (bodyText !== null) headers["content-type"] = "application/json";

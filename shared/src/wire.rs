@@ -185,8 +185,9 @@ pub struct DiscoveryCandidate {
     /// Their user id.
     pub user_id: UserId,
     /// Cosine similarity of the two taste vectors (ranking v1: the share of public
-    /// favourites the two cards have in common). The list's order is the pipeline's, which
-    /// weighs more than this score.
+    /// favourites the two cards have in common), coarse: a multiple of 0.25 after fresh noise
+    /// of one step, so that answers do not rebuild a published vector. The list's order is the
+    /// pipeline's, which weighs more than this score.
     pub score: f32,
     /// Their public card.
     pub card: PublicCard,

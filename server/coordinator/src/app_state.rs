@@ -29,6 +29,10 @@ pub struct AppState {
     pub(crate) experiment: Option<Arc<crate::Experiment>>,
     /// Private-set-intersection messages between two people, in memory.
     pub(crate) psi: Arc<crate::PsiRelay>,
+    /// Discovery queries each identity made today.
+    pub(crate) query_budget: Arc<crate::answer_privacy::QueryBudget>,
+    /// How many discovery queries an identity may make per day (set by [`crate::app`]).
+    pub(crate) queries_per_day: u32,
     /// Held across a profile write to the store and the matching index update, so that a
     /// publish racing an opt-out cannot leave the index out of step with the store.
     profile_writes: Arc<Mutex<()>>,
@@ -192,6 +196,8 @@ impl AppState {
             operator_token: None,
             experiment: None,
             psi: Arc::default(),
+            query_budget: Arc::default(),
+            queries_per_day: crate::DEFAULT_QUERIES_PER_DAY,
             profile_writes: Arc::default(),
             from_store: Arc::new(Mutex::new(from_store)),
             seen_events: Arc::new(Mutex::new(seen)),
@@ -306,6 +312,36 @@ impl AppState {
             )));
         }
         Ok(self.rounds.start(settings, &served)?)
+    }
+
+    /// When `user` registered (Unix milliseconds); `None` if they are not registered.
+    pub fn registered_at(&self, user: &UserId) -> Option<u64> {
+        self.discovery
+            .social
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .registered_at(user)
+    }
+
+    /// Admits one discovery query of the signer `user`: they must be registered and have
+    /// budget left today ([`crate::answer_privacy`]).
+    pub(crate) fn admit_discovery_query(
+        &self,
+        user: &UserId,
+    ) -> std::result::Result<(), crate::ApiError> {
+        if self.registered_at(user).is_none() {
+            return Err(crate::ApiError::NotRegistered);
+        }
+        if !self
+            .query_budget
+            .spend(user, self.clock.now_ms(), self.queries_per_day)
+        {
+            return Err(crate::ApiError::RateLimited(format!(
+                "discovery answers {} queries per identity per day; try again tomorrow (UTC)",
+                self.queries_per_day
+            )));
+        }
+        Ok(())
     }
 
     /// Seats the signer `user` in round `round` if the round admits them (registered, old

@@ -15,6 +15,7 @@
 //! let _router = app(state, &AppConfig::default());
 //! ```
 
+mod answer_privacy;
 mod api_error;
 mod app_state;
 mod background_work;
@@ -38,6 +39,7 @@ mod social;
 mod social_controls;
 mod store;
 
+pub use answer_privacy::{DEFAULT_QUERIES_PER_DAY, SCORE_STEP, coarse_score};
 pub use app_state::AppState;
 pub use background_work::{BackgroundWork, spawn_background_work};
 pub use clock::{Clock, DAY_MS, SystemClock};

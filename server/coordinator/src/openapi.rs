@@ -12,8 +12,6 @@ pub enum Caller {
     Anyone,
     /// A request signed by a registered device key (`Authorization: Mesh-Ed25519 …`).
     Signed,
-    /// Anyone; a signed request is the signer's own (personalised).
-    OptionallySigned,
     /// The operator (`Authorization: Bearer <token>`).
     Operator,
     /// A signed device (a participant) or the operator.
@@ -76,7 +74,7 @@ const fn op(
     }
 }
 
-use Caller::{Anyone, Operator, OptionallySigned, Signed, SignedOrOperator};
+use Caller::{Anyone, Operator, Signed, SignedOrOperator};
 use Payload::{Binary, Html, Json, Schema, Text};
 
 /// Every operation the router serves.
@@ -138,8 +136,8 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "POST",
         "/v1/discovery/candidates",
-        "Suggestions for a taste vector (v2 pipeline or v1, by flag and experiment cohort).",
-        OptionallySigned,
+        "Suggestions for a taste vector (v2 pipeline or v1, by flag and experiment cohort); coarse, noised scores, within the caller's daily query budget.",
+        Signed,
         Some(Schema("candidates_request")),
         200,
         Some(Schema("candidates_response")),
@@ -228,8 +226,8 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "POST",
         "/v1/rooms/{room}/candidates",
-        "The people present in the room, nearest its topic first.",
-        OptionallySigned,
+        "The people present in the room, nearest its topic first; coarse, noised scores, within the caller's daily query budget.",
+        Signed,
         Some(Schema("room_candidates_request")),
         200,
         Some(Schema("candidates_response")),
@@ -514,7 +512,6 @@ pub fn openapi_document() -> Value {
         let security = match operation.caller {
             Anyone => None,
             Signed => Some(json!([{ "deviceSignature": [] }])),
-            OptionallySigned => Some(json!([{}, { "deviceSignature": [] }])),
             Operator => Some(json!([{ "operatorToken": [] }])),
             SignedOrOperator => Some(json!([{ "deviceSignature": [] }, { "operatorToken": [] }])),
         };

@@ -116,13 +116,16 @@ async fn a_device_publishes_finds_matches_and_explains_them() {
         .unwrap();
     let (status, body) = send(
         &router,
-        Request::post("/v1/discovery/candidates")
-            .header("content-type", "application/json")
-            .body(Body::from(serde_json::to_vec(&request).unwrap()))
-            .unwrap(),
+        signed(
+            &identity,
+            "POST",
+            "/v1/discovery/candidates",
+            now_ms() + 2,
+            serde_json::to_vec(&request).unwrap(),
+        ),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let response: CandidatesResponse = serde_json::from_slice(&body).unwrap();
     assert_eq!(response.candidates.len(), 10);
     assert!(

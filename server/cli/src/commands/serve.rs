@@ -42,6 +42,10 @@ pub(crate) struct Args {
     /// `POST /v1/admin/ranker/train`).
     #[arg(long, default_value_t = 24)]
     pub(crate) ranker_refresh_hours: u64,
+    /// Discovery queries (candidates and rooms) each identity may make per UTC day: the budget
+    /// that keeps a caller from rebuilding a published taste vector from answers.
+    #[arg(long, default_value_t = mesh_coordinator::DEFAULT_QUERIES_PER_DAY)]
+    pub(crate) discovery_queries_per_day: u32,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -81,6 +85,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         web_dir,
         operator_token: args.operator_token.clone(),
         experiment: Some(Experiment::discovery()),
+        discovery_queries_per_day: args.discovery_queries_per_day,
         ..AppConfig::default()
     };
     spawn_background_work(

@@ -1,9 +1,12 @@
 //! `mesh wrk-script`: a wrk Lua script that POSTs discovery queries (taste vectors of fresh
-//! demo people under the store's current model) for `cargo xtask loadtest`.
+//! demo people under the store's current model) for `cargo xtask loadtest`. Discovery answers
+//! registered identities only: each query's person is registered in the store, and its request
+//! is signed now (reads are valid while within the coordinator's clock skew, 5 minutes), so the
+//! load test runs against the same checks as people.
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mesh_coordinator::{RedbStore, current_model, demo_population};
+use mesh_coordinator::{RedbStore, Store, current_model, demo_population};
 use mesh_models::Catalogue;
 
 #[derive(Debug, clap::Args)]
@@ -29,19 +32,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     // A seed other than the served population's: queries from people who are not indexed.
     let people = demo_population(Catalogue::embedded(), &model, args.count, 7)?;
     let mut script = String::from(
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nbodies = {\n",
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {\n",
     );
-    for person in &people {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    for (i, person) in people.iter().enumerate() {
         let body = mesh_shared::CandidatesRequest {
             model_version: model.version(),
             taste_vector: person.upload.taste_vector.clone(),
             k: args.k,
             exclude: None,
         };
-        script.push_str(&format!("  [[{}]],\n", serde_json::to_string(&body)?));
+        let body = serde_json::to_string(&body)?;
+        let mut secret = [0x5a_u8; 32];
+        secret[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        let public_key = mesh_shared::RequestAuth::public_key_from_secret(&secret);
+        let user = mesh_shared::UserId::from_public_key(&public_key);
+        store.register(&user, &public_key, now_ms)?;
+        let path = "/v1/discovery/candidates";
+        let signed =
+            mesh_shared::RequestAuth::sign(&secret, "POST", path, now_ms + 1, body.as_bytes());
+        script.push_str(&format!(
+            "  {{ [[{}]], [[{body}]] }},\n",
+            signed.authorization
+        ));
     }
     script.push_str(
-        "}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, bodies[(counter % #bodies) + 1])\nend\n",
+        "}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  local r = requests[(counter % #requests) + 1]\n  return wrk.format(nil, nil, { [\"Authorization\"] = r[1] }, r[2])\nend\n",
     );
     std::fs::write(&args.out, script).with_context(|| format!("writing {}", args.out.display()))?;
     println!(

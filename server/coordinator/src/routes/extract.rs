@@ -1,5 +1,5 @@
 //! The request's common work, done before a handler runs: signatures verified and bodies
-//! parsed into their types (`Signed<T>`, `MaybeSigned<T>`), the operator's token checked
+//! parsed into their types (`Signed<T>`, `OperatorOrSigned`), the operator's token checked
 //! (`Operator`), and every path, query and body rejection answered in the API's JSON shape.
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -111,34 +111,6 @@ impl<T> Signed<T> {
             user: &self.user,
             public_key: self.auth.public_key(),
             timestamp_ms: self.auth.timestamp_ms(),
-        }
-    }
-}
-
-/// A read that may be signed: with an `Authorization` header the signature is verified and
-/// the signer is the viewer (their blocks, ties and snoozes apply); without one, anonymous.
-#[derive(Debug)]
-pub(crate) struct MaybeSigned<T> {
-    pub(crate) viewer: Option<UserId>,
-    pub(crate) body: T,
-}
-
-impl<T: RequestBody> FromRequest<AppState> for MaybeSigned<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        if request.headers().contains_key(AUTHORIZATION) {
-            let signed = Signed::<T>::from_request(request, state).await?;
-            Ok(Self {
-                viewer: Some(signed.user),
-                body: signed.body,
-            })
-        } else {
-            let bytes = read_body(request, state).await?;
-            Ok(Self {
-                viewer: None,
-                body: T::parse(&bytes)?,
-            })
         }
     }
 }

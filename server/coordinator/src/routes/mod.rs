@@ -40,6 +40,8 @@ pub struct AppConfig {
     pub operator_token: Option<String>,
     /// The A/B experiment run on signed viewers (`None`: none).
     pub experiment: Option<crate::Experiment>,
+    /// Discovery queries (candidates and rooms) an identity may make per UTC day.
+    pub discovery_queries_per_day: u32,
 }
 
 impl Default for AppConfig {
@@ -50,6 +52,7 @@ impl Default for AppConfig {
             request_timeout: Duration::from_secs(15),
             operator_token: None,
             experiment: None,
+            discovery_queries_per_day: crate::DEFAULT_QUERIES_PER_DAY,
         }
     }
 }
@@ -60,6 +63,7 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
     state.body_limit = config.body_limit;
     state.operator_token.clone_from(&config.operator_token);
     state.experiment = config.experiment.clone().map(Arc::new);
+    state.queries_per_day = config.discovery_queries_per_day;
     let rounds = Router::new()
         .route("/v1/rounds", post(rounds::start))
         .route("/v1/rounds/current", get(rounds::current))

@@ -10,7 +10,7 @@ use mesh_shared::{
     check_room_id,
 };
 
-use super::extract::{AppPath, MaybeSigned, Signed};
+use super::extract::{AppPath, Signed};
 use crate::{ApiError, AppState};
 
 /// `POST /v1/blocks`: `204`; the two never see each other in discovery or rooms again.
@@ -120,14 +120,17 @@ pub(crate) async fn presence(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/rooms/{room}/candidates`: the discoverable people present in the room, nearest
-/// to its topical vector first. Signed requests leave out people blocked either way.
+/// `POST /v1/rooms/{room}/candidates` (signed by a registered device, within its daily query
+/// budget): the discoverable people present in the room, nearest to its topical vector first,
+/// without people blocked either way; scores coarse and noised.
 pub(crate) async fn room_candidates(
     State(state): State<AppState>,
     AppPath(room): AppPath<String>,
-    request: MaybeSigned<RoomCandidatesRequest>,
+    signed: Signed<RoomCandidatesRequest>,
 ) -> Result<Json<CandidatesResponse>, ApiError> {
     check_room_id(&room).map_err(crate::Error::from)?;
-    let found = state.room_candidates(&room, request.viewer.as_ref(), &request.body)?;
+    state.admit_discovery_query(&signed.user)?;
+    let mut found = state.room_candidates(&room, Some(&signed.user), &signed.body)?;
+    super::discovery::coarsen(&mut found.candidates);
     Ok(Json(found))
 }

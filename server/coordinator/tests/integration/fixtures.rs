@@ -208,13 +208,25 @@ impl Coordinator {
         self.send(request).await
     }
 
-    /// `POST /v1/discovery/candidates` with a raw body.
+    /// `POST /v1/discovery/candidates` with a raw body, signed by the registered
+    /// [`Coordinator::viewer`] (discovery answers registered callers only).
     pub(crate) async fn candidates_raw(&self, body: Vec<u8>) -> Reply {
-        let request = Request::post("/v1/discovery/candidates")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .unwrap();
+        let viewer = Self::viewer();
+        if self.state.registered_at(&viewer.user).is_none() {
+            self.registered(&viewer).await;
+        }
+        let request = viewer.signed(
+            Method::POST,
+            "/v1/discovery/candidates",
+            self.next_ts(),
+            body,
+        );
         self.send(request).await
+    }
+
+    /// The device that asks the tests' discovery queries: nobody's tie, no blocks or snoozes.
+    pub(crate) fn viewer() -> Device {
+        Device::new(250)
     }
 
     /// A discovery query for the `k` people nearest `vector` under the current model, which

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 mod forged_identities;
 mod round_admission;
+mod vector_reconstruction;
 
 /// The operator token of every target.
 pub(crate) const OPERATOR_TOKEN: &str = "attack-suite-operator";
