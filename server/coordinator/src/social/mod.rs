@@ -182,9 +182,9 @@ impl SocialState {
                     *self.safety.blocks_received.entry(t).or_default() += 1;
                 }
             }
-            SocialEvent::Reported { by, target, .. } => {
-                let (_, t) = (self.index_of(by), self.index_of(target));
-                *self.safety.reports_received.entry(t).or_default() += 1;
+            SocialEvent::Reported { by, target, at_ms } => {
+                let (b, t) = (self.index_of(by), self.index_of(target));
+                self.record_report(b, t, *at_ms);
             }
             SocialEvent::Snoozed {
                 by,
@@ -290,6 +290,7 @@ impl SocialState {
                 *count = count.saturating_sub(1);
             }
         }
+        self.forget_reports_by(u);
         self.preferences.snoozes.remove(&u);
         self.preferences.intents.remove(&u);
         self.preferences.feedback.remove(&u);

@@ -13,6 +13,7 @@ use mesh_coordinator::{AppConfig, AppState, Clock, RedbStore, app};
 use tower::ServiceExt;
 
 mod forged_identities;
+mod report_brigading;
 mod round_admission;
 mod vector_reconstruction;
 
