@@ -477,6 +477,10 @@ $("join-room").addEventListener("click", () =>
   }),
 );
 
+// The demo's rounds are a handful of tabs on one machine: it lowers the package's cohort floor
+// (20 devices) to 3 and says so on the page. Every other floor (noise, δ, budget) is the default.
+const DEMO_FLOORS = { min_cohort: 3 };
+
 $("join-round").addEventListener("click", () =>
   busy($("join-round"), async () => {
     $("round-status").textContent = "Training on this device, then taking part in the round…";
@@ -485,14 +489,14 @@ $("join-round").addEventListener("click", () =>
       const r = await mesh.federatedRound(({ step, of, phase }) => {
         $("round-progress").value = step;
         $("round-status").textContent = `Step ${step} of ${of}: ${phase}…`;
-      });
+      }, { floors: DEMO_FLOORS });
       $("round-progress").value = 6;
       $("round-facts").hidden = false;
       $("round-model").textContent = r.newModelVersion ? `v${r.modelVersion} → v${r.newModelVersion}` : `v${r.modelVersion}`;
       $("round-bytes").textContent = `${r.bytesUp.toLocaleString()} bytes up, ${r.bytesDown.toLocaleString()} down`;
-      $("round-epsilon").textContent = r.noiseMultiplier > 0
-        ? `${r.epsilon?.toFixed(2)} this round, ${r.epsilonTotal?.toFixed(2)} in all`
-        : "no noise this round (secure aggregation only)";
+      $("round-epsilon").textContent =
+        `${r.deviceEpsilon.toFixed(2)} this round for this device (${r.deviceEpsilonTotal.toFixed(2)} of its budget spent)` +
+        (r.epsilon !== null ? `; the coordinator reports ${r.epsilon.toFixed(2)} for the survivors it had` : "");
       $("round-status").textContent =
         `Round ${r.round}: ${r.outcome}${r.newModelVersion ? `, model v${r.modelVersion} → v${r.newModelVersion}` : ""}. ` +
         `Left this device: ${r.bytesUp.toLocaleString()} bytes (keys, encrypted shares, the masked update, a signature, unmasking shares); ` +

@@ -3,7 +3,7 @@
 // origin's IndexedDB; only signed requests with the taste vector and public card (on opt-in),
 // masked model updates and blinded PSI points are sent to the coordinator, whose origin is
 // this worker's unless `init({ coordinator })` names another.
-import init, { MeshSession, DeviceIdentity, RoundClient } from "./mesh_client.js";
+import init, { MeshSession, DeviceIdentity, RoundClient, roundCharge } from "./mesh_client.js";
 
 const DB_NAME = "mesh-device";
 const STORE = "device";
@@ -13,6 +13,8 @@ const SIGNALS_KEY = "signals";
 const DISABLED_TRAITS_KEY = "disabled-traits";
 const INTENTS_KEY = "intents";
 const ACTIVITY_KEY = "activity";
+/// zCDP ρ this device has spent on federated rounds ({ rho }), charged against its floors' budget.
+const ROUND_PRIVACY_KEY = "round-privacy";
 const PSI_POLL_MS = 250;
 const PSI_WAIT_MS = 60_000;
 const HALF_LIFE_DAYS = 730;
@@ -204,7 +206,7 @@ const ROUND_PHASES = ["advertise_keys", "share_keys", "masked_input", "consisten
 
 /// One federated round, start to end: train locally, then the secure-aggregation protocol
 /// (RoundClient, in this module) over /v1/rounds. Returns what left the device and the outcome.
-async function federatedRound(_args, progress = () => {}) {
+async function federatedRound({ floors = null } = {}, progress = () => {}) {
   const traffic = { up: 0, down: 0 };
   // Every round message and read is signed by the device identity (the coordinator seats
   // registered identities only, and answers a seat's reads and messages only to its holder);
@@ -236,6 +238,10 @@ async function federatedRound(_args, progress = () => {}) {
     throw new Error(`the round trains model v${status.model_version}, this device has v${session.modelVersion}: reload`);
   }
   const { round, model_version: version, settings } = status;
+  // The device's own floors: a round below one, or past this device's privacy budget, is
+  // refused here, before anything is trained or sent (the error names the floor).
+  const spent = (await dbOp("readonly", (store) => store.get(ROUND_PRIVACY_KEY))) ?? { rho: 0 };
+  const charge = JSON.parse(roundCharge(JSON.stringify(settings), spent.rho, floors ? JSON.stringify(floors) : null));
   progress({ step: 1, of: 6, phase: "training on this device" });
   const training = session.trainLocally(1, Date.now() % 1e9);
   const update = session.pendingUpdate(settings.dimension);
@@ -269,7 +275,11 @@ async function federatedRound(_args, progress = () => {}) {
   progress({ step: 6, of: 6, phase: "unmasking" });
   const unmask = versioned(rc.unmaskJson(signatures));
   status = await currentStatus();
-  if (!status.outcome) await request("POST", `/v1/rounds/${round}/unmask`, unmask);
+  if (!status.outcome) {
+    // Charged before anything that unmasks leaves, whether or not the round then applies.
+    await dbOp("readwrite", (store) => store.put({ rho: spent.rho + charge.rho }, ROUND_PRIVACY_KEY));
+    await request("POST", `/v1/rounds/${round}/unmask`, unmask);
+  }
   while (!status.outcome) {
     await new Promise((resolve) => setTimeout(resolve, 150));
     status = await currentStatus();
@@ -278,6 +288,7 @@ async function federatedRound(_args, progress = () => {}) {
     round, client, modelVersion: version, outcome: status.outcome, reason: status.reason ?? null,
     newModelVersion: status.new_model_version ?? null, bytesUp: traffic.up, bytesDown: traffic.down,
     clipped: rc.clipped, normBeforeClip: rc.normBeforeClip, clip: settings.clip,
+    deviceEpsilon: charge.epsilon, deviceEpsilonTotal: charge.epsilon_total,
     noiseMultiplier: settings.noise_multiplier ?? 0, epsilon: status.epsilon ?? null, epsilonTotal: status.epsilon_total ?? null,
     lossBefore: training.loss_before, lossAfter: training.loss_after,
   };

@@ -131,8 +131,24 @@ export interface RoundResult {
   noiseMultiplier: number;
   epsilon: number | null;
   epsilonTotal: number | null;
+  /** ε (at the floors' δ) this round costs this device, counted as if only `threshold` devices survive. */
+  deviceEpsilon: number;
+  /** ε of every round this device took part in, this one included. */
+  deviceEpsilonTotal: number;
   lossBefore: number;
   lossAfter: number;
+}
+
+/** What this device requires of a round (every field optional; defaults in brackets). */
+export interface PrivacyFloors {
+  /** Fewest devices a round may be planned for [20]. */
+  min_cohort?: number;
+  /** Smallest on-device noise multiplier [1]. */
+  min_noise_multiplier?: number;
+  /** Largest δ [1e-5]. */
+  max_delta?: number;
+  /** Lifetime ε this device may spend on rounds [16]. */
+  epsilon_budget?: number;
 }
 
 export class MeshError extends Error {}
@@ -175,7 +191,8 @@ export class Mesh {
   setSummaryGrade(kind: SummaryKind, grade: PrivacyGrade): Promise<ActivityView>;
   pruneSummary(kind: SummaryKind): Promise<ActivityView>;
   /** Trains on this device and takes part in the coordinator's current round. */
-  federatedRound(onProgress?: (progress: { step: number; of: number; phase: string }) => void): Promise<RoundResult>;
+  /** Trains on this device and takes part in the current round, if it meets this device's privacy floors (refused with the floor named otherwise). */
+  federatedRound(onProgress?: (progress: { step: number; of: number; phase: string }) => void, options?: { floors?: PrivacyFloors }): Promise<RoundResult>;
   /** Deletes the profile and events at the coordinator and everything on this device; makes a new device key. */
   optOut(): Promise<DeviceState & { deletedUserId: string; userId: string }>;
   terminate(): void;

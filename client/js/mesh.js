@@ -62,7 +62,7 @@ export class Mesh {
   setSummaryGrade(kind, grade) { return this.#call("setSummaryGrade", { kind, grade }); }
   pruneSummary(kind) { return this.#call("pruneSummary", { kind }); }
   /// `onProgress({ step, of, phase })` is called as the round advances.
-  federatedRound(onProgress) { return this.#call("federatedRound", {}, [], onProgress); }
+  federatedRound(onProgress, options = {}) { return this.#call("federatedRound", { floors: options.floors ?? null }, [], onProgress); }
   optOut() { return this.#call("optOut"); }
 
   /// Stops the worker; pending calls never settle.

@@ -542,6 +542,19 @@ impl JsRoundClient {
     }
 }
 
+/// What taking part in a round with `settingsJson` (from `GET /v1/rounds/current`) costs this
+/// device after `rhoSpent` of earlier rounds, under `floorsJson` (`PrivacyFloors` JSON, `null`
+/// for the defaults): `RoundCharge` JSON (`rho`, `epsilon`, `epsilon_total`). Throws, naming the
+/// floor, for a round below one or past the budget.
+#[wasm_bindgen(js_name = roundCharge)]
+pub fn round_charge(
+    settings_json: &str,
+    rho_spent: f64,
+    floors_json: Option<String>,
+) -> Result<String, JsError> {
+    crate::round_charge(settings_json, rho_spent, floors_json.as_deref()).map_err(js_error)
+}
+
 fn js_error(error: Error) -> JsError {
     JsError::new(&error.to_string())
 }

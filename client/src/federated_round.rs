@@ -8,7 +8,8 @@ use mesh_shared::secagg::{
     ClientPhase, ClientRound, EncryptedShares, InputPrivacy, SignedRoundKeys, SurvivorSignature,
 };
 use mesh_shared::{
-    RoundKeysMessage, RoundSharesMessage, RoundSignatureMessage, RoundUnmaskMessage,
+    PrivacyFloors, RoundCharge, RoundKeysMessage, RoundSharesMessage, RoundSignatureMessage,
+    RoundUnmaskMessage,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -152,6 +153,28 @@ impl DeviceRound {
 }
 
 /// A round message as the JSON the coordinator reads.
+/// What taking part in a round with `settings_json` (the settings of
+/// `GET /v1/rounds/current`) costs this device, after `rho_spent` of earlier rounds, under its
+/// `floors_json` ([`PrivacyFloors`] JSON; `None` for the defaults): the [`RoundCharge`] JSON.
+/// The Worker asks before it joins and records the charge before it unmasks.
+///
+/// # Errors
+/// Settings or floors that do not parse; a round below a floor or past the budget (the error
+/// names which).
+pub fn round_charge(
+    settings_json: &str,
+    rho_spent: f64,
+    floors_json: Option<&str>,
+) -> Result<String> {
+    let settings: mesh_shared::RoundSettings = parse("round settings", settings_json)?;
+    let floors: PrivacyFloors = match floors_json {
+        Some(json) => parse("privacy floors", json)?,
+        None => PrivacyFloors::default(),
+    };
+    let charge: RoundCharge = floors.admit(&settings, rho_spent)?;
+    to_json(&charge)
+}
+
 fn to_json(message: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(message).map_err(|e| Error::Json {
         what: "round message",
@@ -169,6 +192,37 @@ fn parse<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_below_the_floors_is_refused_before_joining() {
+        let floors = PrivacyFloors::default();
+        let fine = serde_json::to_string(&floors.minimal_round(1024)).unwrap();
+        let charge: RoundCharge =
+            serde_json::from_str(&round_charge(&fine, 0.0, None).unwrap()).unwrap();
+        assert!(charge.rho > 0.0);
+        let server_default =
+            serde_json::to_string(&mesh_shared::RoundSettings::new(1024, 11, 20)).unwrap();
+        let err = round_charge(&server_default, 0.0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("noise multiplier 0"), "{err}");
+        let small = serde_json::to_string(&mesh_shared::RoundSettings {
+            noise_multiplier: 1.0,
+            ..mesh_shared::RoundSettings::new(1024, 3, 5)
+        })
+        .unwrap();
+        assert!(
+            round_charge(&small, 0.0, None)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 20")
+        );
+        assert!(round_charge(&small, 0.0, Some(r#"{"min_cohort": 5}"#)).is_ok());
+        let err = round_charge(&small, 0.0, Some(r#"{"min_cohrt": 5}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("privacy floors"), "{err}");
+    }
 
     #[test]
     fn bad_relayed_json_is_refused_with_what_was_wrong() {

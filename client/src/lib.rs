@@ -38,5 +38,5 @@ pub use device_session::{
     TrainingView, import_and_hash,
 };
 pub use error::{Error, Result};
-pub use federated_round::DeviceRound;
+pub use federated_round::{DeviceRound, round_charge};
 pub use mutual_favourites::MutualFavourites;

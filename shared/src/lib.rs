@@ -27,6 +27,7 @@ mod favourite_entry;
 mod importers;
 mod model_weights;
 mod operations_wire;
+mod privacy_floors;
 mod psi;
 mod request_signature;
 mod round_wire;
@@ -68,6 +69,7 @@ pub use operations_wire::{
     Alert, ArmReport, CohortSeries, DailyMetrics, Drift, Estimate, ExperimentSettings, ModelEntry,
     ModelReport, OperationsReport, RankerEntry, Threshold, VersionSummary,
 };
+pub use privacy_floors::{PrivacyFloors, ROUND_GUARANTEE_DIMENSION, RoundCharge};
 pub use psi::{MAX_PSI_ITEMS, PsiMessage, PsiParty};
 pub use request_signature::{
     AUTH_SCHEME, MAX_CLOCK_SKEW_MS, RequestAuth, SignedRequest, UserId, signing_message,

@@ -1,8 +1,9 @@
 //! A federated round with secure aggregation between three headless-Chromium tabs (each its
 //! own browser context and device key; the wasm `RoundClient` in the demo's Worker) and two
 //! native clients (`mesh simulate --join`), against a real coordinator on a loopback port.
-//! Every client adds its share of discrete Gaussian noise on its device (z = 0.5). The round
-//! completes, reports its ε, and the model version advances.
+//! Every client adds its share of discrete Gaussian noise on its device (z = 1, the device's
+//! floor); every message is signed by a registered identity. The round completes, each tab
+//! reports what it cost that device (ε) and the model version advances.
 //!
 //! Needs the wasm package in `web-demo/pkg`, Chromium and `tests/e2e/node_modules`:
 //! `cargo xtask test` prepares all three and runs this test.
@@ -27,7 +28,7 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
     let version = state.model_version();
     let settings = RoundSettings {
         phase_ms: 120_000,
-        noise_multiplier: 0.5,
+        noise_multiplier: 1.0,
         // The tabs and native clients register just before the round.
         min_account_age_ms: 0,
         ..RoundSettings::new(256 * 256, 3, 5)
@@ -88,7 +89,13 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
             "{tab}"
         );
         assert!(facts[1].as_str().unwrap().contains("bytes up"), "{tab}");
-        assert!(facts[2].as_str().unwrap().contains("in all"), "{tab}");
+        assert!(
+            facts[2]
+                .as_str()
+                .unwrap()
+                .contains("this round for this device"),
+            "{tab}"
+        );
         let status = tab["status"].as_str().unwrap();
         assert!(
             status.starts_with(&format!(
@@ -98,7 +105,7 @@ async fn browser_tabs_and_native_clients_complete_a_round() {
             "{status}"
         );
         assert!(
-            status.contains("noised on this device (z = 0.5): ε = "),
+            status.contains("noised on this device (z = 1): ε = "),
             "{status}"
         );
     }
