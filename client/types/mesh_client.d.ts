@@ -227,9 +227,10 @@ export class RoundClient {
     /**
      * Joins `round` of `modelVersion` as `client` (from `POST /v1/rounds/{round}/join`) with
      * the round's `threshold` and, for SecAgg+, its `neighbours` and `shareThreshold` (both
-     * `null` on the complete graph); signs with `identity`.
+     * `null` on the complete graph). Its round keys are signed with a key of this round only;
+     * the Worker signs the requests that carry them with the device identity.
      */
-    constructor(round: number, model_version: number, client: number, threshold: number, neighbours: number | null | undefined, share_threshold: number | null | undefined, identity: DeviceIdentity);
+    constructor(round: number, model_version: number, client: number, threshold: number, neighbours?: number | null, share_threshold?: number | null);
     /**
      * `RoundSharesMessage` JSON for `POST …/shares`, from the roster's JSON.
      */
@@ -258,6 +259,14 @@ export class RoundClient {
  * favourites were hashed (for benchmarks).
  */
 export function importAndHash(bytes: Uint8Array | number[]): number;
+
+/**
+ * What taking part in a round with `settingsJson` (from `GET /v1/rounds/current`) costs this
+ * device after `rhoSpent` of earlier rounds, under `floorsJson` (`PrivacyFloors` JSON, `null`
+ * for the defaults): `RoundCharge` JSON (`rho`, `epsilon`, `epsilon_total`). Throws, naming the
+ * floor, for a round below one or past the budget.
+ */
+export function roundCharge(settings_json: string, rho_spent: number, floors_json?: string | null): string;
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
@@ -308,10 +317,11 @@ export interface InitOutput {
     readonly mutualfavourites_answerJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly mutualfavourites_blindedJson: (a: number) => [number, number, number, number];
     readonly mutualfavourites_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly roundCharge: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly roundclient_clipped: (a: number) => number;
     readonly roundclient_keysJson: (a: number) => [number, number, number, number];
     readonly roundclient_maskedInput: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number, number];
-    readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
+    readonly roundclient_new: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number, number];
     readonly roundclient_normBeforeClip: (a: number) => number;
     readonly roundclient_sharesJson: (a: number, b: number, c: number) => [number, number, number, number];
     readonly roundclient_signatureJson: (a: number, b: number, c: number) => [number, number, number, number];

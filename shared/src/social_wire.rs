@@ -18,6 +18,7 @@ const MAX_ROOM_ID_CHARS: usize = 64;
 
 /// `POST /v1/blocks`: the signer never sees `target` again, nor `target` the signer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BlockRequest {
     /// The person blocked.
     pub target: UserId,
@@ -25,6 +26,7 @@ pub struct BlockRequest {
 
 /// `POST /v1/reports`: reports `target` for harassment or abuse (feeds the safety score).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     /// The person reported.
     pub target: UserId,
@@ -46,6 +48,7 @@ impl ReportRequest {
 /// `POST /v1/snoozes`: no suggestion of this category (a card's first trait label, as shown
 /// on the card) for [`SNOOZE_DAYS`] days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SnoozeRequest {
     /// 1–40 characters; compared case-insensitively.
     #[schemars(length(min = 1, max = 40))]
@@ -87,6 +90,7 @@ impl IntentTopic {
 
 /// One intent flag and how long it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntentFlag {
     /// The topic.
     pub topic: IntentTopic,
@@ -97,6 +101,7 @@ pub struct IntentFlag {
 
 /// `PUT /v1/intents`: replaces the signer's intent flags (an empty list clears them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntentsRequest {
     /// At most one flag per topic.
     pub flags: Vec<IntentFlag>,
@@ -131,6 +136,7 @@ impl IntentsRequest {
 
 /// `POST /v1/feedback`: swipe-to-tune on a suggestion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
     /// The suggested person.
     pub target: UserId,
@@ -141,6 +147,7 @@ pub struct FeedbackRequest {
 /// `POST /v1/introductions`: asks `to` for an introduction (a new chat). Rate-limited per day
 /// by account age and positive-reply ratio; `429` with the limit when exceeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntroductionRequest {
     /// The person asked.
     pub to: UserId,
@@ -150,6 +157,7 @@ pub struct IntroductionRequest {
 /// accepted introduction). Metadata for the conversation-depth metric: the text of a message
 /// never reaches the coordinator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     /// The person written to.
     pub to: UserId,
@@ -165,6 +173,7 @@ pub struct IntroductionSent {
 /// `POST /v1/rooms/{room}/candidates`: people present in the room now (heartbeat within
 /// [`PRESENCE_WINDOW_MS`]), nearest to the room's topical vector first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoomCandidatesRequest {
     /// Must be the coordinator's current model version.
     pub model_version: u32,
@@ -251,6 +260,7 @@ pub struct RankerTrained {
 
 /// `GET`/`PUT /v1/admin/flags` (operator token): switched at runtime, no restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DiscoveryFlags {
     /// The ranking in use.
     pub ranking: RankingVersion,

@@ -79,11 +79,16 @@ impl PublicCard {
     /// # Errors
     /// [`Error::InvalidField`] naming the field, e.g. `card.traits[2].strength`.
     pub fn validate(&self) -> Result<()> {
+        // The limit applies to what is stored, whitespace included; a name of only whitespace
+        // is no name.
         check_text(
             "card.display_name",
-            self.display_name.trim(),
+            &self.display_name,
             MAX_DISPLAY_NAME_CHARS,
         )?;
+        if self.display_name.trim().is_empty() {
+            return Err(Error::field("card.display_name", "is only whitespace"));
+        }
         if self.traits.len() > MAX_TRAITS {
             return Err(Error::field(
                 "card.traits",
@@ -223,7 +228,26 @@ fn check_text(field: &str, text: &str, max_chars: usize) -> Result<()> {
     if text.chars().any(char::is_control) {
         return Err(Error::field(field, "contains a control character"));
     }
+    if let Some(c) = text.chars().find(|c| is_hidden_format(*c)) {
+        return Err(Error::field(
+            field,
+            format!(
+                "contains the invisible formatting character U+{:04X} (bidi overrides, embeddings and isolates, zero-width spaces and joiners other than ZWJ/ZWNJ are refused)",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Characters that change how the text around them is shown without being seen: the bidi
+/// embeddings, overrides and isolates (text that reads as something else), zero-width spaces,
+/// the word joiner and invisible operators, the BOM and the soft hyphen. The marks LRM and RLM
+/// and the joiners ZWJ and ZWNJ stay allowed: right-to-left names and emoji sequences need them.
+fn is_hidden_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 #[cfg(test)]
@@ -264,6 +288,27 @@ mod tests {
             serde_json::from_str::<ProfileUpload>(&json).unwrap(),
             upload
         );
+    }
+
+    #[test]
+    fn padded_or_disguised_names_are_refused() {
+        let mut padded = card();
+        padded.display_name = format!("{}Eve", " ".repeat(20_000));
+        let err = padded.validate().unwrap_err().to_string();
+        assert!(err.contains("card.display_name"), "{err}");
+        let mut spoofed = card();
+        spoofed.display_name = "Admin\u{202E}txt.exe".to_owned();
+        let err = spoofed.validate().unwrap_err().to_string();
+        assert!(err.contains("U+202E"), "{err}");
+        let mut blank = card();
+        blank.display_name = "   ".to_owned();
+        assert!(blank.validate().is_err());
+        let mut rtl = card();
+        rtl.display_name = "\u{200F}نور".to_owned();
+        rtl.validate().unwrap();
+        let mut family = card();
+        family.display_name = "Ann \u{1F469}\u{200D}\u{1F467}".to_owned();
+        family.validate().unwrap();
     }
 
     #[test]

@@ -17,7 +17,9 @@ const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
-  await page.goto(`${url}/dashboard#token=${encodeURIComponent(token)}`);
+  await page.goto(`${url}/dashboard`);
+  await page.fill("#token", token);
+  await page.click("#login button[type=submit]");
   await page.waitForSelector("body[data-loaded=true]", { timeout: 60000 });
   const charts = await page.$$eval("#charts figure", (figures) => figures.map((f) => ({
     metric: f.dataset.metric,

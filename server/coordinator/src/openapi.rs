@@ -307,8 +307,8 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "GET",
         "/metrics",
-        "Prometheus text exposition.",
-        Anyone,
+        "Prometheus text exposition (operator token, as Prometheus' bearer_token sends it).",
+        Operator,
         None,
         200,
         Some(Text),

@@ -35,9 +35,14 @@ pub(crate) struct Args {
     /// Size of the generated demo population (0 for none).
     #[arg(long, default_value_t = 300)]
     pub(crate) demo_users: usize,
-    /// Bearer token that may start federated rounds (`POST /v1/rounds`); none: no rounds.
+    /// Bearer token of the operator's routes (rounds, `/v1/admin`, `/metrics`). Visible to
+    /// anyone who can list processes: prefer `--operator-token-file` or the environment
+    /// variable `MESH_OPERATOR_TOKEN`. None of the three: no operator routes.
     #[arg(long)]
     pub(crate) operator_token: Option<String>,
+    /// A file whose first line is the operator's bearer token.
+    #[arg(long, conflicts_with = "operator_token")]
+    pub(crate) operator_token_file: Option<PathBuf>,
     /// Refit the re-ranker on the queued outcomes every this many hours (0: only on
     /// `POST /v1/admin/ranker/train`).
     #[arg(long, default_value_t = 24)]
@@ -83,7 +88,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     let config = AppConfig {
         web_dir,
-        operator_token: args.operator_token.clone(),
+        operator_token: operator_token(args)?,
         experiment: Some(Experiment::discovery()),
         discovery_queries_per_day: args.discovery_queries_per_day,
         ..AppConfig::default()
@@ -115,4 +120,26 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("saving the index snapshot {}", snapshot_path.display()))?;
     println!("saved the discovery index to {}", snapshot_path.display());
     Ok(())
+}
+
+/// The operator token: `--operator-token`, else the first line of `--operator-token-file`,
+/// else `MESH_OPERATOR_TOKEN`; an empty token is refused.
+fn operator_token(args: &Args) -> anyhow::Result<Option<String>> {
+    let token = match (&args.operator_token, &args.operator_token_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the operator token from {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => std::env::var("MESH_OPERATOR_TOKEN").ok(),
+    };
+    if token.as_deref().is_some_and(str::is_empty) {
+        anyhow::bail!("the operator token is empty");
+    }
+    Ok(token)
 }

@@ -106,9 +106,12 @@ pub(crate) async fn models(
     Ok(Json(report))
 }
 
-/// `GET /metrics`: the overall daily series for Prometheus (no per-cohort series, arm
-/// comparison or alert log per scrape).
-pub(crate) async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `GET /metrics` (operator token, as Prometheus' `bearer_token` sends it): the overall daily
+/// series (no per-cohort series, arm comparison or alert log per scrape).
+pub(crate) async fn prometheus(
+    _: Operator,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
     let experiment = state.experiment.clone();
     let text = state
         .blocking(move |s| {

@@ -129,19 +129,17 @@ impl FromRequestParts<AppState> for Operator {
                 parts.uri.path()
             )));
         };
+        // The scheme is case-insensitive (RFC 9110); the token is compared as BLAKE3 digests
+        // in constant time, so neither its bytes nor its length show in the timing.
         let presented = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let matches = presented.is_some_and(|p| {
-            // Compared in full whatever the first difference, so timing says nothing.
-            p.len() == token.len()
-                && p.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let matches =
+            presented.is_some_and(|p| blake3::hash(p.as_bytes()) == blake3::hash(token.as_bytes()));
         if !matches {
             return Err(ApiError::Unauthenticated(format!(
                 "{} needs Authorization: Bearer <operator token>",

@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -24,8 +27,11 @@ mod social;
 
 /// Largest request body accepted, in bytes.
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-/// Largest body of a round message (a masked input of a few million coordinates).
-const ROUND_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest body of a masked round input (4 bytes per coordinate; each input is also checked
+/// against the current round's dimension from its `Content-Length`, before it is read).
+const ROUND_INPUT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest body of the other round messages (keys, shares, signatures, unmasking shares).
+const ROUND_MESSAGE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -72,14 +78,24 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .route("/v1/rounds/{round}/roster", get(rounds::roster))
         .route("/v1/rounds/{round}/shares", post(rounds::shares))
         .route("/v1/rounds/{round}/mailbox/{client}", get(rounds::mailbox))
-        .route("/v1/rounds/{round}/input", post(rounds::input))
+        .route(
+            "/v1/rounds/{round}/input",
+            post(rounds::input)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    rounds::input_size_check,
+                ))
+                .route_layer(DefaultBodyLimit::max(
+                    ROUND_INPUT_BODY_LIMIT.max(config.body_limit),
+                )),
+        )
         .route("/v1/rounds/{round}/survivors", get(rounds::survivors))
         .route("/v1/rounds/{round}/signature", post(rounds::signature))
         .route("/v1/rounds/{round}/signatures", get(rounds::signatures))
         .route("/v1/rounds/{round}/unmask", post(rounds::unmask))
         .route("/v1/rounds/{round}/result", get(rounds::result))
         .layer(DefaultBodyLimit::max(
-            ROUND_BODY_LIMIT.max(config.body_limit),
+            ROUND_MESSAGE_BODY_LIMIT.max(config.body_limit),
         ))
         .with_state(state.clone());
     let api = Router::new()
@@ -121,17 +137,62 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         .route("/dashboard", get(admin::dashboard))
         .with_state(state)
         .merge(rounds);
+    let api = api.method_not_allowed_fallback(method_not_allowed);
     let router = match &config.web_dir {
-        Some(dir) => api.fallback_service(ServeDir::new(dir)),
-        None => api,
+        Some(dir) => api.fallback_service(
+            ServeDir::new(dir).not_found_service(axum::routing::any(not_found).with_state(())),
+        ),
+        None => api.fallback(not_found),
     };
-    // Outermost first: trace every request (with its matched path), bound its time, then
-    // bound its body before any handler buffers it.
-    router
+    // Outermost first: trace every request (with its matched path), answer a panic with a
+    // JSON 500 (the connection stays up), set the security headers, bound the request's time,
+    // then bound its body before any handler buffers it.
+    let router = router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
+        ));
+    security_headers(router)
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                crate::ApiError::from(crate::Error::Storage("a handler panicked".to_owned()))
+                    .into_response()
+            },
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// `nosniff`, no referrer, and no framing by other sites, on every answer.
+fn security_headers(router: Router) -> Router {
+    let headers: [(HeaderName, &'static str); 4] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+/// Unknown paths: `404` in the API's JSON shape.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    crate::ApiError::NotFound(format!("nothing at {}", uri.path())).into_response()
+}
+
+/// A known path with another method: `405` in the API's JSON shape.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let body = mesh_shared::ApiErrorBody {
+        error: "method_not_allowed".to_owned(),
+        message: format!("{} does not answer {method}", uri.path()),
+        field: None,
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

@@ -290,3 +290,27 @@ async fn relayed<T: Send + 'static>(
         })
         .await
 }
+
+/// Refuses a masked input larger than the current round needs (4 bytes per coordinate of its
+/// dimension) from its `Content-Length`, before the body is read. A body sent without a length
+/// (chunked) is bounded by the route's body limit instead.
+pub(crate) async fn input_size_check(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let needed = state
+        .rounds
+        .status()
+        .map_or(0, |status| status.settings.dimension.saturating_mul(4));
+    match declared {
+        Some(length) if length <= needed => next.run(request).await,
+        Some(_) => ApiError::PayloadTooLarge { limit: needed }.into_response(),
+        None => next.run(request).await,
+    }
+}

@@ -130,8 +130,12 @@ async fn outcome_events_feed_the_metrics_the_scrape_and_the_dashboard() {
         "both published profiles are counted under their model version"
     );
 
-    let scrape = mesh
+    let anonymous_scrape = mesh
         .send(request(Method::GET, "/metrics", None, Vec::new()))
+        .await;
+    assert_eq!(anonymous_scrape.status, StatusCode::UNAUTHORIZED);
+    let scrape = mesh
+        .send(request(Method::GET, "/metrics", Some(&bearer), Vec::new()))
         .await;
     assert_eq!(scrape.status, StatusCode::OK);
     let text = scrape.text();

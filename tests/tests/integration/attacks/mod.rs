@@ -12,6 +12,7 @@ use mesh_client::DeviceIdentity;
 use mesh_coordinator::{AppConfig, AppState, Clock, RedbStore, app};
 use tower::ServiceExt;
 
+mod bad_requests;
 mod forged_identities;
 mod report_brigading;
 mod round_admission;
@@ -79,6 +80,11 @@ impl Target {
             router,
             _dir: dir,
         }
+    }
+
+    /// The router's response itself (headers included).
+    pub(crate) async fn raw(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
     }
 
     pub(crate) async fn send(&self, request: Request<Body>) -> Reply {

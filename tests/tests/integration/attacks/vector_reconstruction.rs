@@ -57,12 +57,14 @@ fn least_squares(queries: &[Vec<f32>], scores: &[f32]) -> Vec<f64> {
             .unwrap();
         gram.swap(col, pivot);
         y.swap(col, pivot);
-        for row in col + 1..n {
-            let factor = gram[row][col] / gram[col][col];
-            for k in col..n {
-                gram[row][k] -= factor * gram[col][k];
+        let (above, below) = gram.split_at_mut(col + 1);
+        let pivot_row = &above[col];
+        for (offset, row) in below.iter_mut().enumerate() {
+            let factor = row[col] / pivot_row[col];
+            for (value, pivot_value) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *value -= factor * pivot_value;
             }
-            y[row] -= factor * y[col];
+            y[col + 1 + offset] -= factor * y[col];
         }
     }
     for col in (0..n).rev() {
