@@ -204,14 +204,23 @@ pub struct RedbStore {
 }
 
 impl RedbStore {
-    /// Opens or creates the store in `data_dir` (created if missing).
+    /// Opens or creates the store in `data_dir` (created if missing). The store file is
+    /// readable by its owner only (`0600`, and a directory it creates `0700`): it holds every
+    /// published vector and the event log.
     ///
     /// # Errors
-    /// [`Error::Storage`] when the directory or file cannot be created or opened.
+    /// [`Error::Storage`] when the directory or file cannot be created, opened or restricted.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
-        let db = Database::create(data_dir.join(STORE_FILE))?;
+        let storage = |what: &str, e: std::io::Error| {
+            Error::Storage(format!("cannot {what} {}: {e}", data_dir.display()))
+        };
+        if !data_dir.exists() {
+            std::fs::create_dir_all(data_dir).map_err(|e| storage("create", e))?;
+            restrict(data_dir, 0o700).map_err(|e| storage("restrict", e))?;
+        }
+        let path = data_dir.join(STORE_FILE);
+        let db = Database::create(&path)?;
+        restrict(&path, 0o600).map_err(|e| storage("restrict the store in", e))?;
         let txn = db.begin_write()?;
         {
             txn.open_table(MODEL)?;
@@ -224,6 +233,20 @@ impl RedbStore {
         }
         txn.commit()?;
         Ok(Self { db })
+    }
+}
+
+/// Sets `path`'s permission bits (Unix; elsewhere nothing to do).
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
     }
 }
 

@@ -88,7 +88,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     let config = AppConfig {
         web_dir,
-        operator_token: operator_token(args)?,
+        operator_token: operator_token(&args)?,
         experiment: Some(Experiment::discovery()),
         discovery_queries_per_day: args.discovery_queries_per_day,
         ..AppConfig::default()
@@ -110,15 +110,63 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         state.discoverable_count(),
     );
     axum::serve(listener, app(state.clone(), &config))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
-    let partial = snapshot_path.with_extension("partial");
-    std::fs::write(&partial, state.index().snapshot())
-        .and_then(|()| std::fs::rename(&partial, &snapshot_path))
+    save_snapshot(&snapshot_path, &state.index().snapshot())
         .with_context(|| format!("saving the index snapshot {}", snapshot_path.display()))?;
     println!("saved the discovery index to {}", snapshot_path.display());
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (what service managers and `kill` send): either stops the server
+/// gracefully and saves the index.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Writes the index snapshot durably: to a `0600` temporary file, fsynced, renamed over the
+/// old one, the directory fsynced; snapshots of other model versions (stale, and holding the
+/// vectors of that version's people) are removed.
+fn save_snapshot(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let partial = path.with_extension("partial");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&partial)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::File::open(dir)?.sync_all()?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stale =
+            name.starts_with("discovery-v") && name.ends_with(".hnsw") && entry.path() != path;
+        if stale {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     Ok(())
 }
 

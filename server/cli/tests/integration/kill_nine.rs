@@ -372,3 +372,43 @@ fn kill_9_during_event_ingestion_loses_no_acknowledged_event() {
         stored.values().sum::<usize>()
     );
 }
+
+#[test]
+fn sigterm_saves_the_index_and_the_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut served = serve(&data);
+    // An index snapshot of another model version: stale, and holding that version's vectors.
+    std::fs::write(data.join("discovery-v0.hnsw"), b"old").unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = served.child.wait().unwrap();
+    assert!(
+        exited.success(),
+        "mesh serve exited with {exited} on SIGTERM"
+    );
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        mode("discovery-v1.hnsw"),
+        0o600,
+        "the snapshot was saved, owner-only"
+    );
+    assert_eq!(mode("mesh.redb"), 0o600);
+    let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    assert!(
+        !data.join("discovery-v0.hnsw").exists(),
+        "stale snapshots are removed"
+    );
+}
