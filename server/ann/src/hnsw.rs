@@ -91,7 +91,10 @@ impl Default for HnswParams {
 /// score is the cosine similarity; results are best (highest score) first.
 ///
 /// Removal marks a node deleted: it stays in the graph as a routing node (searches still walk
-/// through it, so the graph stays as navigable as before) and is never returned. A later
+/// through it, so the graph stays as navigable as before) and is never returned. What the
+/// removed key was leaves the index at once, in memory and in every later
+/// [`encode`](Self::encode): its key, and its exact vector, which is replaced by the mean of its
+/// live layer-0 neighbours' vectors for routing. A later
 /// [`insert`](Self::insert) of a new key reuses a deleted node's slot, re-linking it like an
 /// update, so the node count never exceeds the most keys held at once.
 ///
@@ -124,7 +127,8 @@ pub struct Hnsw<K: HnswKey> {
     /// Upper-layer links of node `i`: `levels[i]` runs of `m` slots, layer 1 first.
     upper: Vec<Vec<u32>>,
     levels: Vec<u8>,
-    keys: Vec<K>,
+    /// The key of each node; `None` once it is removed.
+    keys: Vec<Option<K>>,
     deleted: Vec<bool>,
     /// Live keys to their node; deleted nodes are absent.
     slots: HashMap<K, u32>,
@@ -234,7 +238,7 @@ impl<K: HnswKey> Hnsw<K> {
             self.slots.insert(key.clone(), node);
             let i = node as usize;
             if let Some(slot) = self.keys.get_mut(i) {
-                *slot = key;
+                *slot = Some(key);
             }
             if let Some(flag) = self.deleted.get_mut(i) {
                 *flag = false;
@@ -254,7 +258,7 @@ impl<K: HnswKey> Hnsw<K> {
         self.upper.push(vec![NO_LINK; level * self.params.m]);
         // `draw_level` caps the level at MAX_LEVEL < 256.
         self.levels.push(level as u8);
-        self.keys.push(key.clone());
+        self.keys.push(Some(key.clone()));
         self.deleted.push(false);
         self.slots.insert(key, node);
         self.link_new(node, level);
@@ -281,8 +285,33 @@ impl<K: HnswKey> Hnsw<K> {
         if let Some(flag) = self.deleted.get_mut(node as usize) {
             *flag = true;
         }
+        if let Some(slot) = self.keys.get_mut(node as usize) {
+            *slot = None;
+        }
+        let surrogate = self.live_neighbour_mean(node);
+        self.write_code(node, &surrogate);
         self.free.push(node);
         true
+    }
+
+    /// The mean of `node`'s live layer-0 neighbours' vectors (zeros when it has none): what a
+    /// removed node routes with instead of its own vector.
+    fn live_neighbour_mean(&self, node: u32) -> Vec<f32> {
+        let mut mean = vec![0.0f32; self.params.dim];
+        let mut count = 0usize;
+        for neighbour in self.links(node, 0) {
+            if self.is_deleted(neighbour) {
+                continue;
+            }
+            for (m, x) in mean.iter_mut().zip(self.vector(neighbour)) {
+                *m += x;
+            }
+            count += 1;
+        }
+        if count > 0 {
+            mean.iter_mut().for_each(|m| *m /= count as f32);
+        }
+        mean
     }
 
     /// The `k` live keys with the highest inner product with `query` among those `filter`
@@ -321,7 +350,11 @@ impl<K: HnswKey> Hnsw<K> {
             &mut scratch,
             |node| {
                 (!any_deleted || !self.is_deleted(node))
-                    && self.keys.get(node as usize).is_some_and(&filter)
+                    && self
+                        .keys
+                        .get(node as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(&filter)
             },
             true,
         );
@@ -329,7 +362,9 @@ impl<K: HnswKey> Hnsw<K> {
         let results = found
             .into_iter()
             .take(k)
-            .filter_map(|(score, node)| Some((self.keys.get(node as usize)?.clone(), score.0)))
+            .filter_map(|(score, node)| {
+                Some((self.keys.get(node as usize)?.as_ref()?.clone(), score.0))
+            })
             .collect();
         self.scratch
             .lock()
@@ -373,7 +408,7 @@ impl<K: HnswKey> Hnsw<K> {
             out.push(level);
             out.push(u8::from(self.is_deleted(node as u32)));
             key_bytes.clear();
-            if let Some(key) = self.keys.get(node) {
+            if let Some(Some(key)) = self.keys.get(node) {
                 key.write_bytes(&mut key_bytes);
             }
             put_u32(&mut out, key_bytes.len() as u32);
@@ -450,8 +485,17 @@ impl<K: HnswKey> Hnsw<K> {
                 other => return Err(decode_error(format!("node {node}: flag {other}"))),
             };
             let key_len = r.u32()? as usize;
-            let key = K::from_bytes(r.take(key_len)?)
-                .ok_or_else(|| decode_error(format!("node {node}: invalid key")))?;
+            let key_bytes = r.take(key_len)?;
+            // A removed node has no key (a snapshot of an older version may still carry one:
+            // it is dropped here).
+            let key = if deleted {
+                None
+            } else {
+                Some(
+                    K::from_bytes(key_bytes)
+                        .ok_or_else(|| decode_error(format!("node {node}: invalid key")))?,
+                )
+            };
             vector.clear();
             for _ in 0..dim {
                 let x = f32::from_le_bytes(r.array()?);
@@ -491,10 +535,13 @@ impl<K: HnswKey> Hnsw<K> {
             index.push_block(&vector, &links0);
             index.upper.push(upper);
             index.levels.push(level as u8);
-            if deleted {
-                index.free.push(node as u32);
-            } else if index.slots.insert(key.clone(), node as u32).is_some() {
-                return Err(decode_error(format!("node {node}: duplicate key")));
+            match &key {
+                None => index.free.push(node as u32),
+                Some(key) => {
+                    if index.slots.insert(key.clone(), node as u32).is_some() {
+                        return Err(decode_error(format!("node {node}: duplicate key")));
+                    }
+                }
             }
             index.keys.push(key);
             index.deleted.push(deleted);
@@ -1329,6 +1376,38 @@ mod tests {
         index.insert(id.clone(), &[0.0, 1.0]).unwrap();
         let decoded = Hnsw::<UserId>::decode(&index.encode()).unwrap();
         assert!(decoded.contains(&id));
+    }
+
+    #[test]
+    fn a_removed_key_and_its_vector_leave_the_encoding() {
+        let (data, queries) = dataset(300, 8);
+        let mut index = Hnsw::<UserId>::new(HnswParams {
+            dim: 8,
+            ..HnswParams::default()
+        })
+        .unwrap();
+        let id = |i: usize| UserId::try_from(format!("person-{i:04}-left")).unwrap();
+        for (i, (_, vector)) in data.iter().enumerate() {
+            index.insert(id(i), vector).unwrap();
+        }
+        assert!(index.remove(&id(7)));
+        let bytes = index.encode();
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !contains(id(7).as_str().as_bytes()),
+            "the removed id is in the snapshot"
+        );
+        assert!(contains(id(8).as_str().as_bytes()));
+        let exact: Vec<u8> = data[7].1.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert!(!contains(&exact), "the removed vector is in the snapshot");
+        // Still navigable, and the removed key never comes back.
+        let decoded = Hnsw::<UserId>::decode(&bytes).unwrap();
+        assert_eq!(decoded.len(), 299);
+        for q in &queries[..20] {
+            let found = decoded.search(q, 10, 64, |_| true).unwrap();
+            assert_eq!(found.len(), 10);
+            assert!(found.iter().all(|(key, _)| *key != id(7)));
+        }
     }
 
     fn resealed(mut body: Vec<u8>) -> Vec<u8> {

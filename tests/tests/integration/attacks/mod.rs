@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 mod bad_requests;
 mod forged_identities;
+mod opt_out_traces;
 mod report_brigading;
 mod round_admission;
 mod vector_reconstruction;
