@@ -59,8 +59,10 @@ pub(crate) fn loadtest(root: &Path, args: &[String]) -> Result<()> {
     let started = std::time::Instant::now();
     let mut server = Command::new(&mesh)
         .args(["serve", "--addr", addr, "--demo-users", &users.to_string()])
-        // wrk repeats 64 signed queries; their identities' daily budget is lifted.
+        // wrk repeats 64 signed queries from one address: their identities' daily budget and
+        // the per-address rate limit are lifted.
         .args(["--discovery-queries-per-day", "4000000000"])
+        .args(["--requests-per-ip-per-second", "0"])
         .arg("--data-dir")
         .arg(&data)
         .arg("--web-dir")

@@ -100,9 +100,24 @@ pub(crate) async fn serve_with(
     state: &AppState,
     config: &mesh_coordinator::AppConfig,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    serve_with_limits(state, config, mesh_coordinator::ServeLimits::default()).await
+}
+
+/// Serves `state` with `config` and connection `limits` on a free loopback port, as `mesh
+/// serve` does.
+pub(crate) async fn serve_with_limits(
+    state: &AppState,
+    config: &mesh_coordinator::AppConfig,
+    limits: mesh_coordinator::ServeLimits,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = mesh_coordinator::app(state.clone(), config);
-    let server = tokio::spawn(axum::serve(listener, router).into_future());
+    let server = tokio::spawn(mesh_coordinator::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     (url, server)
 }

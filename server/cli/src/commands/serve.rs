@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use mesh_coordinator::{
-    AppConfig, AppState, BackgroundWork, DiscoveryIndex, Experiment, PgStore, RedbStore, Store,
-    SystemClock, app, current_model, demo_population, spawn_background_work,
+    AppConfig, AppState, BackgroundWork, DiscoveryIndex, Experiment, PgStore, RateLimit, RedbStore,
+    ServeLimits, Store, SystemClock, app, current_model, demo_population, serve,
+    spawn_background_work,
 };
 use mesh_lab::load_population_dir;
 use mesh_models::Catalogue;
@@ -51,6 +52,15 @@ pub(crate) struct Args {
     /// that keeps a caller from rebuilding a published taste vector from answers.
     #[arg(long, default_value_t = mesh_coordinator::DEFAULT_QUERIES_PER_DAY)]
     pub(crate) discovery_queries_per_day: u32,
+    /// Sustained requests per second from one IP address (bursts of twice as many); 0: none.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) requests_per_ip_per_second: u32,
+    /// Open connections at most; further clients wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) header_read_timeout_s: u64,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -91,7 +101,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         operator_token: operator_token(&args)?,
         experiment: Some(Experiment::discovery()),
         discovery_queries_per_day: args.discovery_queries_per_day,
+        per_ip_rate: Some(RateLimit {
+            per_second: args.requests_per_ip_per_second,
+            burst: args.requests_per_ip_per_second.saturating_mul(2),
+        }),
         ..AppConfig::default()
+    };
+    let limits = ServeLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_s),
+        ..ServeLimits::default()
     };
     spawn_background_work(
         &state,
@@ -109,9 +128,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         state.model_version(),
         state.discoverable_count(),
     );
-    axum::serve(listener, app(state.clone(), &config))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(
+        listener,
+        app(state.clone(), &config),
+        limits,
+        shutdown_signal(),
+    )
+    .await?;
     save_snapshot(&snapshot_path, &state.index().snapshot())
         .with_context(|| format!("saving the index snapshot {}", snapshot_path.display()))?;
     println!("saved the discovery index to {}", snapshot_path.display());

@@ -342,6 +342,8 @@ fn start_coordinator(seed: u64) -> anyhow::Result<ChildCoordinator> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut child = Command::new(std::env::current_exe()?)
         .args(["serve", "--addr", "127.0.0.1:0", "--demo-users", "0"])
+        // Every simulated device connects from this machine: no per-address limit.
+        .args(["--requests-per-ip-per-second", "0"])
         .arg("--data-dir")
         .arg(&dir)
         .arg("--web-dir")

@@ -28,6 +28,8 @@ impl Drop for Served {
 fn serve(dir: &std::path::Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesh"))
         .args(["serve", "--addr", "127.0.0.1:0", "--demo-users", "0"])
+        // Four writers from one address as fast as they can: no per-address limit.
+        .args(["--requests-per-ip-per-second", "0"])
         .arg("--data-dir")
         .arg(dir)
         .arg("--web-dir")

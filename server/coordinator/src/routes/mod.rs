@@ -48,6 +48,18 @@ pub struct AppConfig {
     pub experiment: Option<crate::Experiment>,
     /// Discovery queries (candidates and rooms) an identity may make per UTC day.
     pub discovery_queries_per_day: u32,
+    /// Requests per peer IP address (`None`: no limit). Needs the peer address of each
+    /// connection, as [`crate::serve`] provides it.
+    pub per_ip_rate: Option<RateLimit>,
+}
+
+/// A token bucket per peer IP address: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second (0: no limit).
+    pub per_second: u32,
+    /// Requests allowed at once.
+    pub burst: u32,
 }
 
 impl Default for AppConfig {
@@ -59,6 +71,7 @@ impl Default for AppConfig {
             operator_token: None,
             experiment: None,
             discovery_queries_per_day: crate::DEFAULT_QUERIES_PER_DAY,
+            per_ip_rate: None,
         }
     }
 }
@@ -153,6 +166,7 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ));
+    let router = with_per_ip_limit(router, config.per_ip_rate);
     security_headers(router)
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -161,6 +175,34 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
             },
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// `router` behind a token bucket per peer IP address (tower_governor over the peer address
+/// [`crate::serve`] records); unchanged for no rate or a rate of 0.
+fn with_per_ip_limit(router: Router, rate: Option<RateLimit>) -> Router {
+    let Some(rate) = rate.filter(|r| r.per_second > 0) else {
+        return router;
+    };
+    let period = Duration::from_nanos(1_000_000_000 / u64::from(rate.per_second));
+    let Some(config) = tower_governor::governor::GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(rate.burst.max(1))
+        .finish()
+    else {
+        return router;
+    };
+    router.layer(
+        tower_governor::GovernorLayer::new(config).error_handler(|error| {
+            let message = match error {
+                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => {
+                    format!("too many requests from this address; retry in {wait_time} s")
+                }
+                other @ (tower_governor::GovernorError::UnableToExtractKey
+                | tower_governor::GovernorError::Other { .. }) => other.to_string(),
+            };
+            crate::ApiError::RateLimited(message).into_response()
+        }),
+    )
 }
 
 /// `nosniff`, no referrer, and no framing by other sites, on every answer.

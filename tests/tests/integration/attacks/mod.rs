@@ -12,6 +12,7 @@ use mesh_client::DeviceIdentity;
 use mesh_coordinator::{AppConfig, AppState, Clock, RedbStore, app};
 use tower::ServiceExt;
 
+mod abuse_limits;
 mod bad_requests;
 mod forged_identities;
 mod opt_out_traces;
