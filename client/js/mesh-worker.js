@@ -418,6 +418,10 @@ const operations = {
   /// this device, summarised into usual online hours, a time zone and engagement features.
   recordInteractions({ events }) {
     return oneAtATime(async () => {
+      // The log describes the person whose favourites are on this device: a device with none
+      // (new, or just opted out) records nothing, so no interaction of someone who left, or
+      // of the page settling after the wipe, reaches a fresh log whatever the timing.
+      if (session.signals().length === 0) return session.activity();
       for (const e of events) session.recordInteraction(e.kind, e.durationMs || 0, e.atMs, e.offsetMinutes);
       return saveActivity();
     });

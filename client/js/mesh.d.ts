@@ -182,7 +182,7 @@ export class Mesh {
   room(room: string, k?: number): Promise<Match[]>;
   /** Private set intersection with `peer` (who must run it too, within a minute). */
   mutualFavourites(peer: string): Promise<MutualFavouritesResult>;
-  /** Micro-interactions, summarised on the device; nothing is sent. */
+  /** Micro-interactions, summarised on the device; nothing is sent. Ignored while the device holds no favourites (before the first import, and after an opt-out). */
   recordInteractions(events: Interaction[]): Promise<ActivityView>;
   activity(): Promise<ActivityView>;
   /** Scores the tone of the person's own posts with the encoder on the device. */

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha20Rng;
 
 fuzz_target!(|data: &[u8]| {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let Ok(mut client) = ClientRound::new(1, 1, 1, 2, &[7; 32], &mut rng) else {
+    let Ok(mut client) = ClientRound::new(1, 1, 1, 2, &mut rng) else {
         return;
     };
     if let Ok(roster) = serde_json::from_slice::<Vec<SignedRoundKeys>>(data) {

@@ -84,7 +84,9 @@ impl PrivacyFloors {
                 ));
             }
         }
-        if settings.noise_multiplier < self.min_noise_multiplier {
+        if !(settings.noise_multiplier >= self.min_noise_multiplier
+            && settings.noise_multiplier.is_finite())
+        {
             return refuse(format!(
                 "noise multiplier {}; this device adds at least {}",
                 settings.noise_multiplier, self.min_noise_multiplier
@@ -109,6 +111,12 @@ impl PrivacyFloors {
             epsilon: round.epsilon(self.max_delta),
             epsilon_total: total.epsilon(self.max_delta),
         };
+        if !(charge.rho > 0.0 && charge.epsilon_total.is_finite()) {
+            return refuse(format!(
+                "the round's privacy cannot be computed (ρ {})",
+                charge.rho
+            ));
+        }
         if charge.epsilon_total > self.epsilon_budget {
             return refuse(format!(
                 "the round costs ε {:.2}; with the ε {:.2} already spent this device would pass its budget of {}",
