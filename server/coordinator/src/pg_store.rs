@@ -212,10 +212,22 @@ impl Store for PgStore {
                     .map_or(0, |row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)),
             };
             let record = IdentityRecord::accepting(&public_key, timestamp_ms, last)?;
-            put_identity(txn, &user, &record)?;
             if existing.is_some() {
+                put_identity(txn, &user, &record)?;
                 Ok(Registration::AlreadyRegistered)
             } else {
+                // Two replicas may register the same new key at once: neither saw a row to
+                // lock, so the insert decides. The second waits for the first to commit and
+                // inserts nothing; it registers nothing and logs no second `Registered`.
+                let inserted = txn
+                    .execute(
+                        "INSERT INTO mesh_identities (user_id, record) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+                        &[&user.as_str(), &encode(&record)?],
+                    )
+                    .map_err(pg)?;
+                if inserted == 0 {
+                    return Ok(Registration::AlreadyRegistered);
+                }
                 push_social(
                     txn,
                     &Event::from(SocialEvent::Registered {

@@ -219,6 +219,59 @@ fn postgres_passes_the_suite() {
     }
 }
 
+#[test]
+#[ignore = "needs PostgreSQL: run `cargo xtask test` (or set MESH_TEST_POSTGRES_URL)"]
+fn two_replicas_registering_one_key_at_once_log_one_registration() {
+    let url = fresh_database();
+    let (a, b) = (
+        Arc::new(PgStore::connect(&url).unwrap()),
+        Arc::new(PgStore::connect(&url).unwrap()),
+    );
+    let devices: Vec<u8> = (1..=40).collect();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    // The same key registering on both replicas at once (with the replicas' own timestamps):
+    // exactly one registration is created; the other replica finds it, or refuses its older
+    // timestamp as a replay.
+    let race = |store: Arc<PgStore>, barrier: Arc<std::sync::Barrier>, ts: u64| {
+        let devices = devices.clone();
+        std::thread::spawn(move || {
+            devices
+                .iter()
+                .map(|&n| {
+                    barrier.wait();
+                    let (user, key) = user(n);
+                    store.register(&user, &key, ts)
+                })
+                .collect::<Vec<mesh_coordinator::Result<Registration>>>()
+        })
+    };
+    let from_a = race(a.clone(), barrier.clone(), 1_000);
+    let from_b = race(b, barrier, 1_001);
+    let (from_a, from_b) = (from_a.join().unwrap(), from_b.join().unwrap());
+    for (i, (x, y)) in from_a.iter().zip(&from_b).enumerate() {
+        let created = [x, y]
+            .iter()
+            .filter(|r| matches!(r, Ok(Registration::Created)))
+            .count();
+        let other_fine = [x, y].iter().all(|r| {
+            matches!(
+                r,
+                Ok(Registration::Created | Registration::AlreadyRegistered)
+                    | Err(Error::Replayed { .. })
+            )
+        });
+        assert!(created == 1 && other_fine, "device {i}: {x:?} and {y:?}");
+    }
+    let registered = a
+        .events()
+        .unwrap()
+        .iter()
+        .filter_map(Event::social)
+        .filter(|e| matches!(e, SocialEvent::Registered { .. }))
+        .count();
+    assert_eq!(registered, devices.len());
+}
+
 async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -228,6 +281,11 @@ async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec
     (status, body.to_vec())
 }
 
+/// The device that asks `names_served`'s queries.
+fn viewer() -> Device {
+    Device::new(200)
+}
+
 async fn names_served(router: &axum::Router, axis: usize) -> Vec<String> {
     let query = CandidatesRequest {
         model_version: 1,
@@ -235,10 +293,18 @@ async fn names_served(router: &axum::Router, axis: usize) -> Vec<String> {
         k: 5,
         exclude: None,
     };
-    let request = Request::post("/v1/discovery/candidates")
-        .header("content-type", "application/json")
-        .body(Body::from(json_bytes(&query)))
-        .unwrap();
+    // Discovery answers registered callers: the test's viewer, registered on replica A and
+    // known to B from the shared log.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let request = viewer().signed(
+        Method::POST,
+        "/v1/discovery/candidates",
+        now,
+        json_bytes(&query),
+    );
     let (status, body) = send(router, request).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let response: CandidatesResponse = serde_json::from_slice(&body).unwrap();
@@ -273,6 +339,13 @@ async fn two_replicas_on_one_postgres_serve_what_either_accepted() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(
+        &router_a,
+        viewer().signed(Method::POST, "/v1/identities", now, Vec::new()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    b.sync_social().unwrap();
     let upload = unit_upload("Ada on replica A", 2);
     let (status, body) = send(
         &router_a,
