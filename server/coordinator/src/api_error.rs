@@ -47,6 +47,8 @@ pub(crate) enum ApiError {
     RateLimited(String),
     /// 503: discovery is switched off by the operator's kill switch.
     DiscoveryOff,
+    /// 503: the store failed its last write (logged; the caller learns only that).
+    StoreUnwritable(String),
     /// 500: a fault of the coordinator, never detailed to the caller.
     Internal(Error),
 }
@@ -128,6 +130,15 @@ impl IntoResponse for ApiError {
                 "discovery is switched off by the operator; try again later".to_owned(),
                 None,
             ),
+            Self::StoreUnwritable(failure) => {
+                tracing::error!(%failure, "health: the store cannot write");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unwritable",
+                    "the store failed its last write; this replica cannot accept writes".to_owned(),
+                    None,
+                )
+            }
             Self::Internal(error) => {
                 tracing::error!(%error, "internal error");
                 (

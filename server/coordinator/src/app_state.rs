@@ -14,6 +14,7 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
+    store_health: Arc<crate::store_health::StoreHealth>,
     pub(crate) index: Arc<DiscoveryIndex>,
     /// The candidate pipeline with the social state it reads.
     pub(crate) discovery: Arc<Discovery>,
@@ -119,6 +120,11 @@ impl AppState {
         population: Vec<PopulationProfile>,
         index: DiscoveryIndex,
     ) -> Result<Self> {
+        let store_health = Arc::new(crate::store_health::StoreHealth::default());
+        let store: Arc<dyn Store> = Arc::new(crate::store_health::HealthCheckedStore::new(
+            store,
+            store_health.clone(),
+        ));
         let model = current_model(store.as_ref())?;
         let bytes = model.encode();
         let etag = format!(
@@ -187,6 +193,7 @@ impl AppState {
         };
         Ok(Self {
             store,
+            store_health,
             index: Arc::new(index),
             discovery: Arc::new(Discovery::new(social, ranker)),
             model: Arc::new(served),
@@ -516,6 +523,12 @@ impl AppState {
     /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The storage error of the last write, while no write has succeeded since (what
+    /// `GET /v1/health` reports as 503).
+    pub fn store_write_failure(&self) -> Option<String> {
+        self.store_health.write_failure()
     }
 
     /// The candidate pipeline and its social state.

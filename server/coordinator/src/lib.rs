@@ -39,6 +39,7 @@ mod server_optimizer;
 mod social;
 mod social_controls;
 mod store;
+mod store_health;
 
 pub use answer_privacy::{DEFAULT_QUERIES_PER_DAY, SCORE_STEP, coarse_score};
 pub use app_state::AppState;

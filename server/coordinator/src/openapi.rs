@@ -82,7 +82,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "GET",
         "/v1/health",
-        "Liveness.",
+        "Liveness and writability: 503 `store_unwritable` while the store's last write failed.",
         Anyone,
         None,
         200,

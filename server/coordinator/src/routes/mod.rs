@@ -33,6 +33,16 @@ const ROUND_INPUT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// Largest body of the other round messages (keys, shares, signatures, unmasking shares).
 const ROUND_MESSAGE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+/// `GET /v1/health`: "ok" while the store writes; 503 `store_unwritable` after a write failed
+/// for a storage reason and none has succeeded since, so a load balancer takes the replica
+/// out of rotation instead of sending it writes that fail.
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match state.store_write_failure() {
+        None => "ok".into_response(),
+        Some(failure) => crate::api_error::ApiError::StoreUnwritable(failure).into_response(),
+    }
+}
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -112,7 +122,7 @@ pub fn app(mut state: AppState, config: &AppConfig) -> Router {
         ))
         .with_state(state.clone());
     let api = Router::new()
-        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/health", get(health))
         .route(
             "/v1/openapi.json",
             get(|| async { axum::Json(crate::openapi_document()) }),

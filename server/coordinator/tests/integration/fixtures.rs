@@ -34,7 +34,7 @@ pub(crate) const SCI_FI_MIX: &str =
 
 /// A clock that only moves when a test moves it.
 #[derive(Debug)]
-pub(crate) struct TestClock(AtomicU64);
+pub(crate) struct TestClock(pub(crate) AtomicU64);
 
 impl TestClock {
     pub(crate) fn now(&self) -> u64 {

@@ -16,5 +16,6 @@ mod openapi;
 mod operations;
 mod profile_lifecycle;
 mod restart;
+mod store_health;
 mod store_suite;
 mod stored_format;
