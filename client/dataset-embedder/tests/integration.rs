@@ -10,13 +10,7 @@ use std::process::{Command, Output};
 use mesh_encoder::SentenceEncoder;
 
 fn encoder_dir() -> PathBuf {
-    std::env::var_os("MESH_ENCODER_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|home| PathBuf::from(home).join(".cache/mesh-discovery/encoder"))
-        })
-        .expect("MESH_ENCODER_DIR or HOME")
+    mesh_encoder::default_encoder_dir().expect("MESH_ENCODER_DIR or HOME")
 }
 
 fn mesh_embed(items: &Path, out: &Path) -> Output {

@@ -3,7 +3,6 @@
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesh_encoder::SentenceEncoder;
@@ -14,12 +13,7 @@ const TITLE: &str =
 const SEP: u32 = 102;
 
 fn content_embedding(c: &mut Criterion) {
-    let dir = std::env::var_os("MESH_ENCODER_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mesh-discovery/encoder"))
-        })
-        .expect("MESH_ENCODER_DIR or HOME");
+    let dir = mesh_encoder::default_encoder_dir().expect("MESH_ENCODER_DIR or HOME");
     let encoder = SentenceEncoder::from_bytes(
         &std::fs::read(dir.join("model.onnx")).expect("model.onnx (cargo xtask fetch-encoder)"),
         &std::fs::read(dir.join("tokenizer.json")).expect("tokenizer.json"),

@@ -24,6 +24,18 @@ use tract_onnx::prelude::*;
 
 pub use error::{Error, Result};
 
+/// Where `cargo xtask fetch-encoder` puts the encoder's pinned files on a native machine:
+/// `$MESH_ENCODER_DIR`, else `~/.cache/mesh-discovery/encoder` (`None` without either, as in a
+/// browser, where the page fetches the files itself).
+pub fn default_encoder_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("MESH_ENCODER_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| std::path::PathBuf::from(home).join(".cache/mesh-discovery/encoder"))
+        })
+}
+
 /// Size of an embedding.
 pub const EMBEDDING_DIM: usize = 384;
 /// Longest input in tokens (the model's `max_seq_length`); longer texts are truncated.

@@ -250,12 +250,39 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(user);
-        self.discovery
+        self.refold_social(user)?;
+        self.psi.forget(user);
+        Ok(())
+    }
+
+    /// Folds the social state again from the store's log, after an opt-out deleted and
+    /// rewrote the events that named `gone` there; the live presence of everyone else (soft,
+    /// in memory only) is carried over. Under the social write lock, as appends are, so no
+    /// event lands between the read and the swap.
+    ///
+    /// # Errors
+    /// A store failure; the state is then unchanged.
+    fn refold_social(&self, gone: &UserId) -> Result<()> {
+        let mut social = self
+            .discovery
             .social
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .forget(user);
-        self.psi.forget(user);
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self
+            .seen_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut fresh = SocialState::default();
+        let mut fresh_seen = SeenEvents::default();
+        for (sequence, event) in self.store.events_from(0)? {
+            fresh.apply_event(&event);
+            fresh_seen.mark(sequence);
+        }
+        fresh_seen.settle();
+        fresh.refresh_communities();
+        fresh.carry_presence_from(&social, gone);
+        *social = fresh;
+        *seen = fresh_seen;
         Ok(())
     }
 
@@ -439,11 +466,7 @@ impl AppState {
             // Opted out on another replica: out of discovery and forgotten here too.
             self.index.remove(user);
             known.remove(user);
-            self.discovery
-                .social
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .forget(user);
+            self.refold_social(user)?;
             self.psi.forget(user);
         }
         Ok((changed, gone.len()))

@@ -209,6 +209,73 @@ impl Event {
     }
 }
 
+/// What an event becomes when a person opts out (see [`Event::after_opt_out_of`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterOptOut {
+    /// The event does not name the person, or is kept on purpose.
+    Kept,
+    /// The event is deleted.
+    Removed,
+    /// The event is rewritten without the person.
+    Rewritten(Event),
+}
+
+impl Event {
+    /// What opting out does to this event, for the person `user`. Removed: everything they
+    /// did, and everything others did that is about them (swipes on them, introductions and
+    /// messages either way). Rewritten: suggestion lists that showed them, without them.
+    /// Kept on purpose: blocks and reports by others that name them, which protect the
+    /// blocker and feed the operator's review. A user id is derived from the device key, so a
+    /// key that returns gets the same id, and the blocks and reports still hold; they go when
+    /// their author opts out.
+    pub fn after_opt_out_of(&self, user: &UserId) -> AfterOptOut {
+        let Self::Social(event) = self else {
+            return AfterOptOut::Kept;
+        };
+        if event.actor() == user {
+            return AfterOptOut::Removed;
+        }
+        let removed_if = |names: bool| {
+            if names {
+                AfterOptOut::Removed
+            } else {
+                AfterOptOut::Kept
+            }
+        };
+        match event {
+            SocialEvent::Feedback { target, .. } => removed_if(target == user),
+            SocialEvent::IntroductionSent { from, to, .. }
+            | SocialEvent::IntroductionAccepted { from, to, .. }
+            | SocialEvent::MessageSent { from, to, .. } => removed_if(from == user || to == user),
+            SocialEvent::SuggestionsShown {
+                viewer,
+                shown,
+                at_ms,
+            } => {
+                if !shown.contains(user) {
+                    return AfterOptOut::Kept;
+                }
+                let shown: Vec<UserId> = shown.iter().filter(|c| *c != user).cloned().collect();
+                if shown.is_empty() {
+                    AfterOptOut::Removed
+                } else {
+                    AfterOptOut::Rewritten(Self::Social(SocialEvent::SuggestionsShown {
+                        viewer: viewer.clone(),
+                        shown,
+                        at_ms: *at_ms,
+                    }))
+                }
+            }
+            // On purpose: they protect the blocker and feed the operator's review.
+            SocialEvent::Blocked { .. } | SocialEvent::Reported { .. } => AfterOptOut::Kept,
+            // They name their actor only.
+            SocialEvent::Registered { .. }
+            | SocialEvent::Snoozed { .. }
+            | SocialEvent::IntentsSet { .. } => AfterOptOut::Kept,
+        }
+    }
+}
+
 impl From<SocialEvent> for Event {
     fn from(event: SocialEvent) -> Self {
         Self::Social(event)

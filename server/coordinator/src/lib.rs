@@ -48,7 +48,7 @@ pub use clock::{Clock, DAY_MS, SystemClock};
 pub use discovery_index::DiscoveryIndex;
 pub use discovery_service::{Discovery, DiscoveryRefusal};
 pub use error::{Error, Result};
-pub use events::{Event, ModelEvent, OperatorEvent, SocialEvent};
+pub use events::{AfterOptOut, Event, ModelEvent, OperatorEvent, SocialEvent};
 pub use experiments::Experiment;
 pub use http_server::{ServeLimits, serve};
 pub use mesh_shared::{RoundOutcome, RoundPhase, RoundSettings, RoundStatus, ServerOptimizer};

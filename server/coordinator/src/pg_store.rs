@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use mesh_shared::{MAX_CLOCK_SKEW_MS, UserId};
 use postgres::{Client, NoTls, Transaction};
 
+use crate::events::AfterOptOut;
 use crate::store::{
     IdentityRecord, Registration, SavedRound, Signer, Store, StoredProfile, decode, decode_event,
     encode,
@@ -277,6 +278,31 @@ impl Store for PgStore {
             )
             .map_err(pg)?;
             txn.execute("DELETE FROM mesh_social_events WHERE actor = $1", &[&id]).map_err(pg)?;
+            // Events about them: those whose body names their id, each decided by the rule.
+            let naming = txn
+                .query(
+                    "SELECT seq, body FROM mesh_social_events WHERE position($1::bytea in body) > 0 FOR UPDATE",
+                    &[&id.as_bytes()],
+                )
+                .map_err(pg)?;
+            for row in naming {
+                let sequence: i64 = row.get(0);
+                let event = decode_event(sequence as u64, &row.get::<_, Vec<u8>>(1))?;
+                match event.after_opt_out_of(&user) {
+                    AfterOptOut::Kept => {}
+                    AfterOptOut::Removed => {
+                        txn.execute("DELETE FROM mesh_social_events WHERE seq = $1", &[&sequence])
+                            .map_err(pg)?;
+                    }
+                    AfterOptOut::Rewritten(event) => {
+                        txn.execute(
+                            "UPDATE mesh_social_events SET body = $2 WHERE seq = $1",
+                            &[&sequence, &encode(&event)?],
+                        )
+                        .map_err(pg)?;
+                    }
+                }
+            }
             Ok(existed)
         })
     }

@@ -5,6 +5,7 @@ use mesh_shared::{MAX_CLOCK_SKEW_MS, ModelWeights, ProfileUpload, UserId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::events::AfterOptOut;
 use crate::{Error, Event, Result, SocialEvent};
 
 const MODEL: TableDefinition<&str, &[u8]> = TableDefinition::new("model");
@@ -97,9 +98,10 @@ pub trait Store: Send + Sync + 'static {
         timestamp_ms: u64,
         profile: &StoredProfile,
     ) -> Result<()>;
-    /// Removes everything held for `user` (profile, key and the social events they made),
-    /// leaving only a timestamp tombstone for the replay window. Returns whether a profile
-    /// existed.
+    /// Removes everything held for `user` (profile, key, and every social event as
+    /// [`Event::after_opt_out_of`] decides: theirs and those about them, except blocks and
+    /// reports by others), leaving only a timestamp tombstone for the replay window. Returns
+    /// whether a profile existed.
     fn delete_user(&self, user: &UserId, public_key: &[u8; 32], timestamp_ms: u64) -> Result<bool>;
     /// One profile.
     fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>>;
@@ -383,16 +385,23 @@ impl Store for RedbStore {
             }
             tombstones.insert(user.as_str(), timestamp_ms)?;
             let mut social = txn.open_table(SOCIAL_EVENTS)?;
-            let mut theirs = Vec::new();
+            let mut changes = Vec::new();
             for entry in social.iter()? {
                 let (sequence, bytes) = entry?;
                 let event: Event = decode_event(sequence.value(), bytes.value())?;
-                if event.actor() == Some(user) {
-                    theirs.push(sequence.value());
+                match event.after_opt_out_of(user) {
+                    AfterOptOut::Kept => {}
+                    AfterOptOut::Removed => changes.push((sequence.value(), None)),
+                    AfterOptOut::Rewritten(event) => {
+                        changes.push((sequence.value(), Some(encode(&event)?)));
+                    }
                 }
             }
-            for sequence in theirs {
-                social.remove(sequence)?;
+            for (sequence, rewritten) in changes {
+                match rewritten {
+                    Some(bytes) => social.insert(sequence, bytes.as_slice())?,
+                    None => social.remove(sequence)?,
+                };
             }
             existed
         };

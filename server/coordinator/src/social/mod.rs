@@ -3,7 +3,7 @@
 //! impressions and presence in live rooms. Every durable fact arrives as a [`SocialEvent`],
 //! appended to the store before it is applied, and replayed on start; impressions and
 //! presence are soft, in-memory signals.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use mesh_shared::{DiscoveryFlags, RankingVersion, UserId};
 
@@ -273,46 +273,6 @@ impl SocialState {
         }
     }
 
-    /// Forgets what `user` did (their events are deleted from the store at opt-out).
-    pub fn forget(&mut self, user: &UserId) {
-        let Some(u) = self.find(user) else { return };
-        self.people.registered_at.remove(&u);
-        let removed: Vec<(u32, u32)> = self
-            .safety
-            .blocks
-            .iter()
-            .filter(|b| b.0 == u)
-            .copied()
-            .collect();
-        for block in removed {
-            self.safety.blocks.remove(&block);
-            if let Some(count) = self.safety.blocks_received.get_mut(&block.1) {
-                *count = count.saturating_sub(1);
-            }
-        }
-        self.forget_reports_by(u);
-        self.preferences.snoozes.remove(&u);
-        self.preferences.intents.remove(&u);
-        self.preferences.feedback.remove(&u);
-        self.ties.sent.remove(&u);
-        self.presence.presence.remove(&u);
-        self.preferences
-            .training
-            .retain(|e| e.viewer != u && e.candidate != u);
-        let signalled: HashSet<u32> = self
-            .safety
-            .reports_received
-            .keys()
-            .chain(self.safety.blocks_received.keys())
-            .chain(self.ties.sent_total.keys())
-            .copied()
-            .collect();
-        self.safety.risky.clear();
-        for user in signalled {
-            self.update_risky(user);
-        }
-    }
-
     /// Counts one more showing of each of `shown` to `viewer`.
     pub fn record_impressions(&mut self, viewer: u32, shown: &[u32]) {
         for &c in shown {
@@ -343,20 +303,83 @@ mod tests {
         UserId::from_public_key(&[n; 32])
     }
 
-    #[test]
-    fn blocks_are_mutual_and_forgotten_with_the_blocker() {
+    /// The state folded from `log` after `gone` opted out, as the stores rewrite it.
+    fn folded_after_opt_out(log: &[SocialEvent], gone: &UserId) -> SocialState {
         let mut s = SocialState::default();
-        s.apply(&SocialEvent::Blocked {
+        for event in log {
+            match crate::Event::Social(event.clone()).after_opt_out_of(gone) {
+                crate::AfterOptOut::Kept => s.apply(event),
+                crate::AfterOptOut::Removed => {}
+                crate::AfterOptOut::Rewritten(event) => s.apply_event(&event),
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn blocks_are_mutual_go_with_the_blocker_and_stay_when_the_blocked_leaves() {
+        let log = [SocialEvent::Blocked {
             by: user(1),
             target: user(2),
             at_ms: 0,
-        });
+        }];
+        let s = folded_after_opt_out(&log, &user(9));
         let (a, b) = (s.find(&user(1)).unwrap(), s.find(&user(2)).unwrap());
         assert!(s.blocked_pair(a, b) && s.blocked_pair(b, a));
         assert!(s.harassment_risk(b) > s.harassment_risk(a));
-        s.forget(&user(1));
-        assert!(!s.blocked_pair(a, b));
-        assert_eq!(s.harassment_risk(b), 0.0);
+        let s = folded_after_opt_out(&log, &user(1));
+        assert_eq!(s.find(&user(1)), None);
+        let s = folded_after_opt_out(&log, &user(2));
+        let (a, b) = (s.find(&user(1)).unwrap(), s.find(&user(2)).unwrap());
+        assert!(
+            s.blocked_pair(a, b),
+            "the blocker stays protected from a returning key"
+        );
+    }
+
+    #[test]
+    fn ties_swipes_and_impressions_about_someone_go_when_they_leave() {
+        let log = [
+            SocialEvent::IntroductionSent {
+                from: user(1),
+                to: user(2),
+                at_ms: 1,
+            },
+            SocialEvent::IntroductionAccepted {
+                from: user(1),
+                to: user(2),
+                at_ms: 2,
+            },
+            SocialEvent::Feedback {
+                by: user(3),
+                target: user(2),
+                more: true,
+                at_ms: 3,
+            },
+            SocialEvent::SuggestionsShown {
+                viewer: user(3),
+                shown: vec![user(2), user(1)],
+                at_ms: 4,
+            },
+        ];
+        let s = folded_after_opt_out(&log, &user(9));
+        let (a, b, c) = (
+            s.find(&user(1)).unwrap(),
+            s.find(&user(2)).unwrap(),
+            s.find(&user(3)).unwrap(),
+        );
+        assert!(s.ties.graph.connected(a as usize, b as usize));
+        assert_eq!(s.impressions.get(&(c, b)), Some(&1));
+        let s = folded_after_opt_out(&log, &user(2));
+        assert_eq!(s.find(&user(2)), None, "no event names them any more");
+        let (a, c) = (s.find(&user(1)).unwrap(), s.find(&user(3)).unwrap());
+        assert_eq!(s.ties.graph.degree(a as usize), 0);
+        assert_eq!(
+            s.impressions.get(&(c, a)),
+            Some(&1),
+            "the rest of the list stays"
+        );
+        assert!(s.preferences.training.is_empty());
     }
 
     #[test]

@@ -9,6 +9,20 @@ pub(super) struct Presence {
 }
 
 impl super::SocialState {
+    /// Copies the live presence of everyone but `except` from `old` (a state this one
+    /// replaces), by user id since dense indices differ between the two.
+    pub(crate) fn carry_presence_from(&mut self, old: &Self, except: &mesh_shared::UserId) {
+        for (&u, presence) in &old.presence.presence {
+            let Some(user) = old.people.users.get(u as usize) else {
+                continue;
+            };
+            if user != except {
+                let v = self.index_of(user);
+                self.presence.presence.insert(v, presence.clone());
+            }
+        }
+    }
+
     /// Marks `user` present at `now_ms`, in `room` when given.
     pub fn mark_present(&mut self, user: u32, room: Option<&str>, now_ms: u64) {
         self.presence

@@ -68,13 +68,6 @@ impl super::SocialState {
         accusers.len()
     }
 
-    /// Forgets the reports `user` made (theirs are deleted from the store at opt-out).
-    pub(super) fn forget_reports_by(&mut self, user: u32) {
-        for reports in self.safety.reports_received.values_mut() {
-            reports.remove(&user);
-        }
-    }
-
     pub(super) fn update_risky(&mut self, user: u32) {
         if self.harassment_risk(user) > MAX_HARASSMENT_RISK
             && self.accusers(user) >= MIN_ACCUSERS_TO_HIDE

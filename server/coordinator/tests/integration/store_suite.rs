@@ -121,12 +121,48 @@ fn events_and_opt_out(store: &dyn Store) {
     assert_eq!(tail[0], (second, report.clone()));
     assert!(tail[1].0 > second);
 
-    // Opt-out: the profile, the key and Ada's own events go; others' stay.
+    // Bo's events about Ada: a swipe, a message, a suggestion list that showed her.
+    let (carol, _) = user(3);
+    let about_ada = [
+        SocialEvent::Feedback {
+            by: bo.clone(),
+            target: ada.clone(),
+            more: true,
+            at_ms: 14,
+        },
+        SocialEvent::MessageSent {
+            from: bo.clone(),
+            to: ada.clone(),
+            at_ms: 15,
+        },
+        SocialEvent::SuggestionsShown {
+            viewer: bo.clone(),
+            shown: vec![ada.clone(), carol.clone()],
+            at_ms: 16,
+        },
+    ];
+    for event in about_ada {
+        store.append_event(None, &event.into()).unwrap();
+    }
+
+    // Opt-out: the profile, the key, Ada's own events and the events about her go (the
+    // suggestion list keeps Carol); the report against her and the flags stay.
     assert!(store.delete_user(&ada, &ada_key, 20).unwrap());
     assert!(store.profile(&ada).unwrap().is_none());
     let events = store.events().unwrap();
     assert!(events.iter().all(|e| e.actor() != Some(&ada)), "{events:?}");
     assert!(events.contains(&report) && events.contains(&flags));
+    let shown_carol = Event::from(SocialEvent::SuggestionsShown {
+        viewer: bo.clone(),
+        shown: vec![carol],
+        at_ms: 16,
+    });
+    assert!(events.contains(&shown_carol), "{events:?}");
+    let naming_ada = events
+        .iter()
+        .filter(|e| serde_json::to_string(e).unwrap().contains(ada.as_str()))
+        .count();
+    assert_eq!(naming_ada, 1, "only the report names her: {events:?}");
     // The tombstone refuses a replayed registration; a later one starts afresh.
     assert!(matches!(
         store.register(&ada, &ada_key, 20),

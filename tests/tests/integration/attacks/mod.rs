@@ -164,6 +164,37 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Registers `identity` and publishes a profile named `name` with `taste_vector` (a
+    /// signed `PUT /v1/profiles/{id}`, as the device does); the upload sent.
+    pub(crate) async fn publish(
+        &self,
+        identity: &DeviceIdentity,
+        name: &str,
+        taste_vector: mesh_shared::TasteVector,
+    ) -> mesh_shared::ProfileUpload {
+        self.register(identity).await;
+        let upload = mesh_shared::ProfileUpload {
+            schema_version: mesh_shared::PROFILE_SCHEMA_VERSION,
+            model_version: self.state.model_version(),
+            taste_vector,
+            card: mesh_shared::PublicCard {
+                display_name: name.to_owned(),
+                traits: Vec::new(),
+                public_favourites: Vec::new(),
+                activity: None,
+                tone: None,
+            },
+        };
+        let path = format!("/v1/profiles/{}", identity.user_id());
+        let reply = self
+            .signed(identity, "PUT", &path, serde_json::to_vec(&upload).unwrap())
+            .await;
+        assert!(reply.status.is_success(), "{}", reply.text());
+        upload
+    }
+}
+
 /// The device identity of seed `seed` (a real device key, made by the device crate).
 pub(crate) fn identity(seed: u8) -> DeviceIdentity {
     DeviceIdentity::from_secret(&[seed; 32]).unwrap()

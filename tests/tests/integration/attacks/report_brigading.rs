@@ -5,10 +5,7 @@
 use axum::http::StatusCode;
 use mesh_client::DeviceIdentity;
 use mesh_coordinator::DAY_MS;
-use mesh_shared::{
-    CandidatesRequest, CandidatesResponse, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard,
-    TASTE_DIM, TasteVector,
-};
+use mesh_shared::{CandidatesRequest, CandidatesResponse, TASTE_DIM, TasteVector};
 
 use super::{Target, identity};
 
@@ -20,24 +17,7 @@ fn near(angle: f32) -> TasteVector {
 }
 
 async fn publish(target: &Target, person: &DeviceIdentity, name: &str, angle: f32) {
-    target.register(person).await;
-    let upload = ProfileUpload {
-        schema_version: PROFILE_SCHEMA_VERSION,
-        model_version: target.state.model_version(),
-        taste_vector: near(angle),
-        card: PublicCard {
-            display_name: name.to_owned(),
-            traits: Vec::new(),
-            public_favourites: Vec::new(),
-            activity: None,
-            tone: None,
-        },
-    };
-    let path = format!("/v1/profiles/{}", person.user_id());
-    let reply = target
-        .signed(person, "PUT", &path, serde_json::to_vec(&upload).unwrap())
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.text());
+    target.publish(person, name, near(angle)).await;
 }
 
 /// The names `viewer` is suggested near angle 0.

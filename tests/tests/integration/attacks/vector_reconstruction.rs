@@ -7,10 +7,7 @@
 use axum::http::StatusCode;
 use mesh_coordinator::DEFAULT_QUERIES_PER_DAY;
 use mesh_models::{Catalogue, resolve_favourites};
-use mesh_shared::{
-    CandidatesRequest, CandidatesResponse, PROFILE_SCHEMA_VERSION, ProfileUpload, PublicCard,
-    TASTE_DIM, TasteVector, cosine,
-};
+use mesh_shared::{CandidatesRequest, CandidatesResponse, TASTE_DIM, TasteVector, cosine};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -107,24 +104,9 @@ async fn answers_do_not_rebuild_a_published_vector() {
     let model = target.state.model_weights().unwrap();
     let profile = resolve_favourites(Catalogue::embedded(), &model, &favourites()).unwrap();
     let victim = identity(9);
-    target.register(&victim).await;
-    let upload = ProfileUpload {
-        schema_version: PROFILE_SCHEMA_VERSION,
-        model_version: model.version(),
-        taste_vector: profile.taste_vector.clone(),
-        card: PublicCard {
-            display_name: "Victim".to_owned(),
-            traits: Vec::new(),
-            public_favourites: Vec::new(),
-            activity: None,
-            tone: None,
-        },
-    };
-    let path = format!("/v1/profiles/{}", victim.user_id());
-    let published = target
-        .signed(&victim, "PUT", &path, serde_json::to_vec(&upload).unwrap())
+    let upload = target
+        .publish(&victim, "Victim", profile.taste_vector.clone())
         .await;
-    assert!(published.status.is_success(), "{}", published.text());
     let truth = &upload.taste_vector;
 
     let mut rng = ChaCha20Rng::seed_from_u64(1);
